@@ -1,0 +1,128 @@
+import { readFileSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { z } from 'zod';
+
+const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((value) => value === 'true' || value === '1')]);
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const list = z.union([z.array(z.string()), z.string().transform((value) => value.split(',').map((item) => item.trim()).filter(Boolean))]);
+
+/**
+ * Every configuration key, its type and default. Sources, later wins: defaults, the JSON
+ * config file (`--config FILE` or SWITCHYARD_CONFIG), environment `SWITCHYARD_<KEY>` in
+ * upper snake case (SWITCHYARD_MAX_FRAME_BYTES), then command-line flags.
+ */
+export const configSchema = z
+  .object({
+    /** Interface to listen on. */
+    host: z.string().min(1).default('127.0.0.1'),
+    /** Port to listen on; 0 picks a free one (tests). */
+    port: int(0, 65535).default(7000),
+    /** Directory of the database and keys. */
+    dataDir: z.string().min(1).default('data'),
+    /** Serve TLS (uWS SSLApp) with `certificate` and `privateKey`. */
+    ssl: bool.default(false),
+    certificate: z.string().optional(),
+    privateKey: z.string().optional(),
+    /**
+     * Origins browsers may open sockets from. Empty: only pages served by this gateway
+     * (Origin equal to the Host) and non-browser clients (no Origin). `*` allows any.
+     */
+    allowedOrigins: list.default([]),
+    /** Largest WebSocket frame accepted; larger ones close the socket with 1009. */
+    maxFrameBytes: int(1024, 16 * 1024 * 1024).default(64 * 1024),
+    /** Largest `payload` field in room and relay frames, measured as JSON. */
+    maxPayloadBytes: int(16, 1024 * 1024).default(4 * 1024),
+    /** Bytes queued to a slow reader before it is closed with 4008. */
+    maxBackpressureBytes: int(16 * 1024, 256 * 1024 * 1024).default(1024 * 1024),
+    /** Seconds without traffic before the server pings and then drops a socket. */
+    idleTimeoutSeconds: int(8, 960).default(120),
+    /** Bad frames tolerated per window before closing with 4400. */
+    badFrameLimit: int(1, 10_000).default(20),
+    badFrameWindowSeconds: int(1, 3600).default(10),
+    /** Deepest nesting of containers accepted inside a frame's `data`. */
+    maxFrameDepth: int(2, 1000).default(32),
+    /** pino level. */
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** Largest number of appends committed in one transaction. */
+    maxAppendBatch: int(1, 100_000).default(2000),
+    /** How often the checkpoint worker folds the WAL into the database; 0 turns it off. */
+    walCheckpointIntervalMs: int(0, 60_000).default(1000),
+    /** How long shutdown waits for sockets and appends before exiting anyway. */
+    shutdownTimeoutMs: int(100, 60_000).default(10_000),
+    /** Start even when the native uWS binary did not load (the slow `ws` shim). */
+    allowUwsFallback: bool.default(false),
+  })
+  .strict()
+  .superRefine((config, context) => {
+    if (config.ssl && (!config.certificate || !config.privateKey)) {
+      context.addIssue({ code: 'custom', message: 'ssl needs both certificate and privateKey', path: ['ssl'] });
+    }
+  });
+
+export type Config = Readonly<z.infer<typeof configSchema>>;
+export type ConfigInput = z.input<typeof configSchema>;
+
+const FLAG_KEYS: Readonly<Record<string, keyof ConfigInput>> = {
+  host: 'host',
+  port: 'port',
+  data: 'dataDir',
+  ssl: 'ssl',
+  certificate: 'certificate',
+  privatekey: 'privateKey',
+  'log-level': 'logLevel',
+};
+
+const toEnvName = (key: string): string => `SWITCHYARD_${key.replace(/([A-Z])/g, '_$1').toUpperCase()}`;
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+export interface ConfigSources {
+  /** Parsed command-line flags (`--port 7001` as { port: '7001' }). */
+  flags?: Record<string, string | boolean | undefined>;
+  env?: Record<string, string | undefined>;
+  cwd?: string;
+}
+
+/** Builds the one frozen config object from all sources; throws ConfigError naming the bad key. */
+export function loadConfig(sources: ConfigSources = {}): Config {
+  const env = sources.env ?? {};
+  const flags = sources.flags ?? {};
+  const cwd = sources.cwd ?? '.';
+  const merged: Record<string, unknown> = {};
+
+  const configFile = (flags.config as string | undefined) ?? env.SWITCHYARD_CONFIG;
+  if (configFile) {
+    const path = isAbsolute(configFile) ? configFile : resolve(cwd, configFile);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(readFileSync(path, 'utf8'));
+    } catch (error) {
+      throw new ConfigError(`cannot read config file ${path}: ${(error as Error).message}`);
+    }
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+      throw new ConfigError(`config file ${path} must hold a JSON object`);
+    }
+    Object.assign(merged, parsed);
+  }
+  for (const key of Object.keys(configSchema.shape)) {
+    const value = env[toEnvName(key)];
+    if (value !== undefined && value !== '') merged[key] = value;
+  }
+  for (const [flag, key] of Object.entries(FLAG_KEYS)) {
+    const value = flags[flag];
+    if (value !== undefined) merged[key] = value;
+  }
+  const result = configSchema.safeParse(merged);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => `${issue.path.join('.') || '(config)'}: ${issue.message}`);
+    throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+  }
+  const config = result.data;
+  config.dataDir = isAbsolute(config.dataDir) ? config.dataDir : resolve(cwd, config.dataDir);
+  return Object.freeze(config);
+}
+
+/** The environment variable for a key, for docs and error messages. */
+export const envNameOf = toEnvName;

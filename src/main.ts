@@ -1,0 +1,133 @@
+#!/usr/bin/env node
+/**
+ * Process entry: reads argv and the environment (the only reader of process.env), builds
+ * the config, wires the gateway or runs a CLI command, and handles signals.
+ */
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from './config.js';
+import { eventsCommand } from './cli/events.js';
+import { consoleOutput } from './cli/output.js';
+import { replayCommand } from './cli/replay.js';
+import { Gateway } from './server/gateway.js';
+import { createLogger } from './server/logger.js';
+
+const USAGE = `usage: switchyard <command> [options]
+
+commands:
+  start    [--host H] [--port P] [--data DIR] [--config FILE] [--ssl --certificate FILE --privatekey FILE]
+  events   [--data DIR] [--stream S] [--type T] [--after POS] [--limit N] [--follow] [--json]
+  replay   [--data DIR] [--out FILE] [--json]
+
+Every config key can also be set as SWITCHYARD_<KEY> (see README.md).`;
+
+const COMMON = {
+  data: { type: 'string' },
+  config: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+async function start(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      ...COMMON,
+      host: { type: 'string' },
+      port: { type: 'string' },
+      ssl: { type: 'boolean' },
+      certificate: { type: 'string' },
+      privatekey: { type: 'string' },
+      'log-level': { type: 'string' },
+    },
+  });
+  const config = loadConfig({ flags: values, env: process.env, cwd: process.cwd() });
+  const logger = createLogger(config.logLevel);
+  let gateway: Gateway;
+  try {
+    gateway = await Gateway.start({ config, logger });
+  } catch (error) {
+    logger.fatal({ err: error }, 'gateway failed to start');
+    return 1;
+  }
+  return new Promise<number>((resolve) => {
+    const stop = (signal: string) => {
+      logger.info({ signal }, 'shutting down');
+      // Whatever happens, the process is gone within the configured deadline.
+      setTimeout(() => {
+        logger.error('shutdown deadline passed; exiting with work unfinished');
+        resolve(1);
+      }, config.shutdownTimeoutMs).unref();
+      gateway.stop().then(
+        () => resolve(0),
+        (error: unknown) => {
+          logger.error({ err: error }, 'shutdown failed');
+          resolve(1);
+        },
+      );
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection'));
+  });
+}
+
+async function main(): Promise<number> {
+  const [command = 'start', ...rest] = process.argv.slice(2);
+  if (command === 'help' || command === '--help' || command === '-h') {
+    consoleOutput.out(USAGE);
+    return 0;
+  }
+  const dataDirOf = (values: { data?: string | undefined; config?: string | undefined }) =>
+    loadConfig({ flags: { data: values.data, config: values.config }, env: process.env, cwd: process.cwd() }).dataDir;
+  switch (command) {
+    case 'start':
+      return start(rest);
+    case 'events': {
+      const { values } = parseArgs({
+        args: rest,
+        options: {
+          ...COMMON,
+          stream: { type: 'string' },
+          type: { type: 'string' },
+          after: { type: 'string' },
+          limit: { type: 'string' },
+          follow: { type: 'boolean', short: 'f' },
+        },
+      });
+      const controller = new AbortController();
+      process.once('SIGINT', () => controller.abort());
+      return eventsCommand(
+        {
+          dataDir: dataDirOf(values),
+          stream: values.stream,
+          type: values.type,
+          after: values.after === undefined ? undefined : Number(values.after),
+          limit: values.limit === undefined ? undefined : Number(values.limit),
+          follow: values.follow,
+          json: values.json,
+          signal: controller.signal,
+        },
+        consoleOutput,
+      );
+    }
+    case 'replay': {
+      const { values } = parseArgs({ args: rest, options: { ...COMMON, out: { type: 'string' } } });
+      return replayCommand({ dataDir: dataDirOf(values), out: values.out, json: values.json }, consoleOutput);
+    }
+    default:
+      consoleOutput.err(`unknown command "${command}"\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    if (error instanceof ConfigError || (error instanceof Error && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS'))) {
+      consoleOutput.err(error.message);
+      process.exit(2);
+    }
+    consoleOutput.err(error instanceof Error ? (error.stack ?? error.message) : String(error));
+    process.exit(1);
+  },
+);

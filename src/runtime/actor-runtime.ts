@@ -1,0 +1,154 @@
+import { createActor, type Actor, type AnyStateMachine, type SnapshotFrom } from 'xstate';
+import { AppError, ConflictError } from '../core/errors.js';
+import { categoryOf } from '../core/ids.js';
+import type { EventMetadata, EventStore, RecordedEvent } from '../store/types.js';
+import type { AnyAggregate } from './aggregate.js';
+import { Mailboxes } from './mailbox.js';
+
+interface LiveActor {
+  actor: Actor<AnyStateMachine>;
+  aggregate: AnyAggregate;
+  /** Stream version the actor's state reflects. */
+  version: number;
+}
+
+export interface CommandResult<Snapshot = unknown> {
+  events: RecordedEvent[];
+  snapshot: Snapshot;
+}
+
+export interface RuntimeLogger {
+  error(details: Record<string, unknown>, message: string): void;
+}
+
+/** The event shape machines receive: the stored event, with its type as XState's `type`. */
+export function toMachineEvent(event: RecordedEvent): { type: string; data: unknown; version: number; recordedAt: number } {
+  return { type: event.type, data: event.data, version: event.version, recordedAt: event.recordedAt };
+}
+
+/**
+ * Registry of XState actors keyed by stream id, with a mailbox per stream. A command runs
+ * decide -> append (expected version = the actor's version) -> evolve; the caller runs its
+ * effects after the returned promise resolves, i.e. after the commit.
+ */
+export class ActorRuntime {
+  private readonly aggregates = new Map<string, AnyAggregate>();
+  private readonly actors = new Map<string, LiveActor>();
+  private readonly mailboxes = new Mailboxes();
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly logger?: RuntimeLogger,
+  ) {}
+
+  register(aggregate: AnyAggregate): void {
+    if (this.aggregates.has(aggregate.category)) throw new Error(`aggregate ${aggregate.category} registered twice`);
+    this.aggregates.set(aggregate.category, aggregate);
+  }
+
+  /**
+   * Rebuilds every live actor from the log, oldest event first. Streams whose machine has
+   * reached a final state are dropped afterwards: they can take no more commands, and
+   * keeping them would grow memory with every connection ever opened.
+   */
+  rebuild(batchSize = 10_000): { streams: number; events: number } {
+    let after = 0;
+    let events = 0;
+    for (;;) {
+      const batch = this.store.readAll({ after, limit: batchSize });
+      for (const event of batch) {
+        const aggregate = this.aggregates.get(categoryOf(event.streamId));
+        if (aggregate) this.evolve(this.liveActor(event.streamId, aggregate, false), [event]);
+      }
+      events += batch.length;
+      if (batch.length < batchSize) break;
+      after = batch[batch.length - 1]!.position;
+    }
+    for (const [streamId, live] of this.actors) {
+      if (live.actor.getSnapshot().status === 'done') this.evict(streamId);
+    }
+    return { streams: this.actors.size, events };
+  }
+
+  /** Runs a command on a stream; resolves after its events are committed and applied. */
+  execute<Snapshot = unknown>(
+    streamId: string,
+    command: { type: string },
+    metadata: EventMetadata = {},
+  ): Promise<CommandResult<Snapshot>> {
+    const aggregate = this.aggregates.get(categoryOf(streamId));
+    if (!aggregate) return Promise.reject(new AppError('NOT_FOUND', `no aggregate for stream ${streamId}`));
+    return this.mailboxes.run(streamId, () => this.handle<Snapshot>(streamId, aggregate, command, metadata));
+  }
+
+  snapshot<Machine extends AnyStateMachine>(streamId: string): SnapshotFrom<Machine> | undefined {
+    return this.actors.get(streamId)?.actor.getSnapshot() as SnapshotFrom<Machine> | undefined;
+  }
+
+  /** Stream ids of live actors in a category (e.g. every open connection after a restart). */
+  streams(category: string): string[] {
+    const prefix = `${category}-`;
+    return [...this.actors.keys()].filter((streamId) => streamId.startsWith(prefix));
+  }
+
+  get size(): number {
+    return this.actors.size;
+  }
+
+  private async handle<Snapshot>(
+    streamId: string,
+    aggregate: AnyAggregate,
+    command: { type: string },
+    metadata: EventMetadata,
+  ): Promise<CommandResult<Snapshot>> {
+    const live = this.liveActor(streamId, aggregate, true);
+    let attempt = 0;
+    for (;;) {
+      const decided = aggregate.decide(command, live.actor.getSnapshot());
+      if (decided.length === 0) return { events: [], snapshot: live.actor.getSnapshot() as Snapshot };
+      const events = decided.map((event) => ({ ...event, metadata: { ...metadata, ...event.metadata } }));
+      try {
+        const result = await this.store.append(streamId, events, live.version);
+        this.evolve(live, result.events);
+        if (live.actor.getSnapshot().status === 'done') this.evict(streamId);
+        return { events: result.events, snapshot: live.actor.getSnapshot() as Snapshot };
+      } catch (error) {
+        // Another process (the CLI) appended to this stream: catch up and decide again once.
+        if (error instanceof ConflictError && attempt === 0) {
+          attempt += 1;
+          this.evolve(live, this.store.readStream(streamId, live.version + 1));
+          continue;
+        }
+        throw error;
+      }
+    }
+  }
+
+  private liveActor(streamId: string, aggregate: AnyAggregate, loadHistory: boolean): LiveActor {
+    const existing = this.actors.get(streamId);
+    if (existing) return existing;
+    const actor = createActor(aggregate.machine);
+    // Machines hold no I/O, so an error here is a bug in a machine: log it, keep the process.
+    actor.subscribe({
+      error: (error) => this.logger?.error({ err: error, streamId }, 'actor failed'),
+    });
+    actor.start();
+    const live: LiveActor = { actor, aggregate, version: 0 };
+    this.actors.set(streamId, live);
+    if (loadHistory) this.evolve(live, this.store.readStream(streamId));
+    return live;
+  }
+
+  private evolve(live: LiveActor, events: readonly RecordedEvent[]): void {
+    for (const event of events) {
+      if (event.version <= live.version) continue;
+      live.actor.send(toMachineEvent(event));
+      live.version = event.version;
+    }
+  }
+
+  private evict(streamId: string): void {
+    this.actors.get(streamId)?.actor.stop();
+    this.actors.delete(streamId);
+  }
+}

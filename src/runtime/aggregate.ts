@@ -1,0 +1,16 @@
+import type { AnyStateMachine, SnapshotFrom } from 'xstate';
+import type { NewEvent } from '../store/types.js';
+
+/**
+ * One kind of stream: its XState machine is the `evolve` (events in, state out) and
+ * `decide` turns a command into events, or throws an AppError, given the current snapshot.
+ */
+export interface AggregateDefinition<Machine extends AnyStateMachine, Command extends { type: string }> {
+  /** Stream ids of this aggregate are `${category}-${id}`. */
+  readonly category: string;
+  readonly machine: Machine;
+  decide(command: Command, snapshot: SnapshotFrom<Machine>): NewEvent[];
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyAggregate = AggregateDefinition<AnyStateMachine, any>;

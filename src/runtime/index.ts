@@ -1,0 +1,3 @@
+export * from './aggregate.js';
+export * from './actor-runtime.js';
+export * from './mailbox.js';

@@ -1,0 +1,108 @@
+import { AppError, CloseCode, toPublicError, type ErrorCode } from '../core/errors.js';
+import type { Codec, Transport } from '../core/types.js';
+import { encodeFrame, type OutboundFrame } from '../protocol/index.js';
+
+/**
+ * What a connection needs of its socket. `app.ts` implements it over a uWS WebSocket; the
+ * indirection keeps uWS in one file and lets the frame logic be tested without a socket.
+ */
+export interface SocketSink {
+  /** 1 sent, 0 sent but buffered (backpressure), 2 dropped. */
+  send(message: string | Uint8Array, isBinary: boolean): number;
+  end(code: number, reason: string): void;
+  bufferedAmount(): number;
+}
+
+export interface ConnectionLimits {
+  maxBackpressureBytes: number;
+  badFrameLimit: number;
+  badFrameWindowMs: number;
+}
+
+export interface ConnectionInfo {
+  id: string;
+  codec: Codec;
+  transport: Transport;
+  remoteAddress: string;
+  userAgent: string | null;
+  origin: string | null;
+}
+
+/**
+ * One client socket's state at the edge: its codec, counters, abuse window and the way
+ * out. Every send goes through `send()`, which enforces the backpressure cap.
+ */
+export class ClientConnection {
+  framesIn = 0;
+  framesOut = 0;
+  /** Set once the socket is closed (by either side); the sink must not be touched after. */
+  closed = false;
+  private badFrameTimes: number[] = [];
+
+  constructor(
+    readonly info: ConnectionInfo,
+    private readonly sink: SocketSink,
+    private readonly limits: ConnectionLimits,
+    private readonly countOut: (codec: Codec) => void,
+  ) {}
+
+  get id(): string {
+    return this.info.id;
+  }
+
+  get codec(): Codec {
+    return this.info.codec;
+  }
+
+  send(frame: OutboundFrame): void {
+    if (this.closed) return;
+    const encoded = encodeFrame(this.info.codec, frame);
+    this.sendEncoded(encoded, typeof encoded !== 'string');
+  }
+
+  /** Sends bytes already in this connection's codec (the relay path forwards these). */
+  sendEncoded(message: string | Uint8Array, isBinary: boolean): void {
+    if (this.closed) return;
+    const status = this.sink.send(message, isBinary);
+    this.framesOut += 1;
+    this.countOut(this.info.codec);
+    // A reader that does not keep up would make us buffer without bound: past the cap it
+    // is closed, its buffer freed, and it may reconnect (4008 is in the retryable range).
+    if (status === 2 || this.sink.bufferedAmount() > this.limits.maxBackpressureBytes) {
+      this.close(CloseCode.SLOW_CONSUMER, 'slow consumer: backpressure limit exceeded');
+    }
+  }
+
+  reply(id: number | undefined, event: string, data: unknown): void {
+    this.send({ event, data, id });
+  }
+
+  replyError(id: number | undefined, code: ErrorCode, message: string): void {
+    this.send({ event: 'error', data: { code, message }, id });
+  }
+
+  /** Sends the error for a failed frame and counts it toward the abuse limit. */
+  fail(id: number | undefined, error: unknown, now: number): { code: ErrorCode } {
+    const { code, message } = toPublicError(error);
+    this.replyError(id, code, message);
+    if (code === 'BAD_REQUEST' || code === 'UNKNOWN_EVENT' || code === 'PAYLOAD_TOO_LARGE') this.countBadFrame(now);
+    return { code };
+  }
+
+  close(code: number, reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.sink.end(code, reason);
+  }
+
+  private countBadFrame(now: number): void {
+    const windowStart = now - this.limits.badFrameWindowMs;
+    this.badFrameTimes = this.badFrameTimes.filter((time) => time > windowStart);
+    this.badFrameTimes.push(now);
+    if (this.badFrameTimes.length >= this.limits.badFrameLimit) {
+      this.close(CloseCode.BAD_FRAMES, 'too many bad frames');
+    }
+  }
+}
+
+export const unknownEvent = (event: string): AppError => new AppError('UNKNOWN_EVENT', `unknown event "${event}"`);

@@ -1,0 +1,237 @@
+import { join } from 'node:path';
+import type { Config } from '../config.js';
+import { CloseCode } from '../core/errors.js';
+import { systemClock, type Clock } from '../core/clock.js';
+import { streamId } from '../core/ids.js';
+import { CONNECTION_CATEGORY, connectionAggregate, type CloseConnection, type OpenConnection } from '../domain/connection/index.js';
+import { allProjections } from '../projections/index.js';
+import { ActorRuntime } from '../runtime/index.js';
+import { SqliteEventStore } from '../store/index.js';
+import { startEdge, uwsIsNative, type Edge } from './app.js';
+import type { ClientConnection } from './connection.js';
+import { EventHandlers, pingHandler } from './handlers.js';
+import { json, type HttpRoute } from './http.js';
+import type { Logger } from './logger.js';
+import { GatewayMetrics } from './metrics.js';
+import { nativeSocketRoute } from './native-socket.js';
+
+export const DATABASE_FILE = 'switchyard.db';
+
+export interface GatewayOptions {
+  config: Config;
+  logger: Logger;
+  clock?: Clock;
+}
+
+/**
+ * Wires the gateway: event log, actors, the uWS edge and its routes. Owns the lifecycle:
+ * start (open log, listen, rebuild actors, then ready) and a graceful stop.
+ */
+export class Gateway {
+  readonly store: SqliteEventStore;
+  readonly runtime: ActorRuntime;
+  readonly metrics = new GatewayMetrics();
+  readonly handlers = new EventHandlers();
+  private readonly connections = new Map<string, ClientConnection>();
+  /** Commands in flight (connection open/close); shutdown waits for them. */
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private edge: Edge | undefined;
+  private ready = false;
+  private stopping: Promise<void> | undefined;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+
+  private constructor(private readonly config: Config, logger: Logger, clock: Clock) {
+    this.logger = logger;
+    this.clock = clock;
+    this.store = new SqliteEventStore({
+      path: join(config.dataDir, DATABASE_FILE),
+      projections: allProjections,
+      observer: this.metrics.storeObserver,
+      clock,
+      maxBatch: config.maxAppendBatch,
+      walCheckpointIntervalMs: config.walCheckpointIntervalMs,
+    });
+    this.runtime = new ActorRuntime(this.store, logger);
+    this.runtime.register(connectionAggregate);
+    this.handlers.on('ping', pingHandler);
+  }
+
+  static async start(options: GatewayOptions): Promise<Gateway> {
+    const { config, logger } = options;
+    if (!uwsIsNative()) {
+      if (!config.allowUwsFallback) {
+        throw new Error(
+          'uWebSockets.js could not load its native binary for this Node.js build and would fall back to a slow ' +
+            'JavaScript shim. Refusing to start; set SWITCHYARD_ALLOW_UWS_FALLBACK=1 to run on the shim anyway.',
+        );
+      }
+      logger.warn('uWebSockets.js native binary not loaded: running on the slow fallback shim');
+    }
+    const gateway = new Gateway(config, logger, options.clock ?? systemClock);
+    await gateway.listen();
+    await gateway.recover();
+    gateway.ready = true;
+    logger.info({ port: gateway.port, dataDir: config.dataDir }, 'gateway ready');
+    return gateway;
+  }
+
+  get port(): number {
+    return this.edge?.port ?? 0;
+  }
+
+  get isReady(): boolean {
+    return this.ready;
+  }
+
+  get openConnections(): number {
+    return this.connections.size;
+  }
+
+  /** Resolves once stopped: no listener, every socket closed with 1001, appends committed. */
+  stop(): Promise<void> {
+    this.stopping ??= this.shutdown();
+    return this.stopping;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.ready = false;
+    this.edge?.stopListening();
+    for (const connection of this.connections.values()) {
+      connection.close(CloseCode.GOING_AWAY, 'server shutting down');
+    }
+    await Promise.allSettled([...this.inFlight]);
+    await this.store.close();
+    this.logger.info('gateway stopped');
+  }
+
+  private track<T>(promise: Promise<T>): Promise<T> {
+    this.inFlight.add(promise);
+    const forget = () => this.inFlight.delete(promise);
+    promise.then(forget, forget);
+    return promise;
+  }
+
+  /**
+   * Rebuilds actors from the log. Connections the log still shows open died with the last
+   * process (sockets do not survive a restart): they are closed as unclean, so the audit
+   * trail has an end for every connection.
+   */
+  private async recover(): Promise<void> {
+    const started = performance.now();
+    const rebuilt = this.runtime.rebuild();
+    const stale = this.runtime.streams(CONNECTION_CATEGORY);
+    const close: CloseConnection = {
+      type: 'CloseConnection',
+      code: 1006,
+      reason: 'gateway restarted',
+      unclean: true,
+      framesIn: 0,
+      framesOut: 0,
+      now: this.clock.now(),
+    };
+    await Promise.all(stale.map((stream) => this.runtime.execute(stream, close, { actor: 'system' })));
+    this.logger.info(
+      { events: rebuilt.events, actors: rebuilt.streams, uncleanConnections: stale.length, ms: Math.round(performance.now() - started) },
+      'actors rebuilt from the event log',
+    );
+  }
+
+  private async listen(): Promise<void> {
+    const { config } = this;
+    const native = nativeSocketRoute({
+      handlers: this.handlers,
+      metrics: this.metrics,
+      clock: this.clock,
+      limits: {
+        maxBackpressureBytes: config.maxBackpressureBytes,
+        badFrameLimit: config.badFrameLimit,
+        badFrameWindowMs: config.badFrameWindowSeconds * 1000,
+        maxFrameBytes: config.maxFrameBytes,
+        maxFrameDepth: config.maxFrameDepth,
+      },
+      allowedOrigins: config.allowedOrigins,
+      accepting: () => this.ready,
+      opened: (connection) => this.connectionOpened(connection),
+      closed: (connection, code, reason) => this.connectionClosed(connection, code, reason),
+      onHandlerError: (connection, event, error) =>
+        this.logger.error({ err: error, connectionId: connection.id, event }, 'event handler failed'),
+    });
+    this.edge = await startEdge({
+      host: config.host,
+      port: config.port,
+      ssl: config.ssl ? { certificate: config.certificate!, privateKey: config.privateKey! } : undefined,
+      maxFrameBytes: config.maxFrameBytes,
+      maxBackpressureBytes: config.maxBackpressureBytes,
+      idleTimeoutSeconds: config.idleTimeoutSeconds,
+      http: this.httpRoutes(),
+      webSockets: [native],
+    });
+  }
+
+  private httpRoutes(): HttpRoute[] {
+    return [
+      { method: 'get', path: '/healthz', handler: () => json(200, { status: 'ok' }) },
+      {
+        method: 'get',
+        path: '/readyz',
+        handler: () => (this.ready ? json(200, { status: 'ready' }) : json(503, { status: 'starting' })),
+      },
+      {
+        method: 'get',
+        path: '/metrics',
+        handler: async () => ({
+          status: 200,
+          headers: { 'content-type': this.metrics.contentType },
+          body: await this.metrics.render(),
+        }),
+      },
+      {
+        method: 'any',
+        path: '/*',
+        handler: (request) => json(404, { error: { code: 'NOT_FOUND', message: `no route for ${request.method} ${request.path}` } }),
+      },
+    ];
+  }
+
+  private connectionOpened(connection: ClientConnection): void {
+    const { info } = connection;
+    this.connections.set(info.id, connection);
+    this.metrics.connectionOpened(info.transport, info.codec);
+    const command: OpenConnection = {
+      type: 'OpenConnection',
+      connectionId: info.id,
+      codec: info.codec,
+      transport: info.transport,
+      remoteAddress: info.remoteAddress,
+      userAgent: info.userAgent,
+      origin: info.origin,
+      now: this.clock.now(),
+    };
+    this.track(this.runtime.execute(streamId(CONNECTION_CATEGORY, info.id), command, { actor: `connection:${info.id}` })).then(
+      // The welcome goes out after the commit: a client that saw it knows its connection is in the log.
+      () => connection.send({ event: 'welcome', data: { peer_id: info.id, codec: info.codec, protocol: 1 } }),
+      (error: unknown) => {
+        this.logger.error({ err: error, connectionId: info.id }, 'could not record connection; closing it');
+        connection.close(CloseCode.INTERNAL_ERROR, 'server error');
+      },
+    );
+  }
+
+  private connectionClosed(connection: ClientConnection, code: number, reason: string): void {
+    const { info } = connection;
+    if (!this.connections.delete(info.id)) return;
+    this.metrics.connectionClosed(info.transport, info.codec);
+    const command: CloseConnection = {
+      type: 'CloseConnection',
+      code,
+      reason,
+      framesIn: connection.framesIn,
+      framesOut: connection.framesOut,
+      now: this.clock.now(),
+    };
+    this.track(this.runtime.execute(streamId(CONNECTION_CATEGORY, info.id), command, { actor: `connection:${info.id}` })).catch(
+      (error: unknown) => this.logger.error({ err: error, connectionId: info.id }, 'could not record connection close'),
+    );
+  }
+}

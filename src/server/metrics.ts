@@ -1,0 +1,95 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Codec, Transport } from '../core/types.js';
+import type { StoreObserver } from '../store/types.js';
+
+/**
+ * Prometheus metrics. Per-frame counts are kept in plain numbers and handed to prom-client
+ * at scrape time: a labelled `inc()` per frame costs more than the rest of a relay.
+ */
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  readonly frames = {
+    in: { json: 0, msgpack: 0 } as Record<Codec, number>,
+    out: { json: 0, msgpack: 0 } as Record<Codec, number>,
+  };
+  readonly connections: Gauge<'transport' | 'codec'>;
+  readonly errors: Counter<'code'>;
+  readonly appendSeconds: Histogram;
+  readonly appends: Counter;
+  readonly batchSize: Histogram;
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'switchyard_' });
+    const frames = this.frames;
+    const reported = { in: { json: 0, msgpack: 0 }, out: { json: 0, msgpack: 0 } };
+    const framesCounter = (direction: 'in' | 'out') =>
+      new Counter({
+        name: `switchyard_frames_${direction}_total`,
+        help: `WebSocket frames ${direction === 'in' ? 'received' : 'sent'}, by codec`,
+        labelNames: ['codec'],
+        registers: [this.registry],
+        collect() {
+          for (const codec of ['json', 'msgpack'] as const) {
+            const delta = frames[direction][codec] - reported[direction][codec];
+            if (delta > 0) this.inc({ codec }, delta);
+            reported[direction][codec] = frames[direction][codec];
+          }
+        },
+      });
+    framesCounter('in');
+    framesCounter('out');
+    this.connections = new Gauge({
+      name: 'switchyard_connections',
+      help: 'Open WebSocket connections',
+      labelNames: ['transport', 'codec'],
+      registers: [this.registry],
+    });
+    this.errors = new Counter({
+      name: 'switchyard_errors_total',
+      help: 'Errors answered to clients, by stable code',
+      labelNames: ['code'],
+      registers: [this.registry],
+    });
+    this.appends = new Counter({
+      name: 'switchyard_event_log_appends_total',
+      help: 'Events committed to the event log',
+      registers: [this.registry],
+    });
+    this.appendSeconds = new Histogram({
+      name: 'switchyard_event_log_append_seconds',
+      help: 'Time from append() to its commit, i.e. until the caller may acknowledge',
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
+      registers: [this.registry],
+    });
+    this.batchSize = new Histogram({
+      name: 'switchyard_event_log_batch_appends',
+      help: 'Appends sharing one group-commit transaction',
+      buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000],
+      registers: [this.registry],
+    });
+  }
+
+  connectionOpened(transport: Transport, codec: Codec): void {
+    this.connections.inc({ transport, codec });
+  }
+
+  connectionClosed(transport: Transport, codec: Codec): void {
+    this.connections.dec({ transport, codec });
+  }
+
+  readonly storeObserver: StoreObserver = {
+    committed: (latencies, eventCount) => {
+      this.appends.inc(eventCount);
+      this.batchSize.observe(latencies.length);
+      for (const seconds of latencies) this.appendSeconds.observe(seconds);
+    },
+  };
+
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}

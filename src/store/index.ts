@@ -1,0 +1,11 @@
+export * from './types.js';
+export {
+  SqliteEventStore,
+  openDatabase,
+  readAllFrom,
+  headPositionOf,
+  projectionCheckpoints,
+  type SqliteStoreOptions,
+} from './sqlite-store.js';
+export { InMemoryEventStore, type MemoryStoreOptions } from './memory-store.js';
+export { assertExpectedVersion } from './expected-version.js';

@@ -1,0 +1,92 @@
+import type { Database } from 'better-sqlite3';
+
+/** Who caused an event and why: the audit trail's answer to "who did this, from where". */
+export interface EventMetadata {
+  correlationId?: string;
+  causationId?: string;
+  /** The principal that issued the command: a user id, `connection:<id>`, `operator`, `system`. */
+  actor?: string;
+  [key: string]: unknown;
+}
+
+export interface NewEvent<Type extends string = string, Data = unknown> {
+  type: Type;
+  data: Data;
+  metadata?: EventMetadata;
+}
+
+export interface RecordedEvent<Type extends string = string, Data = unknown> {
+  /** Global position in the log, 1-based, gap-free (rows are never deleted). */
+  position: number;
+  streamId: string;
+  /** Version within the stream, 1-based: a stream's first event has version 1. */
+  version: number;
+  type: Type;
+  data: Data;
+  metadata: EventMetadata;
+  /** Milliseconds since the epoch, stamped by the store at append. */
+  recordedAt: number;
+}
+
+/**
+ * What the caller believes the stream's version is.
+ * - a number: the stream's current version (0 means the stream is empty, as `no_stream`)
+ * - `no_stream`: the stream must not exist yet
+ * - `stream_exists`: the stream must have at least one event
+ * - `any`: no check
+ */
+export type ExpectedVersion = number | 'no_stream' | 'stream_exists' | 'any';
+
+export interface AppendResult {
+  /** Version of the stream after the append. */
+  nextVersion: number;
+  /** Global position of the last appended event. */
+  lastPosition: number;
+  events: RecordedEvent[];
+}
+
+export interface ReadAllOptions {
+  /** Return events with position strictly greater than this. */
+  after?: number;
+  limit?: number;
+  streamId?: string;
+  type?: string;
+}
+
+/**
+ * A read model fed from the log. Its tables live in the same SQLite file as the log (or an
+ * in-memory database for the twin store), so an inline projection can update them in the
+ * append's transaction and a failed projection rolls the append back.
+ */
+export interface Projection {
+  readonly name: string;
+  /** `inline`: inside the append transaction. `async`: after commit, from a stored checkpoint. */
+  readonly mode: 'inline' | 'async';
+  /** The tables this projection owns; `replay` compares them row by row. */
+  readonly tables: readonly string[];
+  /** Creates the tables if missing. Must be idempotent. */
+  setup(db: Database): void;
+  /** Applies one event. Events of types it does not handle must be ignored. */
+  apply(db: Database, event: RecordedEvent): void;
+}
+
+export interface StoreObserver {
+  /** Called once per committed batch with each append's wait-to-commit time in seconds. */
+  committed?(appendLatenciesSeconds: readonly number[], eventCount: number): void;
+}
+
+export interface EventStore {
+  append(streamId: string, events: readonly NewEvent[], expected: ExpectedVersion): Promise<AppendResult>;
+  readStream(streamId: string, fromVersion?: number): RecordedEvent[];
+  readAll(options?: ReadAllOptions): RecordedEvent[];
+  /** Current version of a stream, 0 when it has no events. */
+  streamVersion(streamId: string): number;
+  /** Position of the newest committed event, 0 for an empty log. */
+  headPosition(): number;
+  /** The database that holds the read models (for queries by projections). */
+  readonly readModels: Database;
+  /** Commits whatever is queued, then closes. Appends after close are refused. */
+  close(): Promise<void>;
+  /** Registers a listener called after each commit with the new events, in order. */
+  onCommitted(listener: (events: readonly RecordedEvent[]) => void): () => void;
+}
