@@ -49,6 +49,57 @@ export const configSchema = z
     walCheckpointIntervalMs: int(0, 60_000).default(1000),
     /** How long shutdown waits for sockets and appends before exiting anyway. */
     shutdownTimeoutMs: int(100, 60_000).default(10_000),
+    /** `iss` of every token the gateway signs. */
+    issuer: z.string().min(1).default('switchyard'),
+    accessTokenTtlSeconds: int(60, 7 * 86400).default(3600),
+    refreshTokenTtlSeconds: int(60, 365 * 86400).default(30 * 86400),
+    organisationTokenTtlSeconds: int(60, 7 * 86400).default(3600),
+    sessionTokenTtlSeconds: int(60, 30 * 86400).default(86400),
+    /** Leeway on `exp`/`nbf` when verifying tokens. */
+    tokenClockToleranceSeconds: int(0, 300).default(30),
+    /** Password of `POST /app` (Chat Signal app tokens). Unset: `/app` is disabled. */
+    appPassword: z.string().min(12, 'appPassword must be at least 12 characters').optional(),
+    /** A socket that has not authenticated by then is closed with 4401; 0 turns it off. */
+    authDeadlineSeconds: int(0, 3600).default(30),
+    /** Consecutive wrong TOTP codes before MFA locks, and for how long. */
+    mfaMaxFailures: int(1, 1000).default(10),
+    mfaLockSeconds: int(1, 30 * 86400).default(900),
+    /** Login attempts allowed per minute per username and per remote address. */
+    loginAttemptsPerMinutePerUser: int(1, 10_000).default(10),
+    loginAttemptsPerMinutePerAddress: int(1, 100_000).default(30),
+    /** scrypt hashes computed at once (each takes 128 MiB); the excess is RATE_LIMITED. */
+    maxConcurrentPasswordHashes: int(1, 64).default(4),
+    /** External OIDC providers whose tokens `authenticate`/`authorize` accept. */
+    externalIssuers: z
+      .union([
+        z.string().transform((value, context) => {
+          try {
+            return JSON.parse(value) as unknown;
+          } catch {
+            context.addIssue({ code: 'custom', message: 'externalIssuers must be JSON' });
+            return z.NEVER;
+          }
+        }),
+        z.array(z.unknown()),
+      ])
+      .pipe(
+        z.array(
+          z
+            .object({
+              issuer: z.string().min(1),
+              audience: z.string().min(1),
+              jwksUri: z.url().optional(),
+              keys: z.array(z.record(z.string(), z.unknown())).optional(),
+              algorithms: z.array(z.string()).min(1).default(['RS256', 'ES256', 'EdDSA']),
+              organisationClaim: z.string().default('org'),
+              userClaim: z.string().default('sub'),
+              groupsClaim: z.string().optional(),
+            })
+            .strict()
+            .refine((issuer) => issuer.jwksUri !== undefined || (issuer.keys?.length ?? 0) > 0, 'an external issuer needs jwksUri or keys'),
+        ),
+      )
+      .default([]),
     /** Start even when the native uWS binary did not load (the slow `ws` shim). */
     allowUwsFallback: bool.default(false),
   })

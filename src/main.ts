@@ -6,6 +6,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config.js';
 import { eventsCommand } from './cli/events.js';
+import { IDENTITY_USAGE, identityCommand } from './cli/identity.js';
 import { consoleOutput } from './cli/output.js';
 import { replayCommand } from './cli/replay.js';
 import { Gateway } from './server/gateway.js';
@@ -17,6 +18,7 @@ commands:
   start    [--host H] [--port P] [--data DIR] [--config FILE] [--ssl --certificate FILE --privatekey FILE]
   events   [--data DIR] [--stream S] [--type T] [--after POS] [--limit N] [--follow] [--json]
   replay   [--data DIR] [--out FILE] [--json]
+${IDENTITY_USAGE}
 
 Every config key can also be set as SWITCHYARD_<KEY> (see README.md).`;
 
@@ -113,6 +115,19 @@ async function main(): Promise<number> {
     case 'replay': {
       const { values } = parseArgs({ args: rest, options: { ...COMMON, out: { type: 'string' } } });
       return replayCommand({ dataDir: dataDirOf(values), out: values.out, json: values.json }, consoleOutput);
+    }
+    case 'orgs':
+    case 'groups':
+    case 'users':
+    case 'clients':
+    case 'keys': {
+      const { values } = parseArgs({ args: rest, options: COMMON, strict: false });
+      const config = loadConfig({
+        flags: { data: values.data as string | undefined, config: values.config as string | undefined },
+        env: process.env,
+        cwd: process.cwd(),
+      });
+      return identityCommand(command, rest, config, consoleOutput, process.stdin);
     }
     default:
       consoleOutput.err(`unknown command "${command}"\n\n${USAGE}`);

@@ -72,6 +72,7 @@ export const CloseCode = {
   SLOW_CONSUMER: 4008,
   RATE_LIMITED: 4029,
   BAD_FRAMES: 4400,
+  AUTH_TIMEOUT: 4401,
   BANNED: 4501,
   KICKED: 4503,
 } as const;

@@ -2,3 +2,13 @@
 export type Codec = 'json' | 'msgpack';
 /** Which protocol stack a connection came in through. */
 export type Transport = 'native' | 'socket.io';
+
+/** Who a connection speaks for, as far as the gateway has verified. */
+export type Principal =
+  | { kind: 'anonymous' }
+  | { kind: 'organisation'; organisationId: string; clientId: string | null }
+  | { kind: 'mfa-pending'; userId: string; organisationId: string | null }
+  | { kind: 'user'; userId: string; organisationId: string | null; groups: string[]; external: boolean }
+  | { kind: 'app'; app: string; sessionToken: string };
+
+export const ANONYMOUS: Principal = Object.freeze({ kind: 'anonymous' });

@@ -1,7 +1,9 @@
 import type { Projection } from '../store/types.js';
 import { connectionStatsProjection, connectionsProjection } from './connections.js';
+import { identityProjection } from './identity.js';
 
 export * from './connections.js';
+export * from './identity.js';
 
 /** Every read model, in the order they are set up and replayed. */
-export const allProjections: readonly Projection[] = [connectionsProjection, connectionStatsProjection];
+export const allProjections: readonly Projection[] = [connectionsProjection, connectionStatsProjection, identityProjection];

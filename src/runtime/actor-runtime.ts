@@ -58,7 +58,7 @@ export class ActorRuntime {
       const batch = this.store.readAll({ after, limit: batchSize });
       for (const event of batch) {
         const aggregate = this.aggregates.get(categoryOf(event.streamId));
-        if (aggregate) this.evolve(this.liveActor(event.streamId, aggregate, false), [event]);
+        if (aggregate && aggregate.rebuildAtStart !== false) this.evolve(this.liveActor(event.streamId, aggregate, false), [event]);
       }
       events += batch.length;
       if (batch.length < batchSize) break;
@@ -71,18 +71,64 @@ export class ActorRuntime {
   }
 
   /** Runs a command on a stream; resolves after its events are committed and applied. */
-  execute<Snapshot = unknown>(
+  execute<Snapshot = unknown, Command extends { type: string } = { type: string }>(
     streamId: string,
-    command: { type: string },
+    command: Command,
+    metadata: EventMetadata = {},
+  ): Promise<CommandResult<Snapshot>> {
+    return this.executeWith<Snapshot>(streamId, () => command, metadata);
+  }
+
+  /**
+   * Like `execute`, but builds the command inside the stream's mailbox from its current
+   * state: for checks that depend on that state (a TOTP code against the last used step)
+   * and must not race another command on the same stream.
+   */
+  executeWith<Snapshot = unknown>(
+    streamId: string,
+    build: (snapshot: Snapshot) => { type: string } | Promise<{ type: string }>,
     metadata: EventMetadata = {},
   ): Promise<CommandResult<Snapshot>> {
     const aggregate = this.aggregates.get(categoryOf(streamId));
     if (!aggregate) return Promise.reject(new AppError('NOT_FOUND', `no aggregate for stream ${streamId}`));
-    return this.mailboxes.run(streamId, () => this.handle<Snapshot>(streamId, aggregate, command, metadata));
+    return this.mailboxes.run(streamId, async () => {
+      const live = this.liveActor(streamId, aggregate, true);
+      const command = await build(live.actor.getSnapshot() as Snapshot);
+      return this.handle<Snapshot>(streamId, aggregate, command, metadata);
+    });
   }
 
   snapshot<Machine extends AnyStateMachine>(streamId: string): SnapshotFrom<Machine> | undefined {
     return this.actors.get(streamId)?.actor.getSnapshot() as SnapshotFrom<Machine> | undefined;
+  }
+
+  /** The stream's current state, loading it from the log when no actor is live. */
+  read<Machine extends AnyStateMachine>(streamId: string): SnapshotFrom<Machine> {
+    const aggregate = this.aggregates.get(categoryOf(streamId));
+    if (!aggregate) throw new AppError('NOT_FOUND', `no aggregate for stream ${streamId}`);
+    return this.liveActor(streamId, aggregate, true).actor.getSnapshot() as SnapshotFrom<Machine>;
+  }
+
+  /**
+   * Feeds committed events (from this process or another, e.g. the CLI) to live actors.
+   * Idempotent: events at or below an actor's version are skipped.
+   */
+  applyCommitted(events: readonly RecordedEvent[]): void {
+    for (const event of events) {
+      const live = this.actors.get(event.streamId);
+      if (!live) continue;
+      if (event.version !== live.version + 1) {
+        // A gap means events this actor never saw: reload the rest of its stream.
+        if (event.version > live.version) this.evolve(live, this.store.readStream(event.streamId, live.version + 1));
+        continue;
+      }
+      this.evolve(live, [event]);
+    }
+  }
+
+  /** Drops a live actor from memory (it is reloaded from the log if needed again). */
+  release(streamId: string): void {
+    this.evict(streamId);
   }
 
   /** Stream ids of live actors in a category (e.g. every open connection after a restart). */
@@ -103,24 +149,30 @@ export class ActorRuntime {
   ): Promise<CommandResult<Snapshot>> {
     const live = this.liveActor(streamId, aggregate, true);
     let attempt = 0;
-    for (;;) {
-      const decided = aggregate.decide(command, live.actor.getSnapshot());
-      if (decided.length === 0) return { events: [], snapshot: live.actor.getSnapshot() as Snapshot };
-      const events = decided.map((event) => ({ ...event, metadata: { ...metadata, ...event.metadata } }));
-      try {
-        const result = await this.store.append(streamId, events, live.version);
-        this.evolve(live, result.events);
-        if (live.actor.getSnapshot().status === 'done') this.evict(streamId);
-        return { events: result.events, snapshot: live.actor.getSnapshot() as Snapshot };
-      } catch (error) {
-        // Another process (the CLI) appended to this stream: catch up and decide again once.
-        if (error instanceof ConflictError && attempt === 0) {
-          attempt += 1;
-          this.evolve(live, this.store.readStream(streamId, live.version + 1));
-          continue;
+    try {
+      for (;;) {
+        const decided = aggregate.decide(command, live.actor.getSnapshot());
+        if (decided.length === 0) return { events: [], snapshot: live.actor.getSnapshot() as Snapshot };
+        const events = decided.map((event) => ({ ...event, metadata: { ...metadata, ...event.metadata } }));
+        try {
+          const result = await this.store.append(streamId, events, live.version);
+          this.evolve(live, result.events);
+          return { events: result.events, snapshot: live.actor.getSnapshot() as Snapshot };
+        } catch (error) {
+          // Another process (the CLI) appended to this stream: catch up and decide again once.
+          if (error instanceof ConflictError && attempt === 0) {
+            attempt += 1;
+            this.evolve(live, this.store.readStream(streamId, live.version + 1));
+            continue;
+          }
+          throw error;
         }
-        throw error;
       }
+    } finally {
+      // A finished stream takes no more commands. Drop its actor however the command ended,
+      // not only after an append: a second close or a refused command on a closed (evicted,
+      // then reloaded) stream would otherwise keep one actor in memory per such command.
+      if (live.actor.getSnapshot().status === 'done') this.evict(streamId);
     }
   }
 

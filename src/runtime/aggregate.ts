@@ -10,6 +10,11 @@ export interface AggregateDefinition<Machine extends AnyStateMachine, Command ex
   readonly category: string;
   readonly machine: Machine;
   decide(command: Command, snapshot: SnapshotFrom<Machine>): NewEvent[];
+  /**
+   * False for streams that die with the process (a connection's session): they are not
+   * loaded at start, and are loaded from the log only if a command reaches them.
+   */
+  readonly rebuildAtStart?: boolean;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -4,8 +4,17 @@ import { CloseCode } from '../core/errors.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { streamId } from '../core/ids.js';
 import { CONNECTION_CATEGORY, connectionAggregate, type CloseConnection, type OpenConnection } from '../domain/connection/index.js';
+import { IdentityService } from '../auth/identity-service.js';
+import { KeyRing } from '../auth/keys.js';
+import { SecretBox } from '../auth/secrets.js';
+import { TokenService, type ExternalIssuer } from '../auth/tokens.js';
+import { identityAggregates } from '../domain/identity/index.js';
+import { sessionAggregate, SESSION_CATEGORY } from '../domain/session/index.js';
 import { allProjections } from '../projections/index.js';
-import { ActorRuntime } from '../runtime/index.js';
+import { ActorRuntime, LogFollower } from '../runtime/index.js';
+import type { RecordedEvent } from '../store/index.js';
+import { registerIdentityEvents } from './identity-events.js';
+import { identityRoutes } from './identity-routes.js';
 import { SqliteEventStore } from '../store/index.js';
 import { startEdge, uwsIsNative, type Edge } from './app.js';
 import type { ClientConnection } from './connection.js';
@@ -32,7 +41,13 @@ export class Gateway {
   readonly runtime: ActorRuntime;
   readonly metrics = new GatewayMetrics();
   readonly handlers = new EventHandlers();
+  readonly identity: IdentityService;
+  readonly keyRing: KeyRing;
+  private readonly follower: LogFollower;
   private readonly connections = new Map<string, ClientConnection>();
+  /** Sockets by the user they speak for: disabling a user closes all of them. */
+  private readonly socketsByUser = new Map<string, Set<ClientConnection>>();
+  private readonly userOfSocket = new Map<ClientConnection, string>();
   /** Commands in flight (connection open/close); shutdown waits for them. */
   private readonly inFlight = new Set<Promise<unknown>>();
   private edge: Edge | undefined;
@@ -54,7 +69,32 @@ export class Gateway {
     });
     this.runtime = new ActorRuntime(this.store, logger);
     this.runtime.register(connectionAggregate);
+    this.runtime.register(sessionAggregate);
+    for (const aggregate of identityAggregates) this.runtime.register(aggregate);
+
+    this.keyRing = new KeyRing(config.dataDir);
+    const key = this.keyRing.loadOrCreate(clock.now());
+    if (key.generated) logger.warn({ kid: key.kid, dir: join(config.dataDir, 'keys') }, 'generated a new token signing key (first start)');
+    const secrets = SecretBox.open(config.dataDir);
+    if (secrets.generated) logger.warn({ dir: join(config.dataDir, 'keys') }, 'generated a new secrets key for MFA seeds (first start)');
+    const tokens = new TokenService(this.keyRing, {
+      issuer: config.issuer,
+      clockToleranceSeconds: config.tokenClockToleranceSeconds,
+      externalIssuers: config.externalIssuers as ExternalIssuer[],
+    });
+    this.identity = new IdentityService(this.runtime, this.store, tokens, secrets.box, config, clock);
+
+    this.follower = new LogFollower(this.store, 250, (error) => logger.error({ err: error }, 'log follower failed'));
+    this.follower.subscribe((events) => this.runtime.applyCommitted(events));
+    this.follower.subscribe((events) => this.react(events));
+
     this.handlers.on('ping', pingHandler);
+    registerIdentityEvents(this.handlers, {
+      identity: this.identity,
+      runtime: this.runtime,
+      config,
+      boundToUser: (connection, userId) => this.bindToUser(connection, userId),
+    });
   }
 
   static async start(options: GatewayOptions): Promise<Gateway> {
@@ -96,6 +136,7 @@ export class Gateway {
 
   private async shutdown(): Promise<void> {
     this.ready = false;
+    this.follower.stop();
     this.edge?.stopListening();
     for (const connection of this.connections.values()) {
       connection.close(CloseCode.GOING_AWAY, 'server shutting down');
@@ -120,6 +161,8 @@ export class Gateway {
   private async recover(): Promise<void> {
     const started = performance.now();
     const rebuilt = this.runtime.rebuild();
+    // Events committed from here on (ours and the CLI's) reach actors and reactions.
+    this.follower.start();
     const stale = this.runtime.streams(CONNECTION_CATEGORY);
     const close: CloseConnection = {
       type: 'CloseConnection',
@@ -164,7 +207,7 @@ export class Gateway {
       maxFrameBytes: config.maxFrameBytes,
       maxBackpressureBytes: config.maxBackpressureBytes,
       idleTimeoutSeconds: config.idleTimeoutSeconds,
-      http: this.httpRoutes(),
+      http: [...identityRoutes(this.identity, this.clock, config.appPassword), ...this.httpRoutes()],
       webSockets: [native],
     });
   }
@@ -194,9 +237,54 @@ export class Gateway {
     ];
   }
 
+  /**
+   * Reactions to committed events, from this process or the CLI: a disabled user's sockets
+   * close (4501) and an operator-ended session's socket closes (4503).
+   */
+  private react(events: readonly RecordedEvent[]): void {
+    for (const event of events) {
+      if (event.type === 'UserDisabled') {
+        const userId = (event.data as { userId: string }).userId;
+        for (const connection of this.socketsByUser.get(userId) ?? []) connection.close(CloseCode.BANNED, 'user disabled');
+      } else if (event.type === 'SessionEnded') {
+        const connectionId = event.streamId.slice(SESSION_CATEGORY.length + 1);
+        this.connections.get(connectionId)?.close(CloseCode.KICKED, 'session ended by an operator');
+      }
+    }
+  }
+
+  private bindToUser(connection: ClientConnection, userId: string): void {
+    let sockets = this.socketsByUser.get(userId);
+    if (!sockets) {
+      sockets = new Set();
+      this.socketsByUser.set(userId, sockets);
+    }
+    sockets.add(connection);
+    const previous = this.userOfSocket.get(connection);
+    if (previous !== undefined && previous !== userId) this.socketsByUser.get(previous)?.delete(connection);
+    this.userOfSocket.set(connection, userId);
+    // Disabled between the token check and now: do not let the socket slip through.
+    if (!this.identity.userActive(userId)) connection.close(CloseCode.BANNED, 'user disabled');
+  }
+
+  private unbind(connection: ClientConnection): void {
+    const userId = this.userOfSocket.get(connection);
+    if (userId === undefined) return;
+    this.userOfSocket.delete(connection);
+    const sockets = this.socketsByUser.get(userId);
+    if (sockets?.delete(connection) && sockets.size === 0) this.socketsByUser.delete(userId);
+  }
+
   private connectionOpened(connection: ClientConnection): void {
     const { info } = connection;
     this.connections.set(info.id, connection);
+    if (this.config.authDeadlineSeconds > 0) {
+      const deadline = setTimeout(() => {
+        const kind = connection.principal.kind;
+        if (kind === 'anonymous' || kind === 'mfa-pending') connection.close(CloseCode.AUTH_TIMEOUT, 'not authenticated in time');
+      }, this.config.authDeadlineSeconds * 1000);
+      connection.timers.push(deadline);
+    }
     this.metrics.connectionOpened(info.transport, info.codec);
     const command: OpenConnection = {
       type: 'OpenConnection',
@@ -221,6 +309,10 @@ export class Gateway {
   private connectionClosed(connection: ClientConnection, code: number, reason: string): void {
     const { info } = connection;
     if (!this.connections.delete(info.id)) return;
+    for (const timer of connection.timers) clearTimeout(timer);
+    this.unbind(connection);
+    // A session lives as long as its socket: its actor need not stay in memory.
+    this.runtime.release(`${SESSION_CATEGORY}-${info.id}`);
     this.metrics.connectionClosed(info.transport, info.codec);
     const command: CloseConnection = {
       type: 'CloseConnection',

@@ -57,17 +57,18 @@ export class AsyncProjector {
   }
 
   private catchUp(projection: Projection): void {
-    {
-      for (;;) {
-        const from = (this.getCheckpoint.get(projection.name) as number | undefined) ?? 0;
-        const events = this.readAfter(from, BATCH);
-        if (events.length === 0) break;
-        this.db.transaction(() => {
-          for (const event of events) projection.apply(this.db, event);
-          this.setCheckpoint.run(projection.name, events[events.length - 1]!.position);
-        })();
-        if (events.length < BATCH) break;
-      }
+    // The checkpoint is read inside the write transaction: should two processes project the
+    // same database (server and CLI), the second waits and sees the first one's checkpoint
+    // instead of applying the same events twice.
+    const step = this.db.transaction((): number => {
+      const from = (this.getCheckpoint.get(projection.name) as number | undefined) ?? 0;
+      const events = this.readAfter(from, BATCH);
+      for (const event of events) projection.apply(this.db, event);
+      if (events.length > 0) this.setCheckpoint.run(projection.name, events[events.length - 1]!.position);
+      return events.length;
+    });
+    while (step.immediate() === BATCH) {
+      // a full batch: there may be more
     }
   }
 

@@ -1,0 +1,139 @@
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
+import { join } from 'node:path';
+
+/**
+ * Ed25519 signing keys in `data/keys/signing/`, one JSON file per key. The newest active
+ * key signs; every key not yet past `verifyUntil` verifies, so tokens signed before a
+ * rotation keep working until they expire. Keys are generated on first start: there is
+ * never a built-in key that would work on someone else's deployment.
+ */
+export interface SigningKey {
+  kid: string;
+  createdAt: number;
+  /** Set when a newer key took over signing. */
+  retiredAt: number | null;
+  /** After this, tokens signed by the key are refused (retiredAt + longest token lifetime). */
+  verifyUntil: number | null;
+  privateKey: KeyObject;
+  publicKey: KeyObject;
+}
+
+interface StoredKey {
+  kid: string;
+  alg: 'EdDSA';
+  createdAt: number;
+  retiredAt: number | null;
+  verifyUntil: number | null;
+  /** PKCS#8 PEM. The file is mode 0600. */
+  privateKeyPem: string;
+}
+
+export class KeyRing {
+  private keys: SigningKey[] = [];
+  private readonly directory: string;
+
+  constructor(dataDir: string) {
+    this.directory = join(dataDir, 'keys', 'signing');
+  }
+
+  /** Loads the keys, generating the first one if there is none. Returns whether it generated. */
+  loadOrCreate(now: number): { generated: boolean; kid: string } {
+    this.reload();
+    if (this.keys.some((key) => key.retiredAt === null)) return { generated: false, kid: this.active().kid };
+    const key = this.generate(now);
+    return { generated: true, kid: key.kid };
+  }
+
+  reload(): void {
+    if (!existsSync(this.directory)) {
+      this.keys = [];
+      return;
+    }
+    this.keys = readdirSync(this.directory)
+      .filter((name) => name.endsWith('.json'))
+      .map((name) => JSON.parse(readFileSync(join(this.directory, name), 'utf8')) as StoredKey)
+      .map((stored) => {
+        const privateKey = createPrivateKey(stored.privateKeyPem);
+        return {
+          kid: stored.kid,
+          createdAt: stored.createdAt,
+          retiredAt: stored.retiredAt,
+          verifyUntil: stored.verifyUntil,
+          privateKey,
+          publicKey: createPublicKey(privateKey),
+        };
+      })
+      .sort((a, b) => a.createdAt - b.createdAt);
+  }
+
+  /** The key that signs new tokens: the newest one not retired. */
+  active(): SigningKey {
+    const active = this.keys.filter((key) => key.retiredAt === null).at(-1);
+    if (!active) throw new Error(`no signing key in ${this.directory}`);
+    return active;
+  }
+
+  /** A key that may verify a token at `now`, or undefined (unknown or past its grace). */
+  verifying(kid: string, now: number): SigningKey | undefined {
+    const key = this.keys.find((candidate) => candidate.kid === kid);
+    if (!key) return undefined;
+    if (key.verifyUntil !== null && now > key.verifyUntil) return undefined;
+    return key;
+  }
+
+  /** Public keys still verifying, for `/.well-known/jwks.json`. */
+  published(now: number): SigningKey[] {
+    return this.keys.filter((key) => key.verifyUntil === null || now <= key.verifyUntil);
+  }
+
+  /**
+   * A new key takes over signing; the old ones keep verifying for `graceSeconds` (the longest
+   * lifetime of a token they may have signed).
+   */
+  rotate(now: number, graceSeconds: number): { kid: string; retired: string[] } {
+    this.reload();
+    const retired: string[] = [];
+    for (const key of this.keys) {
+      if (key.retiredAt !== null) continue;
+      key.retiredAt = now;
+      key.verifyUntil = now + graceSeconds * 1000;
+      this.write(key);
+      retired.push(key.kid);
+    }
+    const fresh = this.generate(now);
+    return { kid: fresh.kid, retired };
+  }
+
+  private generate(now: number): SigningKey {
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    const key: SigningKey = {
+      kid: `${new Date(now).toISOString().slice(0, 10)}-${randomBytes(6).toString('base64url')}`,
+      createdAt: now,
+      retiredAt: null,
+      verifyUntil: null,
+      privateKey,
+      publicKey,
+    };
+    this.write(key);
+    this.keys.push(key);
+    return key;
+  }
+
+  private write(key: SigningKey): void {
+    mkdirSync(this.directory, { recursive: true, mode: 0o700 });
+    const stored: StoredKey = {
+      kid: key.kid,
+      alg: 'EdDSA',
+      createdAt: key.createdAt,
+      retiredAt: key.retiredAt,
+      verifyUntil: key.verifyUntil,
+      privateKeyPem: key.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    };
+    // Write-then-rename: a crash never leaves a half-written key that would fail every start.
+    const path = join(this.directory, `${key.kid}.json`);
+    writeFileSync(`${path}.tmp`, JSON.stringify(stored, null, 2), { mode: 0o600 });
+    chmodSync(`${path}.tmp`, 0o600);
+    renameSync(`${path}.tmp`, path);
+  }
+}

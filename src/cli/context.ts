@@ -1,0 +1,46 @@
+import { join } from 'node:path';
+import type { Config } from '../config.js';
+import { systemClock } from '../core/clock.js';
+import { IdentityService } from '../auth/identity-service.js';
+import { KeyRing } from '../auth/keys.js';
+import { SecretBox } from '../auth/secrets.js';
+import { TokenService, type ExternalIssuer } from '../auth/tokens.js';
+import { identityAggregates } from '../domain/identity/index.js';
+import { allProjections } from '../projections/index.js';
+import { ActorRuntime } from '../runtime/index.js';
+import { DATABASE_FILE } from '../server/gateway.js';
+import { SqliteEventStore } from '../store/index.js';
+
+/**
+ * What an operator command needs: the log (shared with a running server, which notices the
+ * new events within a second), the identity actors and the keys. Only inline projections
+ * run here; async ones are the server's to catch up.
+ */
+export interface OperatorContext {
+  store: SqliteEventStore;
+  runtime: ActorRuntime;
+  identity: IdentityService;
+  keyRing: KeyRing;
+  close(): Promise<void>;
+}
+
+export function openOperatorContext(config: Config): OperatorContext {
+  const clock = systemClock;
+  const store = new SqliteEventStore({
+    path: join(config.dataDir, DATABASE_FILE),
+    projections: allProjections.filter((projection) => projection.mode === 'inline'),
+    clock,
+    walCheckpointIntervalMs: 0,
+  });
+  const runtime = new ActorRuntime(store);
+  for (const aggregate of identityAggregates) runtime.register(aggregate);
+  const keyRing = new KeyRing(config.dataDir);
+  keyRing.loadOrCreate(clock.now());
+  const tokens = new TokenService(keyRing, {
+    issuer: config.issuer,
+    clockToleranceSeconds: config.tokenClockToleranceSeconds,
+    externalIssuers: config.externalIssuers as ExternalIssuer[],
+  });
+  const identity = new IdentityService(runtime, store, tokens, SecretBox.open(config.dataDir).box, config, clock);
+  return { store, runtime, identity, keyRing, close: () => store.close() };
+}

@@ -1,0 +1,96 @@
+import { assign, setup } from 'xstate';
+import type { AppEvent, ClientRegistered, GroupCreated, OrganisationCreated, UserEvent } from './identity.events.js';
+
+export interface UserContext {
+  userId: string;
+  username: string;
+  passwordHash: string;
+  groups: { groupId: string; organisationId: string }[];
+  sealedMfaSecret: string | null;
+  /** Newest TOTP time step accepted: a code of this step or older is a replay. */
+  lastTotpStep: number | null;
+  consecutiveMfaFailures: number;
+  mfaLockedUntil: number | null;
+}
+
+/** A user's evolve: registered users are active or disabled; MFA state lives in context. */
+export const userMachine = setup({
+  types: { context: {} as UserContext, events: {} as UserEvent },
+}).createMachine({
+  id: 'user',
+  initial: 'unregistered',
+  context: {
+    userId: '',
+    username: '',
+    passwordHash: '',
+    groups: [],
+    sealedMfaSecret: null,
+    lastTotpStep: null,
+    consecutiveMfaFailures: 0,
+    mfaLockedUntil: null,
+  },
+  on: {
+    UserAddedToGroup: {
+      actions: assign(({ context, event }) => ({
+        groups: [...context.groups, { groupId: event.data.groupId, organisationId: event.data.organisationId }],
+      })),
+    },
+    MfaEnrolled: {
+      actions: assign(({ event }) => ({ sealedMfaSecret: event.data.sealedSecret, lastTotpStep: null, consecutiveMfaFailures: 0 })),
+    },
+    MfaCodeAccepted: {
+      actions: assign(({ event }) => ({ lastTotpStep: event.data.timeStep, consecutiveMfaFailures: 0 })),
+    },
+    MfaCodeRejected: {
+      actions: assign(({ event }) => ({ consecutiveMfaFailures: event.data.consecutiveFailures })),
+    },
+    MfaLocked: { actions: assign(({ event }) => ({ mfaLockedUntil: event.data.until })) },
+    MfaUnlocked: { actions: assign(() => ({ mfaLockedUntil: null, consecutiveMfaFailures: 0 })) },
+  },
+  states: {
+    unregistered: {
+      on: {
+        UserRegistered: {
+          target: 'active',
+          actions: assign(({ event }) => ({
+            userId: event.data.userId,
+            username: event.data.username,
+            passwordHash: event.data.passwordHash,
+          })),
+        },
+      },
+    },
+    active: { on: { UserDisabled: 'disabled' } },
+    disabled: { on: { UserEnabled: 'active' } },
+  },
+});
+
+/** Organisations, groups and OAuth2 clients are created once and never change (yet). */
+function createdOnce<Event extends { type: string; data: object }>(id: string, created: Event['type']) {
+  return setup({ types: { context: {} as { data: Event['data'] | null }, events: {} as Event } }).createMachine({
+    id,
+    initial: 'absent',
+    context: { data: null },
+    states: {
+      absent: {
+        // A computed key loses XState's event inference; the transition is typed by `Event` above.
+        on: { [created]: { target: 'present', actions: assign(({ event }: { event: Event }) => ({ data: event.data })) } } as never,
+      },
+      present: {},
+    },
+  });
+}
+
+export const organisationMachine = createdOnce<OrganisationCreated>('organisation', 'OrganisationCreated');
+export const groupMachine = createdOnce<GroupCreated>('group', 'GroupCreated');
+export const clientMachine = createdOnce<ClientRegistered>('client', 'ClientRegistered');
+
+/** An app's tokens: which are live (issued, not revoked). */
+export const appMachine = setup({ types: { context: {} as { live: string[] }, events: {} as AppEvent } }).createMachine({
+  id: 'app',
+  context: { live: [] },
+  on: {
+    AppTokenIssued: { actions: assign(({ context, event }) => ({ live: [...context.live, event.data.jti] })) },
+    AppTokenRevoked: { actions: assign(({ context, event }) => ({ live: context.live.filter((jti) => jti !== event.data.jti) })) },
+  },
+});

@@ -1,0 +1,24 @@
+/**
+ * Events of a socket's session (stream `session-<connectionId>`): the audit trail of who
+ * authenticated on a connection, how, from where, and every refusal on the way.
+ */
+export type AuthMethod = 'password' | 'mfa' | 'token' | 'external' | 'app';
+
+export type SessionEvent =
+  | { type: 'OrganisationAuthenticated'; data: { organisationId: string; clientId: string | null; remoteAddress: string } }
+  | { type: 'LoginSucceeded'; data: { userId: string; username: string; mfaRequired: boolean; remoteAddress: string } }
+  | { type: 'LoginFailed'; data: { username: string; reason: 'unknown_user_or_password' | 'disabled' | 'rate_limited'; remoteAddress: string } }
+  | { type: 'MfaChallenged'; data: { userId: string } }
+  | { type: 'MfaPassed'; data: { userId: string } }
+  | { type: 'MfaFailed'; data: { userId: string; reason: 'invalid' | 'locked' | 'no_challenge' } }
+  | {
+      type: 'SessionAuthorized';
+      data: { userId: string; organisationId: string | null; groups: string[]; method: AuthMethod; remoteAddress: string };
+    }
+  | { type: 'AppSessionStarted'; data: { app: string; appTokenId: string; remoteAddress: string } }
+  | { type: 'TokenIssued'; data: { kind: string; jti: string; subject: string; expiresAt: number | null } }
+  | { type: 'TokenRefused'; data: { kind: string; reason: string; remoteAddress: string } }
+  | { type: 'LoggedOut'; data: { userId: string | null } }
+  | { type: 'SessionEnded'; data: { by: string; reason: string } };
+
+export const SESSION_CATEGORY = 'session';
