@@ -3,7 +3,13 @@ import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 
 const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((value) => value === 'true' || value === '1')]);
-const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+// Numbers, or strings of decimal digits. z.coerce.number() alone took '', ' ', null, true and
+// [8080] as 0, 1 and 8080: a blank SWITCHYARD_PORT silently listened on a random port.
+const int = (min: number, max: number) =>
+  z.preprocess(
+    (value) => (typeof value === 'string' && /^\s*[+-]?\d+\s*$/.test(value) ? Number(value) : value),
+    z.number().int().min(min).max(max),
+  );
 const list = z.union([z.array(z.string()), z.string().transform((value) => value.split(',').map((item) => item.trim()).filter(Boolean))]);
 
 /**
@@ -49,6 +55,11 @@ export const configSchema = z
     walCheckpointIntervalMs: int(0, 60_000).default(1000),
     /** How long shutdown waits for sockets and appends before exiting anyway. */
     shutdownTimeoutMs: int(100, 60_000).default(10_000),
+    /** Per-connection relay budgets (token buckets, burst = 2 s worth): SDP and ICE apart. */
+    relaySdpPerSecond: int(1, 1_000_000).default(20),
+    relayIcePerSecond: int(1, 1_000_000).default(200),
+    /** Rate-limited frames tolerated per 10 s before the socket is closed with 4029. */
+    rateLimitStrikes: int(1, 100_000).default(50),
     /** `iss` of every token the gateway signs. */
     issuer: z.string().min(1).default('switchyard'),
     accessTokenTtlSeconds: int(60, 7 * 86400).default(3600),
@@ -172,6 +183,9 @@ export function loadConfig(sources: ConfigSources = {}): Config {
   }
   const config = result.data;
   config.dataDir = isAbsolute(config.dataDir) ? config.dataDir : resolve(cwd, config.dataDir);
+  // Freeze the one nested value too: Object.freeze is shallow, and a shared config whose
+  // allowedOrigins list any module could push to would not be the frozen object promised.
+  Object.freeze(config.allowedOrigins);
   return Object.freeze(config);
 }
 

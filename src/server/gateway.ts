@@ -10,11 +10,13 @@ import { SecretBox } from '../auth/secrets.js';
 import { TokenService, type ExternalIssuer } from '../auth/tokens.js';
 import { identityAggregates } from '../domain/identity/index.js';
 import { sessionAggregate, SESSION_CATEGORY } from '../domain/session/index.js';
+import { roomAggregate, ROOM_CATEGORY } from '../domain/room/index.js';
 import { allProjections } from '../projections/index.js';
 import { ActorRuntime, LogFollower } from '../runtime/index.js';
 import type { RecordedEvent } from '../store/index.js';
 import { registerIdentityEvents } from './identity-events.js';
 import { identityRoutes } from './identity-routes.js';
+import { RoomService } from './room-events.js';
 import { SqliteEventStore } from '../store/index.js';
 import { startEdge, uwsIsNative, type Edge } from './app.js';
 import type { ClientConnection } from './connection.js';
@@ -43,6 +45,7 @@ export class Gateway {
   readonly handlers = new EventHandlers();
   readonly identity: IdentityService;
   readonly keyRing: KeyRing;
+  readonly rooms: RoomService;
   private readonly follower: LogFollower;
   private readonly connections = new Map<string, ClientConnection>();
   /** Sockets by the user they speak for: disabling a user closes all of them. */
@@ -70,6 +73,7 @@ export class Gateway {
     this.runtime = new ActorRuntime(this.store, logger);
     this.runtime.register(connectionAggregate);
     this.runtime.register(sessionAggregate);
+    this.runtime.register(roomAggregate);
     for (const aggregate of identityAggregates) this.runtime.register(aggregate);
 
     this.keyRing = new KeyRing(config.dataDir);
@@ -87,6 +91,8 @@ export class Gateway {
     this.follower = new LogFollower(this.store, 250, (error) => logger.error({ err: error }, 'log follower failed'));
     this.follower.subscribe((events) => this.runtime.applyCommitted(events));
     this.follower.subscribe((events) => this.react(events));
+    this.rooms = new RoomService({ runtime: this.runtime, config, clock, connection: (id) => this.connections.get(id) });
+    this.follower.subscribe((events) => this.rooms.applyCommitted(events));
 
     this.handlers.on('ping', pingHandler);
     registerIdentityEvents(this.handlers, {
@@ -95,6 +101,7 @@ export class Gateway {
       config,
       boundToUser: (connection, userId) => this.bindToUser(connection, userId),
     });
+    this.rooms.register(this.handlers);
   }
 
   static async start(options: GatewayOptions): Promise<Gateway> {
@@ -174,8 +181,9 @@ export class Gateway {
       now: this.clock.now(),
     };
     await Promise.all(stale.map((stream) => this.runtime.execute(stream, close, { actor: 'system' })));
+    const closedRooms = await this.rooms.recover(this.runtime.streams(ROOM_CATEGORY));
     this.logger.info(
-      { events: rebuilt.events, actors: rebuilt.streams, uncleanConnections: stale.length, ms: Math.round(performance.now() - started) },
+      { events: rebuilt.events, actors: rebuilt.streams, uncleanConnections: stale.length, closedRooms, ms: Math.round(performance.now() - started) },
       'actors rebuilt from the event log',
     );
   }
@@ -313,6 +321,7 @@ export class Gateway {
     this.unbind(connection);
     // A session lives as long as its socket: its actor need not stay in memory.
     this.runtime.release(`${SESSION_CATEGORY}-${info.id}`);
+    this.track(this.rooms.connectionClosed(connection));
     this.metrics.connectionClosed(info.transport, info.codec);
     const command: CloseConnection = {
       type: 'CloseConnection',

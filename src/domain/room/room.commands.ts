@@ -1,0 +1,11 @@
+import type { LeaveReason } from './room.events.js';
+
+export type RoomCommand =
+  | { type: 'CreateRoom'; room: string; peerId: string; userKey: string; payload: unknown; now: number }
+  | { type: 'RequestJoin'; peerId: string; userKey: string; payload: unknown; now: number }
+  | { type: 'ApproveJoin'; by: string; peerId: string; payload: unknown; now: number }
+  | { type: 'RejectJoin'; by: string; peerId: string }
+  | { type: 'Leave'; peerId: string; reason: LeaveReason }
+  | { type: 'BanUser'; userKey: string; until: number | null; by: string; now: number }
+  | { type: 'UpdateRoom'; userData: number[]; by: string }
+  | { type: 'CloseRoom'; reason: string; by: string; banSeconds?: number | undefined; now: number };

@@ -1,0 +1,376 @@
+import type { Config } from '../config.js';
+import type { Clock } from '../core/clock.js';
+import { AppError, CloseCode, toPublicError } from '../core/errors.js';
+import { newId, streamId } from '../core/ids.js';
+import { TokenBucket } from '../core/rate-limit.js';
+import type { Principal } from '../core/types.js';
+import { ROOM_CATEGORY, ROOM_NAME, type RoomCommand, type RoomContext, type RoomEvent, type roomMachine } from '../domain/room/index.js';
+import { isPlainObject } from '../protocol/envelope.js';
+import type { ActorRuntime } from '../runtime/actor-runtime.js';
+import type { RecordedEvent } from '../store/types.js';
+import type { ClientConnection } from './connection.js';
+import type { EventHandlers, HandlerContext } from './handlers.js';
+import { requireSession } from './identity-events.js';
+
+/** Who a ban applies to: signed-in users across reconnects, anonymous sessions by connection. */
+export function userKeyOf(principal: Principal, peerId: string): string {
+  switch (principal.kind) {
+    case 'user':
+      return `user:${principal.userId}`;
+    case 'app':
+      return `app:${principal.app}:${peerId}`;
+    case 'organisation':
+      return `organisation:${principal.organisationId}:${peerId}`;
+    default:
+      return `peer:${peerId}`;
+  }
+}
+
+interface RelayBudget {
+  sdp: TokenBucket;
+  ice: TokenBucket;
+  strikes: number[];
+}
+
+export interface RoomServiceDependencies {
+  runtime: ActorRuntime;
+  config: Config;
+  clock: Clock;
+  connection(id: string): ClientConnection | undefined;
+}
+
+/**
+ * Rooms and WebRTC signalling (PROTOCOL.md section 5) at the edge.
+ *
+ * State changes (create, join, approve, leave, ban, close) are room commands: durable
+ * before anyone hears of them. Their effects (pushes to members, the membership index)
+ * run from committed events, whichever process or path committed them.
+ *
+ * The relay is the hot path: a membership check in `members` (connection objects by
+ * peer id, per room, kept in step with the log's events) and one send. No actor, no log.
+ */
+export class RoomService {
+  /** Live members by room: the relay's whole world. Derived from committed room events. */
+  private readonly members = new Map<string, Map<string, ClientConnection>>();
+  /** Rooms (as member or requester) by peer, to leave them all on disconnect. */
+  private readonly roomsOfPeer = new Map<string, Set<string>>();
+  /** The `id` of a pending join request's frame, so its accept or reject answers it. */
+  private readonly joinRequestIds = new Map<string, number>();
+  private readonly budgets = new WeakMap<ClientConnection, RelayBudget>();
+
+  constructor(private readonly deps: RoomServiceDependencies) {}
+
+  register(handlers: EventHandlers): void {
+    handlers.on('room-create-request', (context) => this.create(context));
+    handlers.on('room-join-request', (context) => this.requestJoin(context));
+    handlers.on('room-join-accept', (context) => this.answerJoin(context, true));
+    handlers.on('room-join-reject', (context) => this.answerJoin(context, false));
+    handlers.on('room-leave', (context) => this.leave(context));
+    handlers.on('relay-session-description', (context) => this.relay(context, 'sdp'));
+    handlers.on('relay-ice-candidate', (context) => this.relay(context, 'ice'));
+  }
+
+  /** The room's current state (members, owners, bans), from its actor. */
+  state(room: string): { open: boolean; context: RoomContext } {
+    const snapshot = this.deps.runtime.read<typeof roomMachine>(streamId(ROOM_CATEGORY, room));
+    return { open: snapshot.matches('open'), context: snapshot.context };
+  }
+
+  isHosted(room: string): boolean {
+    return this.members.has(room);
+  }
+
+  // ---- operator actions (room API, CLI): act at once on rooms this gateway hosts ----
+
+  async close(room: string, reason: string, by: string, banSeconds?: number): Promise<boolean> {
+    if (!this.isHosted(room)) return false;
+    await this.execute(room, { type: 'CloseRoom', reason, by, banSeconds, now: this.deps.clock.now() }, by);
+    return true;
+  }
+
+  async update(room: string, userData: number[], by: string): Promise<boolean> {
+    if (!this.isHosted(room)) return false;
+    await this.execute(room, { type: 'UpdateRoom', userData, by }, by);
+    return true;
+  }
+
+  async ban(room: string, userKey: string, until: number | null, by: string): Promise<boolean> {
+    if (!this.isHosted(room)) return false;
+    await this.execute(room, { type: 'BanUser', userKey, until, by, now: this.deps.clock.now() }, by);
+    return true;
+  }
+
+  /** A message to every member, or to the members signed in as `userKey`. Not state: not logged. */
+  sendMessage(room: string, message: unknown, userKey?: string): boolean {
+    const members = this.members.get(room);
+    if (!members) return false;
+    const roomState = userKey === undefined ? undefined : this.state(room).context;
+    for (const [peerId, connection] of members) {
+      if (roomState && !roomState.members.some((member) => member.peerId === peerId && member.userKey === userKey)) continue;
+      connection.send({ event: 'room-message', data: { room, message } });
+    }
+    return true;
+  }
+
+  /** A closed socket leaves every room it was in or waiting for. */
+  async connectionClosed(connection: ClientConnection): Promise<void> {
+    const rooms = this.roomsOfPeer.get(connection.id);
+    if (!rooms) return;
+    await Promise.allSettled(
+      [...rooms].map((room) => this.execute(room, { type: 'Leave', peerId: connection.id, reason: 'disconnected' }, `connection:${connection.id}`)),
+    );
+    this.roomsOfPeer.delete(connection.id);
+  }
+
+  /**
+   * After a restart nobody is connected: every open room's members and requesters leave
+   * (reason "gateway restarted"), which closes the rooms. Bans stay.
+   */
+  async recover(roomStreams: string[]): Promise<number> {
+    let closed = 0;
+    for (const stream of roomStreams) {
+      const snapshot = this.deps.runtime.read<typeof roomMachine>(stream);
+      if (!snapshot.matches('open')) continue;
+      const command: RoomCommand = { type: 'CloseRoom', reason: 'gateway restarted', by: 'system', now: this.deps.clock.now() };
+      await this.deps.runtime.execute(stream, command, { actor: 'system' });
+      closed += 1;
+    }
+    return closed;
+  }
+
+  /** Effects of committed room events: the membership index and the pushes of section 5. */
+  applyCommitted(events: readonly RecordedEvent[]): void {
+    for (const recorded of events) {
+      if (!recorded.streamId.startsWith(`${ROOM_CATEGORY}-`)) continue;
+      this.applyRoomEvent(recorded as unknown as RoomEvent);
+    }
+  }
+
+  private applyRoomEvent(event: RoomEvent): void {
+    const room = event.data.room;
+    const members = this.members.get(room);
+    const pushToMembers = (name: string, data: unknown, except?: string) => {
+      for (const [peerId, connection] of members ?? []) if (peerId !== except) connection.send({ event: name, data });
+    };
+    switch (event.type) {
+      case 'RoomCreated': {
+        const owner = this.deps.connection(event.data.owner.peerId);
+        this.members.set(room, new Map(owner ? [[owner.id, owner]] : []));
+        this.track(event.data.owner.peerId, room);
+        return;
+      }
+      case 'JoinRequested': {
+        this.track(event.data.peerId, room);
+        const owners = this.ownersOf(room);
+        for (const peerId of owners) {
+          members?.get(peerId)?.send({ event: 'room-join-request', data: { room, peer_id: event.data.peerId, payload: event.data.payload } });
+        }
+        return;
+      }
+      case 'JoinApproved': {
+        const joiner = this.deps.connection(event.data.peerId);
+        if (!members || !joiner) return;
+        const peers = [...members.keys()];
+        members.set(joiner.id, joiner);
+        const id = this.takeJoinId(room, joiner.id);
+        joiner.send({ event: 'room-join-accept', data: { room, peer_id: joiner.id, peers, payload: event.data.payload }, id });
+        pushToMembers('room-user-join', { room, peer_id: joiner.id, payload: this.requestPayload(room, joiner.id) }, joiner.id);
+        return;
+      }
+      case 'JoinRejected': {
+        const id = this.takeJoinId(room, event.data.peerId);
+        if (event.data.reason !== 'withdrawn') {
+          this.deps.connection(event.data.peerId)?.send({
+            event: 'room-join-reject',
+            data: { room, peer_id: event.data.peerId, message: `join ${event.data.reason}`, code: 'FORBIDDEN' },
+            id,
+          });
+        }
+        this.untrack(event.data.peerId, room);
+        return;
+      }
+      case 'MemberLeft': {
+        members?.delete(event.data.peerId);
+        this.untrack(event.data.peerId, room);
+        pushToMembers('room-user-leave', { room, peer_id: event.data.peerId });
+        return;
+      }
+      case 'OwnerChanged':
+        pushToMembers('room-owner-change', { room, peer_id: event.data.peerId });
+        return;
+      case 'MemberBanned': {
+        for (const [peerId, connection] of members ?? []) {
+          if (this.memberKey(room, peerId) === event.data.userKey) connection.send({ event: 'room-banned', data: { room, until: event.data.until } });
+        }
+        return;
+      }
+      case 'RoomUpdated':
+        pushToMembers('room-updated', { room, user_data: event.data.userData });
+        return;
+      case 'RoomClosed': {
+        if (event.data.reason !== 'empty') pushToMembers('room-closed', { room, reason: event.data.reason });
+        for (const peerId of members?.keys() ?? []) this.untrack(peerId, room);
+        this.members.delete(room);
+        return;
+      }
+    }
+  }
+
+  // ---- socket events ----
+
+  private async create({ connection, frame, now }: HandlerContext): Promise<void> {
+    const data = isPlainObject(frame.data) ? frame.data : {};
+    try {
+      const principal = requireSession(connection, frame.data);
+      const room = data.room === undefined ? newId(9) : data.room;
+      this.checkRoomName(room);
+      const payload = this.checkPayload(data.payload);
+      await this.execute(room, { type: 'CreateRoom', room, peerId: connection.id, userKey: userKeyOf(principal, connection.id), payload, now }, `connection:${connection.id}`);
+      connection.reply(frame.id, 'room-create-accept', { room, payload });
+    } catch (error) {
+      this.reject(connection, frame.id, 'room-create-reject', error, typeof data.room === 'string' ? { room: data.room } : {});
+    }
+  }
+
+  private async requestJoin({ connection, frame, now }: HandlerContext): Promise<void> {
+    const data = isPlainObject(frame.data) ? frame.data : {};
+    try {
+      const principal = requireSession(connection, frame.data);
+      const room = data.room;
+      this.checkRoomName(room);
+      const payload = this.checkPayload(data.payload);
+      if (frame.id !== undefined) this.joinRequestIds.set(`${room}\n${connection.id}`, frame.id);
+      const result = await this.execute(room, { type: 'RequestJoin', peerId: connection.id, userKey: userKeyOf(principal, connection.id), payload, now }, `connection:${connection.id}`);
+      // Answered later by the owner's accept or reject, which carries this frame's id.
+      if (result.events.length === 0 && frame.id !== undefined) connection.reply(frame.id, 'result', { room, pending: true });
+    } catch (error) {
+      if (typeof data.room === 'string') this.joinRequestIds.delete(`${data.room}\n${connection.id}`);
+      this.reject(connection, frame.id, 'room-join-reject', error, typeof data.room === 'string' ? { room: data.room, peer_id: connection.id } : {});
+    }
+  }
+
+  private async answerJoin({ connection, frame, now }: HandlerContext, approve: boolean): Promise<void> {
+    requireSession(connection, frame.data);
+    const data = isPlainObject(frame.data) ? frame.data : {};
+    const room = data.room;
+    this.checkRoomName(room);
+    const peerId = data.peer_id ?? data.to;
+    if (typeof peerId !== 'string') throw new AppError('BAD_REQUEST', `${approve ? 'room-join-accept' : 'room-join-reject'} needs {room, peer_id}`);
+    const payload = this.checkPayload(data.payload);
+    const command: RoomCommand = approve
+      ? { type: 'ApproveJoin', by: connection.id, peerId, payload, now }
+      : { type: 'RejectJoin', by: connection.id, peerId };
+    await this.execute(room, command, `connection:${connection.id}`);
+    if (frame.id !== undefined) connection.reply(frame.id, 'result', { room, peer_id: peerId, approved: approve });
+  }
+
+  private async leave({ connection, frame }: HandlerContext): Promise<void> {
+    requireSession(connection, frame.data);
+    const room = isPlainObject(frame.data) ? frame.data.room : undefined;
+    this.checkRoomName(room);
+    await this.execute(room, { type: 'Leave', peerId: connection.id, reason: 'left' }, `connection:${connection.id}`);
+    if (frame.id !== undefined) connection.reply(frame.id, 'result', { room, left: true });
+  }
+
+  /** The hot path. Synchronous: a map lookup, a budget check, one send. */
+  private relay({ connection, frame, now }: HandlerContext, kind: 'sdp' | 'ice'): void {
+    requireSession(connection, frame.data);
+    const data = frame.data;
+    if (!isPlainObject(data) || typeof data.room !== 'string' || typeof data.to !== 'string') {
+      throw new AppError('BAD_REQUEST', 'a relay needs {room, to, ...}');
+    }
+    const field = kind === 'sdp' ? 'session_description' : 'ice_candidate';
+    const body = data[field];
+    if (body === undefined || body === null) throw new AppError('BAD_REQUEST', `a relay needs "${field}"`);
+    this.spendBudget(connection, kind, now);
+    const members = this.members.get(data.room);
+    const target = members?.get(data.to);
+    if (!target || !members!.has(connection.id)) throw new AppError('FORBIDDEN', 'relays go only between members of the same room');
+    const payload = data.payload === undefined ? undefined : this.checkPayload(data.payload);
+    target.send({
+      event: kind === 'sdp' ? 'session-description' : 'ice-candidate',
+      data: { room: data.room, peer_id: connection.id, [field]: body, payload },
+    });
+    if (frame.id !== undefined) connection.reply(frame.id, 'result', { delivered: true });
+  }
+
+  // ---- helpers ----
+
+  private execute(room: string, command: RoomCommand, actor: string) {
+    return this.deps.runtime.execute(streamId(ROOM_CATEGORY, room), command, { actor });
+  }
+
+  private reject(connection: ClientConnection, id: number | undefined, event: string, error: unknown, extra: Record<string, unknown>): void {
+    const { code, message } = toPublicError(error);
+    connection.reply(id, event, { ...extra, message, code });
+  }
+
+  private checkRoomName(room: unknown): asserts room is string {
+    if (typeof room !== 'string' || !ROOM_NAME.test(room)) {
+      throw new AppError('BAD_REQUEST', 'room must be 1-128 characters of [A-Za-z0-9_.:@+{}=-]');
+    }
+  }
+
+  private checkPayload(payload: unknown): unknown {
+    if (payload === undefined) return null;
+    const size = Buffer.byteLength(JSON.stringify(payload) ?? '');
+    if (size > this.deps.config.maxPayloadBytes) {
+      throw new AppError('PAYLOAD_TOO_LARGE', `payload is ${size} bytes as JSON; the limit is ${this.deps.config.maxPayloadBytes}`);
+    }
+    return payload;
+  }
+
+  private spendBudget(connection: ClientConnection, kind: 'sdp' | 'ice', now: number): void {
+    let budget = this.budgets.get(connection);
+    if (!budget) {
+      const { relaySdpPerSecond, relayIcePerSecond } = this.deps.config;
+      budget = {
+        sdp: new TokenBucket(relaySdpPerSecond * 2, relaySdpPerSecond, now),
+        ice: new TokenBucket(relayIcePerSecond * 2, relayIcePerSecond, now),
+        strikes: [],
+      };
+      this.budgets.set(connection, budget);
+    }
+    if (budget[kind].take(now)) return;
+    // Sustained abuse: past the strike limit in 10 s the socket goes (4029, may reconnect).
+    budget.strikes = budget.strikes.filter((time) => time > now - 10_000);
+    budget.strikes.push(now);
+    if (budget.strikes.length >= this.deps.config.rateLimitStrikes) connection.close(CloseCode.RATE_LIMITED, 'relay rate limit exceeded');
+    throw new AppError('RATE_LIMITED', `too many ${kind === 'sdp' ? 'session descriptions' : 'ICE candidates'}; slow down`);
+  }
+
+  private ownersOf(room: string): string[] {
+    return this.state(room).context.owners;
+  }
+
+  private memberKey(room: string, peerId: string): string | undefined {
+    return this.state(room).context.members.find((member) => member.peerId === peerId)?.userKey;
+  }
+
+  private requestPayload(room: string, peerId: string): unknown {
+    return this.state(room).context.members.find((member) => member.peerId === peerId)?.payload ?? null;
+  }
+
+  private takeJoinId(room: string, peerId: string): number | undefined {
+    const key = `${room}\n${peerId}`;
+    const id = this.joinRequestIds.get(key);
+    this.joinRequestIds.delete(key);
+    return id;
+  }
+
+  private track(peerId: string, room: string): void {
+    let rooms = this.roomsOfPeer.get(peerId);
+    if (!rooms) {
+      rooms = new Set();
+      this.roomsOfPeer.set(peerId, rooms);
+    }
+    rooms.add(room);
+  }
+
+  private untrack(peerId: string, room: string): void {
+    const rooms = this.roomsOfPeer.get(peerId);
+    if (!rooms) return;
+    rooms.delete(room);
+    if (rooms.size === 0) this.roomsOfPeer.delete(peerId);
+  }
+}
