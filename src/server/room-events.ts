@@ -200,7 +200,8 @@ export class RoomService {
         return;
       case 'MemberBanned': {
         for (const [peerId, connection] of members ?? []) {
-          if (this.memberKey(room, peerId) === event.data.userKey) connection.send({ event: 'room-banned', data: { room, until: event.data.until } });
+          // The connection's own key: the room's state already shows the member gone.
+          if (userKeyOf(connection.principal, peerId) === event.data.userKey) connection.send({ event: 'room-banned', data: { room, until: event.data.until } });
         }
         return;
       }
@@ -341,10 +342,6 @@ export class RoomService {
 
   private ownersOf(room: string): string[] {
     return this.state(room).context.owners;
-  }
-
-  private memberKey(room: string, peerId: string): string | undefined {
-    return this.state(room).context.members.find((member) => member.peerId === peerId)?.userKey;
   }
 
   private requestPayload(room: string, peerId: string): unknown {
