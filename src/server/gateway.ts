@@ -8,7 +8,9 @@ import { IdentityService } from '../auth/identity-service.js';
 import { KeyRing } from '../auth/keys.js';
 import { SecretBox } from '../auth/secrets.js';
 import { TokenService, type ExternalIssuer } from '../auth/tokens.js';
+import { OAuthService } from '../auth/oauth-service.js';
 import { identityAggregates } from '../domain/identity/index.js';
+import { oauthAggregates } from '../domain/oauth/index.js';
 import { sessionAggregate, SESSION_CATEGORY } from '../domain/session/index.js';
 import { roomAggregate, ROOM_CATEGORY } from '../domain/room/index.js';
 import { allProjections } from '../projections/index.js';
@@ -16,6 +18,7 @@ import { ActorRuntime, LogFollower } from '../runtime/index.js';
 import type { RecordedEvent } from '../store/index.js';
 import { registerIdentityEvents } from './identity-events.js';
 import { identityRoutes } from './identity-routes.js';
+import { oauthRoutes } from './oauth-routes.js';
 import { RoomService } from './room-events.js';
 import { SqliteEventStore } from '../store/index.js';
 import { startEdge, uwsIsNative, type Edge } from './app.js';
@@ -25,6 +28,8 @@ import { json, type HttpRoute } from './http.js';
 import type { Logger } from './logger.js';
 import { GatewayMetrics } from './metrics.js';
 import { nativeSocketRoute } from './native-socket.js';
+import { GridService, type GatewayRoomHost } from '../grid/index.js';
+import { rpcRoutes } from './rpc-routes.js';
 
 export const DATABASE_FILE = 'switchyard.db';
 
@@ -32,6 +37,8 @@ export interface GatewayOptions {
   config: Config;
   logger: Logger;
   clock?: Clock;
+  /** Rooms the gateway hosts, as the room API reaches them; default: none (all go to SFU servers). */
+  roomHost?: GatewayRoomHost;
 }
 
 /**
@@ -44,8 +51,11 @@ export class Gateway {
   readonly metrics = new GatewayMetrics();
   readonly handlers = new EventHandlers();
   readonly identity: IdentityService;
+  readonly oauth: OAuthService;
   readonly keyRing: KeyRing;
   readonly rooms: RoomService;
+  /** Room API (JSON-RPC) and SFU grid. */
+  readonly grid: GridService;
   private readonly follower: LogFollower;
   private readonly connections = new Map<string, ClientConnection>();
   /** Sockets by the user they speak for: disabling a user closes all of them. */
@@ -75,6 +85,7 @@ export class Gateway {
     this.runtime.register(sessionAggregate);
     this.runtime.register(roomAggregate);
     for (const aggregate of identityAggregates) this.runtime.register(aggregate);
+    for (const aggregate of oauthAggregates) this.runtime.register(aggregate);
 
     this.keyRing = new KeyRing(config.dataDir);
     const key = this.keyRing.loadOrCreate(clock.now());
@@ -87,6 +98,7 @@ export class Gateway {
       externalIssuers: config.externalIssuers as ExternalIssuer[],
     });
     this.identity = new IdentityService(this.runtime, this.store, tokens, secrets.box, config, clock);
+    this.oauth = new OAuthService(this.identity, this.runtime, config, clock, logger);
 
     this.follower = new LogFollower(this.store, 250, (error) => logger.error({ err: error }, 'log follower failed'));
     this.follower.subscribe((events) => this.runtime.applyCommitted(events));
@@ -102,6 +114,7 @@ export class Gateway {
       boundToUser: (connection, userId) => this.bindToUser(connection, userId),
     });
     this.rooms.register(this.handlers);
+    this.grid = new GridService({ config, dataDir: config.dataDir, logger, clock, store: this.store, runtime: this.runtime, registry: this.metrics.registry });
   }
 
   static async start(options: GatewayOptions): Promise<Gateway> {
@@ -116,8 +129,14 @@ export class Gateway {
       logger.warn('uWebSockets.js native binary not loaded: running on the slow fallback shim');
     }
     const gateway = new Gateway(config, logger, options.clock ?? systemClock);
+    if (options.roomHost) gateway.grid.setRoomHost(options.roomHost);
     await gateway.listen();
     await gateway.recover();
+    // Clients of the `oauthClients` config key; a bad entry stops the start, not a half-started gateway.
+    await gateway.oauth.registerConfiguredClients().catch(async (error: unknown) => {
+      await gateway.stop();
+      throw error;
+    });
     gateway.ready = true;
     logger.info({ port: gateway.port, dataDir: config.dataDir }, 'gateway ready');
     return gateway;
@@ -149,6 +168,7 @@ export class Gateway {
       connection.close(CloseCode.GOING_AWAY, 'server shutting down');
     }
     await Promise.allSettled([...this.inFlight]);
+    await this.grid.stop();
     await this.store.close();
     this.logger.info('gateway stopped');
   }
@@ -182,6 +202,7 @@ export class Gateway {
     };
     await Promise.all(stale.map((stream) => this.runtime.execute(stream, close, { actor: 'system' })));
     const closedRooms = await this.rooms.recover(this.runtime.streams(ROOM_CATEGORY));
+    this.grid.start();
     this.logger.info(
       { events: rebuilt.events, actors: rebuilt.streams, uncleanConnections: stale.length, closedRooms, ms: Math.round(performance.now() - started) },
       'actors rebuilt from the event log',
@@ -205,6 +226,7 @@ export class Gateway {
       accepting: () => this.ready,
       opened: (connection) => this.connectionOpened(connection),
       closed: (connection, code, reason) => this.connectionClosed(connection, code, reason),
+      textFastPath: (connection, bytes, now) => this.rooms.relayFromJsonText(connection, bytes, now),
       onHandlerError: (connection, event, error) =>
         this.logger.error({ err: error, connectionId: connection.id, event }, 'event handler failed'),
     });
@@ -215,7 +237,7 @@ export class Gateway {
       maxFrameBytes: config.maxFrameBytes,
       maxBackpressureBytes: config.maxBackpressureBytes,
       idleTimeoutSeconds: config.idleTimeoutSeconds,
-      http: [...identityRoutes(this.identity, this.clock, config.appPassword), ...this.httpRoutes()],
+      http: [...identityRoutes(this.identity, this.clock, config.appPassword), ...oauthRoutes(this.oauth, { secureCookies: config.ssl, logger: this.logger }), ...this.httpRoutes()],
       webSockets: [native],
     });
   }
@@ -237,6 +259,7 @@ export class Gateway {
           body: await this.metrics.render(),
         }),
       },
+      ...rpcRoutes(this.grid, { maxBodyBytes: this.config.rpcMaxBodyBytes, maxInternalBodyBytes: this.config.internalMaxBodyBytes }),
       {
         method: 'any',
         path: '/*',

@@ -6,6 +6,7 @@ import { TokenBucket } from '../core/rate-limit.js';
 import type { Principal } from '../core/types.js';
 import { ROOM_CATEGORY, ROOM_NAME, type RoomCommand, type RoomContext, type RoomEvent, type roomMachine } from '../domain/room/index.js';
 import { isPlainObject } from '../protocol/envelope.js';
+import { parseSpan, scanFrame, spanEqualsString, type Span } from '../protocol/json-scan.js';
 import type { ActorRuntime } from '../runtime/actor-runtime.js';
 import type { RecordedEvent } from '../store/types.js';
 import type { ClientConnection } from './connection.js';
@@ -25,6 +26,8 @@ export function userKeyOf(principal: Principal, peerId: string): string {
       return `peer:${peerId}`;
   }
 }
+
+const RELAY_PREFIX = Buffer.from('"relay-');
 
 interface RelayBudget {
   sdp: TokenBucket;
@@ -57,6 +60,7 @@ export class RoomService {
   /** The `id` of a pending join request's frame, so its accept or reject answers it. */
   private readonly joinRequestIds = new Map<string, number>();
   private readonly budgets = new WeakMap<ClientConnection, RelayBudget>();
+  private scratch = Buffer.allocUnsafe(128 * 1024);
 
   constructor(private readonly deps: RoomServiceDependencies) {}
 
@@ -271,6 +275,88 @@ export class RoomService {
     this.checkRoomName(room);
     await this.execute(room, { type: 'Leave', peerId: connection.id, reason: 'left' }, `connection:${connection.id}`);
     if (frame.id !== undefined) connection.reply(frame.id, 'result', { room, left: true });
+  }
+
+  /**
+   * The JSON relay without a full decode: the frame is scanned (validated, not built), the
+   * envelope's small fields are parsed, and the description or candidate is forwarded as
+   * the bytes the sender wrote when the receiver also speaks native JSON. Returns false for
+   * anything that is not a well-formed relay frame, which then takes the generic path (and
+   * gets its precise error there).
+   */
+  relayFromJsonText(connection: ClientConnection, bytes: Uint8Array, now: number): boolean {
+    // Cheap pre-check before scanning: relay frames name their event early in practice.
+    if (bytes.length < 40 || Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).indexOf(RELAY_PREFIX) === -1) return false;
+    const scanned = scanFrame(bytes, this.deps.config.maxFrameDepth);
+    if (!scanned?.data) return false;
+    const eventSpan = scanned.envelope.get('event');
+    if (!eventSpan) return false;
+    const kind = spanEqualsString(bytes, eventSpan, 'relay-ice-candidate')
+      ? 'ice'
+      : spanEqualsString(bytes, eventSpan, 'relay-session-description')
+        ? 'sdp'
+        : undefined;
+    if (!kind) return false;
+    const idSpan = scanned.envelope.get('id');
+    const id = idSpan ? parseSpan(bytes, idSpan) : undefined;
+    if (id !== undefined && id !== null && (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 1)) return false;
+    const frameId = typeof id === 'number' ? id : undefined;
+    const field = kind === 'sdp' ? 'session_description' : 'ice_candidate';
+    const roomSpan = scanned.data.get('room');
+    const toSpan = scanned.data.get('to');
+    const bodySpan = scanned.data.get(field);
+    const room = roomSpan ? parseSpan(bytes, roomSpan) : undefined;
+    const to = toSpan ? parseSpan(bytes, toSpan) : undefined;
+    if (typeof room !== 'string' || typeof to !== 'string' || !bodySpan || spanEqualsString(bytes, bodySpan, 'null')) {
+      return false;
+    }
+    const authSpan = scanned.data.get('auth');
+    const payloadSpan = scanned.data.get('payload');
+    try {
+      requireSession(connection, authSpan ? { auth: parseSpan(bytes, authSpan) } : undefined);
+      this.spendBudget(connection, kind, now);
+      const members = this.members.get(room);
+      const target = members?.get(to);
+      if (!target || !members!.has(connection.id)) throw new AppError('FORBIDDEN', 'relays go only between members of the same room');
+      if (payloadSpan && payloadSpan[1] - payloadSpan[0] > this.deps.config.maxPayloadBytes) {
+        throw new AppError('PAYLOAD_TOO_LARGE', `payload is ${payloadSpan[1] - payloadSpan[0]} bytes as JSON; the limit is ${this.deps.config.maxPayloadBytes}`);
+      }
+      const event = kind === 'sdp' ? 'session-description' : 'ice-candidate';
+      if (target.info.transport === 'native' && target.codec === 'json') {
+        target.sendEncoded(this.spliceRelay(bytes, event, roomSpan!, connection.id, field, bodySpan, payloadSpan), false);
+      } else {
+        const payload = payloadSpan ? parseSpan(bytes, payloadSpan) : undefined;
+        target.send({ event, data: { room, peer_id: connection.id, [field]: parseSpan(bytes, bodySpan), payload } });
+      }
+      if (frameId !== undefined) connection.reply(frameId, 'result', { delivered: true });
+    } catch (error) {
+      connection.fail(frameId, error, now);
+    }
+    return true;
+  }
+
+  /**
+   * `{"event":E,"data":{"room":R,"peer_id":"P","<field>":<body>,"payload":<payload>}}` into
+   * a reused buffer: uWS copies what it sends before `send` returns, so one scratch buffer
+   * serves every relay without a per-message allocation.
+   */
+  private spliceRelay(bytes: Uint8Array, event: string, room: Span, peerId: string, field: string, body: Span, payload: Span | undefined): Uint8Array {
+    const needed = bytes.length + 128;
+    if (this.scratch.length < needed) this.scratch = Buffer.allocUnsafe(Math.max(needed, this.scratch.length * 2));
+    const out = this.scratch;
+    let at = out.write(`{"event":"${event}","data":{"room":`, 0, 'latin1');
+    out.set(bytes.subarray(room[0], room[1]), at);
+    at += room[1] - room[0];
+    at += out.write(`,"peer_id":"${peerId}","${field}":`, at, 'latin1');
+    out.set(bytes.subarray(body[0], body[1]), at);
+    at += body[1] - body[0];
+    if (payload) {
+      at += out.write(',"payload":', at, 'latin1');
+      out.set(bytes.subarray(payload[0], payload[1]), at);
+      at += payload[1] - payload[0];
+    }
+    at += out.write('}}', at, 'latin1');
+    return out.subarray(0, at);
   }
 
   /** The hot path. Synchronous: a map lookup, a budget check, one send. */

@@ -52,6 +52,23 @@ describe('rooms and WebRTC signalling (PROTOCOL.md section 5)', () => {
     for (const peer of [owner, joiner, outsider]) peer.client.close();
   });
 
+  it('relays across codecs: JSON to MessagePack and back, bodies unchanged', async () => {
+    const [jsonPeer, packPeer] = await Promise.all([connectPeer(server, token), connectPeer(server, token, ['switchyard.v1.msgpack'])]);
+    const room = nextRoom();
+    await meetInRoom(jsonPeer, [], room);
+    packPeer.client.sendMsgpack({ event: 'room-join-request', data: { room } });
+    await jsonPeer.client.next('room-join-request');
+    jsonPeer.client.sendJson({ event: 'room-join-accept', data: { room, peer_id: packPeer.peerId } });
+    await packPeer.client.next('room-join-accept');
+    const sdp = { type: 'answer', sdp: 'v=0\r\na=ice-ufrag:ÄÖ€\r\n' };
+    jsonPeer.client.sendJson({ event: 'relay-session-description', data: { room, to: packPeer.peerId, session_description: sdp, payload: { n: 1 } } });
+    expect((await packPeer.client.next('session-description')).data).toEqual({ room, peer_id: jsonPeer.peerId, session_description: sdp, payload: { n: 1 } });
+    packPeer.client.sendMsgpack({ event: 'relay-ice-candidate', data: { room, to: jsonPeer.peerId, ice_candidate: { candidate: 'c', sdpMLineIndex: 0 } } });
+    expect((await jsonPeer.client.next('ice-candidate')).data).toEqual({ room, peer_id: packPeer.peerId, ice_candidate: { candidate: 'c', sdpMLineIndex: 0 } });
+    jsonPeer.client.close();
+    packPeer.client.close();
+  });
+
   it('answers a create of a taken name with room-create-reject CONFLICT, and bad names with BAD_REQUEST', async () => {
     const [a, b] = await Promise.all([connectPeer(server, token), connectPeer(server, token)]);
     const room = nextRoom();

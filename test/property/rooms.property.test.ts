@@ -17,7 +17,7 @@ const ROOMS = ['alpha', 'beta'];
 type Step =
   | { kind: 'create' | 'join' | 'leave'; peer: number; room: number }
   | { kind: 'approve' | 'reject'; peer: number; room: number; target: number }
-  | { kind: 'relay'; peer: number; room: number; target: number; sdp: boolean }
+  | { kind: 'relay'; peer: number; room: number; target: number; sdp: boolean; raw: boolean }
   | { kind: 'disconnect'; peer: number };
 
 const peer = fc.integer({ min: 0, max: PEERS.length - 1 });
@@ -25,7 +25,7 @@ const room = fc.integer({ min: 0, max: ROOMS.length - 1 });
 const step: fc.Arbitrary<Step> = fc.oneof(
   fc.record({ kind: fc.constantFrom('create' as const, 'join' as const, 'leave' as const), peer, room }),
   fc.record({ kind: fc.constantFrom('approve' as const, 'reject' as const), peer, room, target: peer }),
-  fc.record({ kind: fc.constant('relay' as const), peer, room, target: peer, sdp: fc.boolean() }),
+  fc.record({ kind: fc.constant('relay' as const), peer, room, target: peer, sdp: fc.boolean(), raw: fc.boolean() }),
   fc.record({ kind: fc.constant('disconnect' as const), peer }),
 );
 
@@ -112,13 +112,22 @@ async function runScenario(steps: Step[]): Promise<void> {
       case 'reject':
         await send(connection, action.kind === 'approve' ? 'room-join-accept' : 'room-join-reject', { room: roomName, peer_id: PEERS[action.target] });
         break;
-      case 'relay':
-        await send(connection, action.sdp ? 'relay-session-description' : 'relay-ice-candidate', {
+      case 'relay': {
+        const event = action.sdp ? 'relay-session-description' : 'relay-ice-candidate';
+        const data = {
           room: roomName,
           to: PEERS[action.target],
-          ...(action.sdp ? { session_description: { type: 'offer', sdp: 'v=0' } } : { ice_candidate: { candidate: 'c' } }),
-        });
+          ...(action.sdp ? { session_description: { type: 'offer', sdp: 'v=0\r\n' } } : { ice_candidate: { candidate: 'c' } }),
+        };
+        // Half the relays take the route-on-the-envelope path the native socket uses for JSON text.
+        if (action.raw) {
+          const handled = rooms.relayFromJsonText(connection, Buffer.from(JSON.stringify({ event, data })), clock.now());
+          expect(handled).toBe(true);
+        } else {
+          await send(connection, event, data);
+        }
         break;
+      }
       case 'disconnect':
         connection.closed = true;
         await rooms.connectionClosed(connection);

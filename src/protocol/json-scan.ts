@@ -1,0 +1,185 @@
+/**
+ * A validating JSON scanner over raw bytes that records where values are instead of
+ * building them. The relay uses it to route a 4 KB session description on its envelope and
+ * forward the description's original bytes: a full JSON.parse + stringify of such a frame
+ * costs more than everything else uWS and the gateway do for it.
+ *
+ * It checks the grammar of everything (objects, arrays, numbers, literals, separators) but
+ * the characters inside strings: it finds a string's end (skipping escaped quotes) with a
+ * native `indexOf` and does not look at every byte in between. Anything it does not like
+ * makes it return undefined, and the caller falls back to the full parser, which produces
+ * the proper error.
+ */
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COLON = 0x3a;
+const COMMA = 0x2c;
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
+
+/** Byte range [start, end) of a value in the scanned buffer. */
+export type Span = readonly [start: number, end: number];
+
+class Bail extends Error {}
+const bail = new Bail();
+
+function isSpace(byte: number): boolean {
+  return byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09;
+}
+
+function skipSpace(bytes: Uint8Array, position: number): number {
+  while (position < bytes.length && isSpace(bytes[position]!)) position++;
+  return position;
+}
+
+/** End (exclusive) of the string starting at `position` (which holds its opening quote). */
+function endOfString(bytes: Uint8Array, position: number): number {
+  let search = position + 1;
+  for (;;) {
+    const quote = bytes.indexOf(QUOTE, search);
+    if (quote === -1) throw bail;
+    let backslashes = 0;
+    for (let index = quote - 1; index > position && bytes[index] === BACKSLASH; index--) backslashes++;
+    if (backslashes % 2 === 0) return quote + 1;
+    search = quote + 1;
+  }
+}
+
+function endOfNumber(bytes: Uint8Array, position: number): number {
+  let index = position;
+  if (bytes[index] === 0x2d) index++;
+  const digitsStart = index;
+  while (index < bytes.length && bytes[index]! >= 0x30 && bytes[index]! <= 0x39) index++;
+  if (index === digitsStart || (bytes[digitsStart] === 0x30 && index - digitsStart > 1)) throw bail;
+  if (bytes[index] === 0x2e) {
+    const fraction = ++index;
+    while (index < bytes.length && bytes[index]! >= 0x30 && bytes[index]! <= 0x39) index++;
+    if (index === fraction) throw bail;
+  }
+  if (bytes[index] === 0x65 || bytes[index] === 0x45) {
+    index++;
+    if (bytes[index] === 0x2b || bytes[index] === 0x2d) index++;
+    const exponent = index;
+    while (index < bytes.length && bytes[index]! >= 0x30 && bytes[index]! <= 0x39) index++;
+    if (index === exponent) throw bail;
+  }
+  return index;
+}
+
+function endOfLiteral(bytes: Uint8Array, position: number, literal: string): number {
+  for (let index = 0; index < literal.length; index++) {
+    if (bytes[position + index] !== literal.charCodeAt(index)) throw bail;
+  }
+  return position + literal.length;
+}
+
+/** End of any value at `position`; containers are checked to `maxDepth`. */
+function endOfValue(bytes: Uint8Array, position: number, depth: number, maxDepth: number): number {
+  const byte = bytes[position];
+  switch (byte) {
+    case QUOTE:
+      return endOfString(bytes, position);
+    case OPEN_BRACE:
+    case OPEN_BRACKET: {
+      if (depth >= maxDepth) throw bail;
+      const isObject = byte === OPEN_BRACE;
+      const close = isObject ? CLOSE_BRACE : CLOSE_BRACKET;
+      let index = skipSpace(bytes, position + 1);
+      if (bytes[index] === close) return index + 1;
+      for (;;) {
+        if (isObject) {
+          if (bytes[index] !== QUOTE) throw bail;
+          index = skipSpace(bytes, endOfString(bytes, index));
+          if (bytes[index] !== COLON) throw bail;
+          index = skipSpace(bytes, index + 1);
+        }
+        index = skipSpace(bytes, endOfValue(bytes, index, depth + 1, maxDepth));
+        if (bytes[index] === close) return index + 1;
+        if (bytes[index] !== COMMA) throw bail;
+        index = skipSpace(bytes, index + 1);
+      }
+    }
+    case 0x74:
+      return endOfLiteral(bytes, position, 'true');
+    case 0x66:
+      return endOfLiteral(bytes, position, 'false');
+    case 0x6e:
+      return endOfLiteral(bytes, position, 'null');
+    default:
+      if (byte === 0x2d || (byte !== undefined && byte >= 0x30 && byte <= 0x39)) return endOfNumber(bytes, position);
+      throw bail;
+  }
+}
+
+/** The raw key text between quotes, or bail when it has escapes (never in names we route on). */
+function keyAt(bytes: Uint8Array, start: number, end: number): string {
+  for (let index = start + 1; index < end - 1; index++) if (bytes[index] === BACKSLASH) throw bail;
+  return String.fromCharCode(...bytes.subarray(start + 1, end - 1));
+}
+
+/** Spans of an object's members by key; a repeated key bails (JSON.parse would keep the last). */
+function membersOf(bytes: Uint8Array, start: number, maxDepth: number): { members: Map<string, Span>; end: number } {
+  const members = new Map<string, Span>();
+  if (bytes[start] !== OPEN_BRACE) throw bail;
+  let index = skipSpace(bytes, start + 1);
+  if (bytes[index] === CLOSE_BRACE) return { members, end: index + 1 };
+  for (;;) {
+    if (bytes[index] !== QUOTE) throw bail;
+    const keyEnd = endOfString(bytes, index);
+    const key = keyAt(bytes, index, keyEnd);
+    index = skipSpace(bytes, keyEnd);
+    if (bytes[index] !== COLON) throw bail;
+    index = skipSpace(bytes, index + 1);
+    const valueEnd = endOfValue(bytes, index, 1, maxDepth);
+    if (members.has(key)) throw bail;
+    members.set(key, [index, valueEnd]);
+    index = skipSpace(bytes, valueEnd);
+    if (bytes[index] === CLOSE_BRACE) return { members, end: index + 1 };
+    if (bytes[index] !== COMMA) throw bail;
+    index = skipSpace(bytes, index + 1);
+  }
+}
+
+export interface ScannedFrame {
+  /** Spans of the envelope's members (`event`, `data`, `id`). */
+  envelope: Map<string, Span>;
+  /** Spans of `data`'s members, when `data` is an object. */
+  data: Map<string, Span> | undefined;
+}
+
+/**
+ * Scans a whole JSON text frame that must be one object. Returns undefined when the frame
+ * is not valid JSON of that shape as far as the scanner checks (see above).
+ */
+export function scanFrame(bytes: Uint8Array, maxDepth: number): ScannedFrame | undefined {
+  try {
+    const start = skipSpace(bytes, 0);
+    const { members: envelope, end } = membersOf(bytes, start, maxDepth);
+    if (skipSpace(bytes, end) !== bytes.length) return undefined;
+    const dataSpan = envelope.get('data');
+    const data = dataSpan && bytes[dataSpan[0]] === OPEN_BRACE ? membersOf(bytes, dataSpan[0], maxDepth - 1).members : undefined;
+    return { envelope, data };
+  } catch (error) {
+    if (error === bail) return undefined;
+    throw error;
+  }
+}
+
+const decoder = new TextDecoder();
+
+/** Parses one small value (an event name, a room, an id) out of the buffer. */
+export function parseSpan(bytes: Uint8Array, span: Span): unknown {
+  return JSON.parse(decoder.decode(bytes.subarray(span[0], span[1])));
+}
+
+/** True when the span holds exactly the JSON string `"expected"` without escapes. */
+export function spanEqualsString(bytes: Uint8Array, span: Span, expected: string): boolean {
+  if (span[1] - span[0] !== expected.length + 2 || bytes[span[0]] !== QUOTE) return false;
+  for (let index = 0; index < expected.length; index++) {
+    if (bytes[span[0] + 1 + index] !== expected.charCodeAt(index)) return false;
+  }
+  return true;
+}

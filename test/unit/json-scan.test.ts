@@ -1,0 +1,64 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { parseSpan, scanFrame, spanEqualsString } from '../../src/protocol/json-scan.js';
+
+const encode = (value: unknown) => Buffer.from(JSON.stringify(value));
+
+describe('json-scan (the relay route-on-the-envelope scanner)', () => {
+  it('finds the envelope and data members of a relay frame and their exact bytes', () => {
+    const sdp = { type: 'offer', sdp: 'v=0\r\no=- "quoted" \\ back\r\n' };
+    const bytes = encode({ event: 'relay-session-description', data: { room: 'r', to: 'p', session_description: sdp, payload: [1, 2] }, id: 5 });
+    const scanned = scanFrame(bytes, 32)!;
+    expect(spanEqualsString(bytes, scanned.envelope.get('event')!, 'relay-session-description')).toBe(true);
+    expect(parseSpan(bytes, scanned.envelope.get('id')!)).toBe(5);
+    expect(parseSpan(bytes, scanned.data!.get('session_description')!)).toEqual(sdp);
+    expect(parseSpan(bytes, scanned.data!.get('payload')!)).toEqual([1, 2]);
+  });
+
+  it.each([
+    ['not an object', '[1,2]'],
+    ['trailing garbage', '{"event":"x"} x'],
+    ['missing colon', '{"event" "x"}'],
+    ['missing comma', '{"event":"x" "data":{}}'],
+    ['trailing comma', '{"event":"x",}'],
+    ['unterminated string', '{"event":"x'],
+    ['bad literal', '{"event":tru}'],
+    ['leading zero', '{"id":012}'],
+    ['bare fraction', '{"id":1.}'],
+    ['duplicate key', '{"event":"a","event":"b"}'],
+    ['escaped key', '{"ev\\u0065nt":"a"}'],
+    ['unbalanced', '{"data":{"a":[1,2}}'],
+    ['too deep', `{"data":${'['.repeat(40)}${']'.repeat(40)}}`],
+  ])('refuses %s', (_name, text) => {
+    expect(scanFrame(Buffer.from(text), 32)).toBeUndefined();
+  });
+
+  it('agrees with JSON.parse on the values of any frame JSON.stringify writes', () => {
+    fc.assert(
+      fc.property(fc.string({ minLength: 1, maxLength: 20 }), fc.jsonValue({ maxDepth: 6 }), fc.jsonValue({ maxDepth: 6 }), (event, body, payload) => {
+        const bytes = encode({ event, data: { room: 'r', body, payload } });
+        const scanned = scanFrame(bytes, 64);
+        expect(scanned).toBeDefined();
+        expect(parseSpan(bytes, scanned!.envelope.get('event')!)).toBe(event);
+        expect(parseSpan(bytes, scanned!.data!.get('body')!)).toEqual(JSON.parse(JSON.stringify(body)));
+        expect(parseSpan(bytes, scanned!.data!.get('payload')!)).toEqual(JSON.parse(JSON.stringify(payload)));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('never accepts a structurally broken document that JSON.parse refuses', () => {
+    // Mutations of structure only (no string contents), where the scanner must be exact.
+    const alphabet = fc.constantFrom('{', '}', '[', ']', ':', ',', '"a"', '1', '-2.5e3', 'true', 'null', ' ', '"event"', '"data"');
+    fc.assert(
+      fc.property(fc.array(alphabet, { maxLength: 30 }), (tokens) => {
+        const text = tokens.join('');
+        const scanned = scanFrame(Buffer.from(text), 64);
+        if (scanned === undefined) return;
+        const parsed = JSON.parse(text) as unknown;
+        expect(typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)).toBe(true);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});
