@@ -172,7 +172,8 @@ export class ActorRuntime {
       // A finished stream takes no more commands. Drop its actor however the command ended,
       // not only after an append: a second close or a refused command on a closed (evicted,
       // then reloaded) stream would otherwise keep one actor in memory per such command.
-      if (live.actor.getSnapshot().status === 'done') this.evict(streamId);
+      // Streams that are not kept in memory (connections, sessions) are dropped likewise.
+      if (live.actor.getSnapshot().status === 'done' || aggregate.keepInMemory === false) this.evict(streamId);
     }
   }
 

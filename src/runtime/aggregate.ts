@@ -15,6 +15,12 @@ export interface AggregateDefinition<Machine extends AnyStateMachine, Command ex
    * loaded at start, and are loaded from the log only if a command reaches them.
    */
   readonly rebuildAtStart?: boolean;
+  /**
+   * False for streams that take a command or two in their life (a connection, a session):
+   * their actor is dropped after each command and reloaded from the log on the next one,
+   * so ten thousand idle sockets do not hold ten thousand actors.
+   */
+  readonly keepInMemory?: boolean;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

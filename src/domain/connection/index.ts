@@ -13,4 +13,5 @@ export const connectionAggregate: AggregateDefinition<typeof connectionMachine, 
   category: CONNECTION_CATEGORY,
   machine: connectionMachine,
   decide: decideConnection,
+  keepInMemory: false,
 };

@@ -13,5 +13,6 @@ export const sessionAggregate: AggregateDefinition<typeof sessionMachine, Sessio
   category: SESSION_CATEGORY,
   machine: sessionMachine,
   decide: decideSession,
+  keepInMemory: false,
   rebuildAtStart: false,
 };
