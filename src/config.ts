@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
+import { gridConfigShape } from './grid/config.js';
 
 const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((value) => value === 'true' || value === '1')]);
 // Numbers, or strings of decimal digits. z.coerce.number() alone took '', ' ', null, true and
@@ -47,6 +48,18 @@ export const configSchema = z
     badFrameWindowSeconds: int(1, 3600).default(10),
     /** Deepest nesting of containers accepted inside a frame's `data`. */
     maxFrameDepth: int(2, 1000).default(32),
+    /** Socket.IO (`/socket.io/`): how often the server pings Engine.IO v4 clients; v3 clients ping this often themselves. */
+    socketIoPingIntervalMs: int(50, 3_600_000).default(25_000),
+    /** How long a Socket.IO heartbeat may be late before the socket is closed with 4408. */
+    socketIoPingTimeoutMs: int(50, 3_600_000).default(20_000),
+    /** Largest Socket.IO WebSocket message (Engine.IO `maxPayload`); larger ones close with 1009. */
+    socketIoMaxPayloadBytes: int(1024, 100 * 1024 * 1024).default(1_000_000),
+    /** A Socket.IO socket that has joined no namespace by then is closed with 4408. */
+    socketIoConnectTimeoutMs: int(100, 3_600_000).default(45_000),
+    /** Namespaces a Socket.IO CONNECT may name; others are refused with "Invalid namespace". */
+    socketIoNamespaces: list
+      .pipe(z.array(z.string().regex(/^\/[^,?]{0,255}$/, 'a namespace starts with "/" and has no "," or "?"')).min(1))
+      .default(['/']),
     /** pino level. */
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     /** Largest number of appends committed in one transaction. */
@@ -111,8 +124,44 @@ export const configSchema = z
         ),
       )
       .default([]),
+    /**
+     * OAuth2 clients registered at start when absent (beside `switchyard clients add`), as a
+     * JSON array of {id, organisation (id or name, must exist), name, redirectUris, public,
+     * secret}. Confidential clients need a secret of at least 32 characters; only its hash is
+     * recorded. A client already registered is kept as it is (clients never change).
+     */
+    oauthClients: z
+      .union([
+        z.string().transform((value, context) => {
+          try {
+            return JSON.parse(value) as unknown;
+          } catch {
+            context.addIssue({ code: 'custom', message: 'oauthClients must be JSON' });
+            return z.NEVER;
+          }
+        }),
+        z.array(z.unknown()),
+      ])
+      .pipe(
+        z.array(
+          z
+            .object({
+              id: z.string().regex(/^[A-Za-z0-9_-]{3,64}$/, 'a client id is 3-64 characters of [A-Za-z0-9_-]'),
+              organisation: z.string().min(1),
+              name: z.string().min(1).max(200),
+              redirectUris: z.array(z.string().min(1)).default([]),
+              public: z.boolean().default(false),
+              secret: z.string().min(32).max(512).optional(),
+            })
+            .strict()
+            .refine((client) => client.public === (client.secret === undefined), 'a public client has no secret; a confidential one needs one'),
+        ),
+      )
+      .default([]),
     /** Start even when the native uWS binary did not load (the slow `ws` shim). */
     allowUwsFallback: bool.default(false),
+    /** Room API and SFU grid (customers, tokens, /internal): documented in src/grid/config.ts. */
+    ...gridConfigShape,
   })
   .strict()
   .superRefine((config, context) => {
@@ -186,6 +235,7 @@ export function loadConfig(sources: ConfigSources = {}): Config {
   // Freeze the one nested value too: Object.freeze is shallow, and a shared config whose
   // allowedOrigins list any module could push to would not be the frozen object promised.
   Object.freeze(config.allowedOrigins);
+  Object.freeze(config.socketIoNamespaces);
   return Object.freeze(config);
 }
 

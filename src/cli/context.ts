@@ -8,8 +8,7 @@ import { TokenService, type ExternalIssuer } from '../auth/tokens.js';
 import { identityAggregates } from '../domain/identity/index.js';
 import { allProjections } from '../projections/index.js';
 import { ActorRuntime } from '../runtime/index.js';
-import { DATABASE_FILE } from '../server/gateway.js';
-import { SqliteEventStore } from '../store/index.js';
+import { SqliteEventStore, DATABASE_FILE } from '../store/index.js';
 
 /**
  * What an operator command needs: the log (shared with a running server, which notices the

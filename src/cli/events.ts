@@ -1,8 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DATABASE_FILE } from '../server/gateway.js';
-import { openDatabase, readAllFrom, type RecordedEvent } from '../store/index.js';
+import { openDatabase, readAllFrom, type RecordedEvent, DATABASE_FILE } from '../store/index.js';
 import { table, type Output } from './output.js';
 
 export interface EventsOptions {

@@ -15,7 +15,8 @@ export function negotiateSubprotocol(header: string | undefined): { protocol: st
   if (!header) return { protocol: null, codec: 'json' };
   for (const offered of header.split(',')) {
     const name = offered.trim();
-    const codec = SUBPROTOCOLS[name];
+    // Own properties only: an offered `constructor` or `__proto__` must not match.
+    const codec = Object.hasOwn(SUBPROTOCOLS, name) ? SUBPROTOCOLS[name] : undefined;
     if (codec) return { protocol: name, codec };
   }
   return { protocol: null, codec: 'json' };
@@ -78,7 +79,36 @@ export class FrameCodec {
   }
 }
 
+/**
+ * `{"event":<name>,"data":` by event name, for the JSON fast path below. The server sends a
+ * small fixed set of event names; the cap only bounds the cache should one ever be dynamic.
+ */
+const jsonHeads = new Map<string, string>();
+const MAX_JSON_HEADS = 256;
+
+function jsonHead(event: string): string {
+  let head = jsonHeads.get(event);
+  if (head === undefined) {
+    head = `{"event":${JSON.stringify(event)},"data":`;
+    if (jsonHeads.size < MAX_JSON_HEADS) jsonHeads.set(event, head);
+  }
+  return head;
+}
+
 export function encodeFrame(codec: Codec, frame: OutboundFrame): string | Uint8Array {
+  if (codec === 'json') {
+    // Every frame sent pays this, so JSON is written around JSON.stringify(data) instead of
+    // stringifying a whole {event, data, id} object: the same text for the envelope's three
+    // keys, about 100 ns less per frame (bench/micro/dispatch.mjs). Data JSON cannot hold
+    // (undefined: the key is dropped) and a non-finite id (written as null) are left to the
+    // generic path below, which gives their exact output.
+    const data = JSON.stringify(frame.data);
+    const { id } = frame;
+    if (data !== undefined && (id === undefined || Number.isFinite(id))) {
+      const head = jsonHead(frame.event);
+      return id === undefined ? `${head}${data}}` : `${head}${data},"id":${id}}`;
+    }
+  }
   const body = frame.id === undefined ? { event: frame.event, data: frame.data } : frame;
   return codec === 'json' ? JSON.stringify(body) : encoder.encode(body);
 }

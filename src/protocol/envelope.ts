@@ -37,14 +37,18 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
  * cannot exhaust the stack here, and it stops at the first too-deep branch.
  */
 export function nestsDeeperThan(value: unknown, maxDepth: number): boolean {
-  if (value === null || typeof value !== 'object') return false;
+  // Binary (MessagePack bin) is a leaf like a string, not a container: counting it as a level
+  // refused a byte field at the deepest allowed level where a string field passed.
+  if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value)) return false;
   const stack: { node: object; depth: number }[] = [{ node: value, depth: 1 }];
   while (stack.length > 0) {
     const { node, depth } = stack.pop()!;
     if (depth > maxDepth) return true;
-    const children = Array.isArray(node) ? node : ArrayBuffer.isView(node) ? [] : Object.values(node);
+    const children = Array.isArray(node) ? node : Object.values(node);
     for (const child of children) {
-      if (child !== null && typeof child === 'object') stack.push({ node: child as object, depth: depth + 1 });
+      if (child !== null && typeof child === 'object' && !ArrayBuffer.isView(child)) {
+        stack.push({ node: child as object, depth: depth + 1 });
+      }
     }
   }
   return false;

@@ -106,7 +106,11 @@ export class ActorRuntime {
   read<Machine extends AnyStateMachine>(streamId: string): SnapshotFrom<Machine> {
     const aggregate = this.aggregates.get(categoryOf(streamId));
     if (!aggregate) throw new AppError('NOT_FOUND', `no aggregate for stream ${streamId}`);
-    return this.liveActor(streamId, aggregate, true).actor.getSnapshot() as SnapshotFrom<Machine>;
+    const existing = this.actors.has(streamId);
+    const snapshot = this.liveActor(streamId, aggregate, true).actor.getSnapshot() as SnapshotFrom<Machine>;
+    // A read must not leave behind an actor the runtime would not keep after a command.
+    if (!existing && ((snapshot as { status?: string }).status === 'done' || aggregate.keepInMemory === false)) this.evict(streamId);
+    return snapshot;
   }
 
   /**

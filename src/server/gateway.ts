@@ -20,18 +20,21 @@ import { registerIdentityEvents } from './identity-events.js';
 import { identityRoutes } from './identity-routes.js';
 import { oauthRoutes } from './oauth-routes.js';
 import { RoomService } from './room-events.js';
-import { SqliteEventStore } from '../store/index.js';
+import { DATABASE_FILE, SqliteEventStore } from '../store/index.js';
 import { startEdge, uwsIsNative, type Edge } from './app.js';
 import type { ClientConnection } from './connection.js';
 import { EventHandlers, pingHandler } from './handlers.js';
+import { demoPageRoute } from './demo-page.js';
 import { json, type HttpRoute } from './http.js';
 import type { Logger } from './logger.js';
 import { GatewayMetrics } from './metrics.js';
 import { nativeSocketRoute } from './native-socket.js';
+import { engineIoHttpRoutes } from './engineio-socket.js';
+import { socketIoRoute } from './socketio-socket.js';
 import { GridService, type GatewayRoomHost } from '../grid/index.js';
 import { rpcRoutes } from './rpc-routes.js';
 
-export const DATABASE_FILE = 'switchyard.db';
+export { DATABASE_FILE } from '../store/index.js';
 
 export interface GatewayOptions {
   config: Config;
@@ -230,6 +233,32 @@ export class Gateway {
       onHandlerError: (connection, event, error) =>
         this.logger.error({ err: error, connectionId: connection.id, event }, 'event handler failed'),
     });
+    // PROTOCOL.md section 3: the same handlers and connection lifecycle, Socket.IO packets.
+    const socketIo = socketIoRoute({
+      handlers: this.handlers,
+      metrics: this.metrics,
+      clock: this.clock,
+      limits: {
+        maxBackpressureBytes: config.maxBackpressureBytes,
+        badFrameLimit: config.badFrameLimit,
+        badFrameWindowMs: config.badFrameWindowSeconds * 1000,
+        maxFrameDepth: config.maxFrameDepth,
+      },
+      options: {
+        pingIntervalMs: config.socketIoPingIntervalMs,
+        pingTimeoutMs: config.socketIoPingTimeoutMs,
+        maxPayloadBytes: config.socketIoMaxPayloadBytes,
+        connectTimeoutMs: config.socketIoConnectTimeoutMs,
+        namespaces: config.socketIoNamespaces,
+      },
+      allowedOrigins: config.allowedOrigins,
+      accepting: () => this.ready,
+      opened: (connection) => this.connectionOpened(connection),
+      closed: (connection, code, reason) => this.connectionClosed(connection, code, reason),
+      onHandlerError: (connection, event, error) =>
+        this.logger.error({ err: error, connectionId: connection.id, event }, 'event handler failed'),
+      authenticateOnConnect: true,
+    });
     this.edge = await startEdge({
       host: config.host,
       port: config.port,
@@ -237,8 +266,8 @@ export class Gateway {
       maxFrameBytes: config.maxFrameBytes,
       maxBackpressureBytes: config.maxBackpressureBytes,
       idleTimeoutSeconds: config.idleTimeoutSeconds,
-      http: [...identityRoutes(this.identity, this.clock, config.appPassword), ...oauthRoutes(this.oauth, { secureCookies: config.ssl, logger: this.logger }), ...this.httpRoutes()],
-      webSockets: [native],
+      http: [...identityRoutes(this.identity, this.clock, config.appPassword), ...oauthRoutes(this.oauth, { secureCookies: config.ssl, logger: this.logger }), ...engineIoHttpRoutes('/socket.io/'), ...this.httpRoutes()],
+      webSockets: [native, socketIo],
     });
   }
 
@@ -260,6 +289,7 @@ export class Gateway {
         }),
       },
       ...rpcRoutes(this.grid, { maxBodyBytes: this.config.rpcMaxBodyBytes, maxInternalBodyBytes: this.config.internalMaxBodyBytes }),
+      demoPageRoute(),
       {
         method: 'any',
         path: '/*',

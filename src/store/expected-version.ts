@@ -54,6 +54,11 @@ export function serializeEvents(streamId: string, events: readonly NewEvent[]): 
     } catch {
       throw new AppError('BAD_REQUEST', `event ${event.type} cannot be stored as JSON`);
     }
+    // JSON.stringify returns undefined instead of throwing for a function or a symbol; such an
+    // event would otherwise reach the transaction and fail the whole batch (NOT NULL, JSON.parse).
+    if (typeof data !== 'string' || typeof metadata !== 'string') {
+      throw new AppError('BAD_REQUEST', `event ${event.type} cannot be stored as JSON`);
+    }
     return { type: event.type, data, metadata };
   });
 }

@@ -250,7 +250,6 @@ export class SqliteEventStore implements EventStore {
 
   private readonly commitBatch = (batch: readonly PendingAppend[]): AppendOutcome[] => {
     const { begin, commit, rollback, savepoint, release, rollbackTo } = this.statements;
-    this.dropCacheIfOthersWrote();
     const recordedAt = this.clock.now();
     const outcomes: AppendOutcome[] = [];
     // Versions written in this transaction; merged into the cache only once it commits.
@@ -260,6 +259,10 @@ export class SqliteEventStore implements EventStore {
     const isolate = this.inline.length > 0;
     begin.run();
     try {
+      // Checked only once the write lock is held: another process (the CLI) could commit between
+      // an earlier check and BEGIN IMMEDIATE, and a stale cached version would then hit the
+      // UNIQUE (stream_id, stream_version) index and fail the whole batch instead of one CONFLICT.
+      this.dropCacheIfOthersWrote();
       for (const pending of batch) {
         let current: number;
         try {
@@ -295,7 +298,7 @@ export class SqliteEventStore implements EventStore {
   };
 
   private insertAppend(pending: PendingAppend, current: number, recordedAt: number): AppendResult {
-    const { streamId, serialized, events } = pending;
+    const { streamId, serialized } = pending;
     const recorded: RecordedEvent[] = [];
     let version = current;
     for (let index = 0; index < serialized.length; index++) {
@@ -307,8 +310,12 @@ export class SqliteEventStore implements EventStore {
         streamId,
         version,
         type: row.type,
-        data: events[index]!.data,
-        metadata: events[index]!.metadata ?? {},
+        // Parsed from the stored text, not the caller's objects: the events the runtime evolves
+        // from and inline projections apply must equal what replay reads back (a Date becomes a
+        // string, an undefined field disappears), and a caller mutating its object later must
+        // not change them. The in-memory store does the same.
+        data: JSON.parse(row.data) as unknown,
+        metadata: JSON.parse(row.metadata) as RecordedEvent['metadata'],
         recordedAt,
       });
     }

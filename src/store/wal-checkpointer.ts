@@ -35,7 +35,15 @@ export class WalCheckpointer {
     });
   }
 
-  async stop(): Promise<void> {
+  private stopped: Promise<void> | undefined;
+
+  /** Idempotent: a second stop waits for the first instead of posting to a dead worker. */
+  stop(): Promise<void> {
+    this.stopped ??= this.stopWorker();
+    return this.stopped;
+  }
+
+  private async stopWorker(): Promise<void> {
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, 2000);
       this.worker.once('message', () => {
