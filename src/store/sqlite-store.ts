@@ -54,6 +54,8 @@ export function rowToEvent(row: EventRow): RecordedEvent {
   };
 }
 
+const VERSION_CACHE_LIMIT = 100_000;
+
 const READ_ALL_CACHE = new WeakMap<Database, Map<string, Statement>>();
 
 /** Reads the log in position order with optional filters; shared by the store and the CLI. */
@@ -290,6 +292,9 @@ export class SqliteEventStore implements EventStore {
       if (this.db.inTransaction) rollback.run();
       throw error;
     }
+    // Bounded: every connection is a stream, and a cache entry per stream ever written would
+    // grow with the process's age. A miss costs one indexed lookup.
+    if (this.versions.size > VERSION_CACHE_LIMIT) this.versions.clear();
     for (const [streamId, version] of written) this.versions.set(streamId, version);
     for (const outcome of outcomes) {
       if (outcome.ok) this.head = Math.max(this.head, outcome.result.lastPosition);
