@@ -19,6 +19,20 @@ export interface EventsOptions {
 
 const MAX_DATA_WIDTH = 100;
 
+/**
+ * Fields the log must keep (a rebuild needs them) but the audit view must not show: who
+ * reads the audit trail need not hold password hashes or sealed MFA seeds.
+ */
+const SECRET_FIELDS = new Set(['passwordHash', 'sealedSecret', 'secretHash']);
+
+export function redact(event: RecordedEvent): RecordedEvent {
+  const data = event.data;
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) return event;
+  if (!Object.keys(data).some((key) => SECRET_FIELDS.has(key))) return event;
+  const shown = Object.fromEntries(Object.entries(data).map(([key, value]) => [key, SECRET_FIELDS.has(key) ? '[redacted]' : value]));
+  return { ...event, data: shown };
+}
+
 function describe(event: RecordedEvent): string[] {
   const data = JSON.stringify(event.data);
   return [
@@ -46,9 +60,9 @@ export async function eventsCommand(options: EventsOptions, output: Output): Pro
     for (;;) {
       const events = readAllFrom(db, { after, streamId: options.stream, type: options.type, limit: options.limit ?? 10_000 });
       if (options.json) {
-        for (const event of events) output.out(JSON.stringify(event));
+        for (const event of events) output.out(JSON.stringify(redact(event)));
       } else if (events.length > 0 || (!printedHeader && !options.follow)) {
-        const lines = table(['POSITION', 'RECORDED', 'STREAM', 'VER', 'TYPE', 'ACTOR', 'DATA'], events.map(describe));
+        const lines = table(['POSITION', 'RECORDED', 'STREAM', 'VER', 'TYPE', 'ACTOR', 'DATA'], events.map((event) => describe(redact(event))));
         for (const line of printedHeader ? lines.slice(2) : lines) output.out(line);
         printedHeader = true;
       }
