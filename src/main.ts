@@ -8,6 +8,7 @@ import { ConfigError, loadConfig } from './config.js';
 import { eventsCommand } from './cli/events.js';
 import { IDENTITY_USAGE, identityCommand } from './cli/identity.js';
 import { consoleOutput } from './cli/output.js';
+import { CUSTOMERS_USAGE, customersCommand } from './cli/customers.js';
 import { replayCommand } from './cli/replay.js';
 import { Gateway } from './server/gateway.js';
 import { createLogger } from './server/logger.js';
@@ -19,6 +20,7 @@ commands:
   events   [--data DIR] [--stream S] [--type T] [--after POS] [--limit N] [--follow] [--json]
   replay   [--data DIR] [--out FILE] [--json]
 ${IDENTITY_USAGE}
+${CUSTOMERS_USAGE}
 
 Every config key can also be set as SWITCHYARD_<KEY> (see README.md).`;
 
@@ -73,6 +75,20 @@ async function start(argv: string[]): Promise<number> {
   });
 }
 
+/**
+ * `--after`/`--limit` as whole numbers. Number('abc') is NaN, which printed nothing for
+ * `--after abc` and an SQLite stack trace for `--limit abc`; a bad value is a usage error
+ * (exit 2) naming the flag, like a bad config value.
+ */
+function wholeNumberFlag(name: string, value: string | undefined, min: number): number | undefined {
+  if (value === undefined) return undefined;
+  const number = Number(value);
+  if (value.trim() === '' || !Number.isSafeInteger(number) || number < min) {
+    throw new ConfigError(`--${name} must be a whole number >= ${min}, got "${value}"`);
+  }
+  return number;
+}
+
 async function main(): Promise<number> {
   const [command = 'start', ...rest] = process.argv.slice(2);
   if (command === 'help' || command === '--help' || command === '-h') {
@@ -103,8 +119,8 @@ async function main(): Promise<number> {
           dataDir: dataDirOf(values),
           stream: values.stream,
           type: values.type,
-          after: values.after === undefined ? undefined : Number(values.after),
-          limit: values.limit === undefined ? undefined : Number(values.limit),
+          after: wholeNumberFlag('after', values.after, 0),
+          limit: wholeNumberFlag('limit', values.limit, 1),
           follow: values.follow,
           json: values.json,
           signal: controller.signal,
@@ -129,20 +145,50 @@ async function main(): Promise<number> {
       });
       return identityCommand(command, rest, config, consoleOutput, process.stdin);
     }
+    case 'customers': {
+      const { values } = parseArgs({ args: rest, options: COMMON, strict: false });
+      const config = loadConfig({
+        flags: { data: values.data as string | undefined, config: values.config as string | undefined },
+        env: process.env,
+        cwd: process.cwd(),
+      });
+      return customersCommand(rest, config, consoleOutput);
+    }
     default:
       consoleOutput.err(`unknown command "${command}"\n\n${USAGE}`);
       return 2;
   }
 }
 
+/**
+ * Exits once stdout and stderr are flushed. Writes to a pipe are asynchronous once the pipe's
+ * 64 KiB buffer is full, and a bare process.exit() drops what is still queued: `switchyard
+ * events --json | jq` silently lost every line past the first 64 KiB. A write's callback runs
+ * after every earlier write on that stream has been handed to the OS.
+ */
+function exitWhenFlushed(code: number): void {
+  process.exitCode = code;
+  let pending = 2;
+  const done = () => {
+    if (--pending === 0) process.exit(code);
+  };
+  // A reader that never drains the pipe must not keep the process alive for ever.
+  setTimeout(() => process.exit(code), 5000).unref();
+  for (const stream of [process.stdout, process.stderr]) {
+    if (stream.writableLength === 0) done();
+    else stream.write('', done);
+  }
+}
+
 main().then(
-  (code) => process.exit(code),
+  (code) => exitWhenFlushed(code),
   (error: unknown) => {
     if (error instanceof ConfigError || (error instanceof Error && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS'))) {
       consoleOutput.err(error.message);
-      process.exit(2);
+      exitWhenFlushed(2);
+      return;
     }
     consoleOutput.err(error instanceof Error ? (error.stack ?? error.message) : String(error));
-    process.exit(1);
+    exitWhenFlushed(1);
   },
 );

@@ -6,7 +6,6 @@ import { RateLimiter } from '../core/rate-limit.js';
 import type { Clock } from '../core/clock.js';
 import {
   IDENTITY_CATEGORIES,
-  mfaLocked,
   type UserContext,
   type userMachine,
   type AppCommand,
@@ -84,7 +83,18 @@ export class IdentityService {
     if (existing) return existing.group_id;
     const groupId = newId(9);
     const command: GroupCommand = { type: 'CreateGroup', groupId, organisationId: org.organisation_id, name, now: this.clock.now() };
-    await this.runtime.execute(streamId(IDENTITY_CATEGORIES.group, groupId), command, { actor: by });
+    const stream = streamId(IDENTITY_CATEGORIES.group, groupId);
+    try {
+      await this.runtime.execute(stream, command, { actor: by });
+    } catch (error) {
+      // Another caller created the same group meanwhile (two users added to an organisation at
+      // once both create its `members` group; the projection's UNIQUE check refuses the second).
+      // Theirs is the group: without this the second user was registered but in no group.
+      const winner = error instanceof AppError && error.code === 'CONFLICT' ? this.directory.groupByName(org.organisation_id, name) : undefined;
+      if (!winner) throw error;
+      this.runtime.release(stream);
+      return winner.group_id;
+    }
     return groupId;
   }
 
@@ -140,6 +150,9 @@ export class IdentityService {
     redirectUris: string[];
     public: boolean;
     by: string;
+    /** Fixed id and secret (clients from the config file); generated when absent. */
+    clientId?: string;
+    clientSecret?: string;
   }): Promise<{ clientId: string; clientSecret: string | null }> {
     const org = this.requireOrganisation(input.organisation);
     for (const uri of input.redirectUris) {
@@ -151,8 +164,8 @@ export class IdentityService {
       }
       if (parsed.hash) throw new AppError('BAD_REQUEST', 'redirect URIs must not have a fragment');
     }
-    const clientId = newId(12);
-    const clientSecret = input.public ? null : randomBytes(32).toString('base64url');
+    const clientId = input.clientId ?? newId(12);
+    const clientSecret = input.public ? null : (input.clientSecret ?? randomBytes(32).toString('base64url'));
     const command: ClientCommand = {
       type: 'RegisterClient',
       clientId,
@@ -236,8 +249,11 @@ export class IdentityService {
     const secret = this.secrets.open(before.context.sealedMfaSecret);
     const result = await this.runtime.executeWith<UserSnapshot>(stream, async (snapshot) => {
       const context = snapshot.context as UserContext;
-      const matched =
-        typeof code === 'string' && !mfaLocked(snapshot, origin.now) ? await matchTotp(secret, code, origin.now, context.lastTotpStep) : null;
+      // Matched even while locked (decide refuses it then): the operator may have lifted the
+      // lock from the CLI in an event this snapshot has not seen yet, and the runtime decides
+      // this same command again after catching up. Skipping the match here turned the first
+      // right code after `users mfa unlock` into a counted failure.
+      const matched = typeof code === 'string' ? await matchTotp(secret, code, origin.now, context.lastTotpStep) : null;
       return {
         type: 'CheckMfaCode',
         matchedTimeStep: matched,

@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { join } from 'node:path';
 
@@ -32,6 +32,8 @@ interface StoredKey {
 export class KeyRing {
   private keys: SigningKey[] = [];
   private readonly directory: string;
+  /** What the key directory looked like when last read (see `reloadIfChanged`). */
+  private loadedStamp: string | undefined;
 
   constructor(dataDir: string) {
     this.directory = join(dataDir, 'keys', 'signing');
@@ -46,6 +48,7 @@ export class KeyRing {
   }
 
   reload(): void {
+    this.loadedStamp = this.stamp();
     if (!existsSync(this.directory)) {
       this.keys = [];
       return;
@@ -65,6 +68,25 @@ export class KeyRing {
         };
       })
       .sort((a, b) => a.createdAt - b.createdAt);
+  }
+
+  /**
+   * Reloads when the key directory changed since it was read: `switchyard keys rotate` (another
+   * process) adds a key file and rewrites the retired ones while the server runs. A stat and a
+   * readdir, cheap next to a signature.
+   */
+  reloadIfChanged(): boolean {
+    if (this.loadedStamp === undefined || this.stamp() === this.loadedStamp) return false;
+    this.reload();
+    return true;
+  }
+
+  private stamp(): string {
+    try {
+      return `${statSync(this.directory).mtimeMs}|${readdirSync(this.directory).sort().join('|')}`;
+    } catch {
+      return 'absent';
+    }
   }
 
   /** The key that signs new tokens: the newest one not retired. */

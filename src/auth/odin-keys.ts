@@ -85,8 +85,9 @@ export function generateAccessKey(): string {
 /** Checks version, length and checksum of an access key and loads its key pair. */
 export function loadAccessKey(accessKey: string): Ed25519KeyPair {
   const trimmed = accessKey.trim();
-  // Strict base64: Buffer.from would silently skip junk characters and accept a mangled key.
-  if (!/^[A-Za-z0-9+/]{43}=?$/.test(trimmed)) throw new Error('invalid access key');
+  // 44 characters of base64 (either alphabet, as js-base64 in odin-tokens reads both): Buffer.from
+  // would silently skip junk characters and accept a mangled key.
+  if (!/^[A-Za-z0-9+/_-]{44}$/.test(trimmed)) throw new Error('invalid access key');
   const bytes = Buffer.from(trimmed, 'base64');
   if (bytes.length !== ACCESS_KEY_BYTES || bytes[0] !== ACCESS_KEY_VERSION || crc8(bytes.subarray(1)) !== 0) {
     throw new Error('invalid access key');

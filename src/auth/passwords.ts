@@ -39,7 +39,12 @@ export class PasswordHasher {
   /** True when `password` matches `stored`; an unknown user passes `undefined` and pays the same. */
   async verify(password: string, stored: string | undefined): Promise<boolean> {
     if (stored === undefined) {
-      this.decoy ??= this.hash(randomBytes(16).toString('hex'));
+      // A decoy refused (RATE_LIMITED while the hasher was full) must not be kept: every later
+      // unknown user would answer RATE_LIMITED where a known one answers UNAUTHORIZED.
+      this.decoy ??= this.hash(randomBytes(16).toString('hex')).catch((error: unknown) => {
+        this.decoy = undefined;
+        throw error;
+      });
       await this.verifyAgainst(password, await this.decoy);
       return false;
     }

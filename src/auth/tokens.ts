@@ -33,6 +33,8 @@ export const TOKEN_KINDS = {
   code: { typ: 'switchyard-code+jwt', audience: 'switchyard:code' },
   /** Carries a password-verified login to its TOTP step on the OAuth2 login page. */
   mfa: { typ: 'switchyard-mfa+jwt', audience: 'switchyard:mfa' },
+  /** The OAuth2 login form's token: binds the authorization request (and the browser) to the form. */
+  login: { typ: 'switchyard-login+jwt', audience: 'switchyard:login' },
 } as const;
 
 export type TokenKind = keyof typeof TOKEN_KINDS;
@@ -106,6 +108,8 @@ export class TokenService {
 
   async issue(kind: TokenKind, options: IssueOptions): Promise<{ token: string; jti: string; expiresAt: number | null }> {
     const { typ, audience } = TOKEN_KINDS[kind];
+    // The CLI may have rotated the keys while we run: sign with the key that is active on disk.
+    this.keyRing.reloadIfChanged();
     const key = this.keyRing.active();
     const jti = randomBytes(16).toString('base64url');
     const issuedAt = Math.floor(options.now / 1000);
@@ -126,11 +130,17 @@ export class TokenService {
     if (typeof token !== 'string' || token.length > MAX_TOKEN_LENGTH || !JWT_SHAPE.test(token)) throw invalidToken();
     const cached = this.verified.get(token);
     if (cached) {
-      const fresh = cached.kind === kind && (cached.claims.exp === undefined || cached.claims.exp * 1000 + this.options.clockToleranceSeconds * 1000 >= now);
+      // Strictly before exp + leeway, exactly where jose's own check (exp > floor(now / 1000) - leeway) ends.
+      const fresh = cached.kind === kind && (cached.claims.exp === undefined || cached.claims.exp * 1000 + this.options.clockToleranceSeconds * 1000 > now);
       if (fresh && this.keyRing.verifying(cached.kid, now)) return cached.claims;
       if (cached.kind === kind) this.verified.delete(token);
       if (cached.kind !== kind) throw invalidToken();
     }
+    // jose decodes base64url leniently: the unused low bits of the signature's last character
+    // were ignored, so every token had four spellings that all verified (and missed the cache,
+    // logs and any list keyed on the token text). One canonical spelling only.
+    const signature = token.slice(token.lastIndexOf('.') + 1);
+    if (Buffer.from(signature, 'base64url').toString('base64url') !== signature) throw invalidToken();
     const { typ, audience } = TOKEN_KINDS[kind];
     let kid = '';
     const getKey: JWTVerifyGetKey = (header) => {
@@ -162,6 +172,11 @@ export class TokenService {
       throw invalidToken();
     }
     if (typeof payload.sub !== 'string' || typeof payload.jti !== 'string') throw invalidToken();
+    // Beyond jose's checks: we issue every token with our own clock, so an iat past the leeway
+    // in the future, or a time that is not finite (exp 1e400 parses as Infinity: never expires),
+    // means a broken issuer or clock, not a token to trust.
+    const leewayEnd = Math.floor(now / 1000) + this.options.clockToleranceSeconds;
+    if (!Number.isFinite(payload.iat) || payload.iat! > leewayEnd || (payload.exp !== undefined && !Number.isFinite(payload.exp))) throw invalidToken();
     const claims = payload as TokenClaims;
     if (this.verified.size >= CACHE_LIMIT) this.verified.delete(this.verified.keys().next().value!);
     this.verified.set(token, { kind, claims, kid });
@@ -207,6 +222,7 @@ export class TokenService {
 
   /** The public half of every key still verifying, as a JWK Set. */
   async jwks(now: number): Promise<{ keys: JWK[] }> {
+    this.keyRing.reloadIfChanged();
     const keys = await Promise.all(
       this.keyRing.published(now).map(async (key) => ({ ...(await exportJWK(key.publicKey)), kid: key.kid, alg: 'EdDSA', use: 'sig' })),
     );

@@ -22,6 +22,10 @@ export function totpCode(secret: string, nowMs: number): Promise<string> {
  */
 export async function matchTotp(secret: string, code: string, nowMs: number, afterTimeStep: number | null): Promise<number | null> {
   if (!/^\d{6}$/.test(code)) return null;
+  // Every step in the window is at or before the last one used (the clock stepped back since):
+  // nothing can match, and otplib would throw on an afterTimeStep beyond its window.
+  const newestInWindow = Math.floor((Math.floor(nowMs / 1000) + TOTP_PERIOD_SECONDS) / TOTP_PERIOD_SECONDS);
+  if (afterTimeStep !== null && afterTimeStep >= newestInWindow) return null;
   const result = await verify({
     secret,
     token: code,

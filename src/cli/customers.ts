@@ -77,7 +77,6 @@ export async function customersCommand(argv: string[], config: Config, output: O
     return id;
   };
   const namespace = values.namespace ?? null;
-  if (namespace !== null && (namespace.length === 0 || namespace.length > 128)) throw new AppError('BAD_REQUEST', '--namespace is 1-128 characters');
   /** A new key for a customer: returns the access key, which exists nowhere else from now on. */
   const addKey = async (customerId: string) => {
     const accessKey = generateAccessKey();
@@ -93,6 +92,7 @@ export async function customersCommand(argv: string[], config: Config, output: O
   };
 
   try {
+    if (namespace !== null && (namespace.length === 0 || namespace.length > 128)) throw new AppError('BAD_REQUEST', '--namespace is 1-128 characters');
     switch (verb) {
       case 'add': {
         const customerId = needId();

@@ -26,6 +26,8 @@ export interface UpgradeRequest {
 
 export interface WebSocketRoute {
   path: string;
+  /** This route's largest message, when not the edge's `maxFrameBytes` (Socket.IO: its maxPayload). */
+  maxFrameBytes?: number;
   /** Decides on the upgrade: an HTTP refusal, or what the socket's user data should hold. */
   upgrade(request: UpgradeRequest): { refuse: HttpResponse } | { accept: { codec: Codec; protocol: string | null; data: unknown } };
   open(sink: SocketSink, data: unknown): unknown;
@@ -104,11 +106,12 @@ export function startEdge(options: EdgeOptions): Promise<Edge> {
     : uWS.App();
 
   for (const route of options.webSockets) {
+    const maxFrameBytes = route.maxFrameBytes ?? options.maxFrameBytes;
     app.ws<SocketData>(route.path, {
       compression: uWS.DISABLED,
-      maxPayloadLength: options.maxFrameBytes * HARD_FRAME_FACTOR,
+      maxPayloadLength: maxFrameBytes * HARD_FRAME_FACTOR,
       // We enforce our own cap (close 4008) in ClientConnection; uWS only must not drop first.
-      maxBackpressure: options.maxBackpressureBytes + options.maxFrameBytes * HARD_FRAME_FACTOR,
+      maxBackpressure: options.maxBackpressureBytes + maxFrameBytes * HARD_FRAME_FACTOR,
       closeOnBackpressureLimit: 0,
       idleTimeout: options.idleTimeoutSeconds,
       sendPingsAutomatically: true,
@@ -144,8 +147,8 @@ export function startEdge(options: EdgeOptions): Promise<Edge> {
       },
       message: (ws, message, isBinary) => {
         const { connection } = ws.getUserData();
-        if (message.byteLength > options.maxFrameBytes) {
-          ws.end(CloseCode.TOO_LARGE, `frame exceeds ${options.maxFrameBytes} bytes`);
+        if (message.byteLength > maxFrameBytes) {
+          ws.end(CloseCode.TOO_LARGE, `frame exceeds ${maxFrameBytes} bytes`);
           return;
         }
         route.message(connection, message, isBinary);

@@ -1,5 +1,5 @@
 import { AppError, CloseCode, toPublicError, type ErrorCode } from '../core/errors.js';
-import type { Codec, Transport } from '../core/types.js';
+import { ANONYMOUS, type Codec, type Principal, type Transport } from '../core/types.js';
 import { encodeFrame, type OutboundFrame } from '../protocol/index.js';
 
 /**
@@ -17,6 +17,18 @@ export interface ConnectionLimits {
   maxBackpressureBytes: number;
   badFrameLimit: number;
   badFrameWindowMs: number;
+}
+
+/**
+ * How a connection that does not speak native frames (Socket.IO) puts a frame on the wire.
+ * Its messages bypass `encodeFrame`, so anything that pre-encodes one frame for many
+ * connections must skip connections that have an encoder.
+ */
+export interface FrameEncoder {
+  /** The WebSocket messages carrying `frame`: none, one, or several (binary attachments). */
+  encode(frame: OutboundFrame): Iterable<string | Uint8Array>;
+  /** Messages to send just before the server closes the socket with `code` (Socket.IO: DISCONNECT). */
+  closing?(code: number, reason: string): Iterable<string | Uint8Array>;
 }
 
 export interface ConnectionInfo {
@@ -37,6 +49,10 @@ export class ClientConnection {
   framesOut = 0;
   /** Set once the socket is closed (by either side); the sink must not be touched after. */
   closed = false;
+  /** Who this socket speaks for; set by the identity handlers, read by everything else. */
+  principal: Principal = ANONYMOUS;
+  /** Cleared when the connection closes (the authentication deadline). */
+  timers: NodeJS.Timeout[] = [];
   private badFrameTimes: number[] = [];
 
   constructor(
@@ -44,6 +60,7 @@ export class ClientConnection {
     private readonly sink: SocketSink,
     private readonly limits: ConnectionLimits,
     private readonly countOut: (codec: Codec) => void,
+    readonly encoder?: FrameEncoder,
   ) {}
 
   get id(): string {
@@ -56,6 +73,10 @@ export class ClientConnection {
 
   send(frame: OutboundFrame): void {
     if (this.closed) return;
+    if (this.encoder) {
+      for (const message of this.encoder.encode(frame)) this.sendEncoded(message, typeof message !== 'string');
+      return;
+    }
     const encoded = encodeFrame(this.info.codec, frame);
     this.sendEncoded(encoded, typeof encoded !== 'string');
   }
@@ -92,6 +113,8 @@ export class ClientConnection {
   close(code: number, reason: string): void {
     if (this.closed) return;
     this.closed = true;
+    // Straight to the sink: the socket is closing, so backpressure no longer matters.
+    for (const message of this.encoder?.closing?.(code, reason) ?? []) this.sink.send(message, typeof message !== 'string');
     this.sink.end(code, reason);
   }
 

@@ -21,8 +21,9 @@ const T0 = Date.UTC(2025, 5, 1, 12, 0, 0);
 const ADDRESS = '192.0.2.7';
 
 function given<Machine extends AnyStateMachine>(machine: Machine, ...history: { type: string; data: unknown }[]): SnapshotFrom<Machine> {
-  let [snapshot] = initialTransition(machine);
-  for (const event of history) [snapshot] = transition(machine, snapshot, event as never);
+  const pure = machine as AnyStateMachine;
+  let [snapshot] = initialTransition(pure);
+  for (const event of history) [snapshot] = transition(pure, snapshot, event);
   return snapshot as SnapshotFrom<Machine>;
 }
 

@@ -38,11 +38,17 @@ export const userMachine = setup({
     MfaEnrolled: {
       actions: assign(({ event }) => ({ sealedMfaSecret: event.data.sealedSecret, lastTotpStep: null, consecutiveMfaFailures: 0 })),
     },
+    // Codes are only checked (accepted, or rejected as invalid) when no lock is in force, so
+    // these events also retire a lock that has run out: a stale `mfaLockedUntil` made decide
+    // restart the count at 1 on every failure, and MFA never locked again after its first lock.
     MfaCodeAccepted: {
-      actions: assign(({ event }) => ({ lastTotpStep: event.data.timeStep, consecutiveMfaFailures: 0 })),
+      actions: assign(({ event }) => ({ lastTotpStep: event.data.timeStep, consecutiveMfaFailures: 0, mfaLockedUntil: null })),
     },
     MfaCodeRejected: {
-      actions: assign(({ event }) => ({ consecutiveMfaFailures: event.data.consecutiveFailures })),
+      actions: assign(({ context, event }) => ({
+        consecutiveMfaFailures: event.data.consecutiveFailures,
+        mfaLockedUntil: event.data.reason === 'invalid' ? null : context.mfaLockedUntil,
+      })),
     },
     MfaLocked: { actions: assign(({ event }) => ({ mfaLockedUntil: event.data.until })) },
     MfaUnlocked: { actions: assign(() => ({ mfaLockedUntil: null, consecutiveMfaFailures: 0 })) },

@@ -1,0 +1,307 @@
+#!/usr/bin/env node
+// A reconnect storm: N sockets (default 1 000) connect at once and each, as soon as its
+// `welcome` arrives, sends `authorize {method:"oauth2", token}` with a valid access token of
+// its own. Measured: the time from writing `authorize` to reading `authorized`, p50/p99/max
+// (target p99 <= 5 ms). Round 1 uses tokens the server has never seen (signature checks:
+// the storm after a gateway restart); round 2 the same tokens on fresh sockets (the verified-
+// token cache: clients flapping). Each `authorize` also appends SessionAuthorized to the log.
+//
+//   npm run build && node bench/ws/authorize.mjs [--connections 1000] [--users 4] [--json]
+//
+// The gateway from dist/ runs as a child pinned to core 0 (`taskset -c 0`), the raw-socket
+// client as a child pinned to core 1; data in a tmp dir, prepared (organisation, users,
+// tokens signed by that dir's key) through the operator context before the server starts.
+// Loopback only. Roles of this file: (none) orchestrates, `serve` and `generate` are the children.
+
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect as netConnect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Histogram, REPO, assertBuilt, cpuShares, fmt, machineInfo, revision, sampleCpu, uptimeLine, watchdog } from '../lib/system.mjs';
+
+const { values } = parseArgs({
+  options: {
+    role: { type: 'string', default: 'orchestrate' },
+    data: { type: 'string' },
+    port: { type: 'string' },
+    'server-pid': { type: 'string' },
+    tokens: { type: 'string' },
+    connections: { type: 'string', default: '1000' },
+    users: { type: 'string', default: '4' },
+    'server-core': { type: 'string', default: '0' },
+    'generator-core': { type: 'string', default: '1' },
+    json: { type: 'boolean', default: false },
+  },
+});
+const SELF = fileURLToPath(import.meta.url);
+const TARGET_P99_MS = 5;
+
+// ---------------------------------------------------------------- serve (child, core 0)
+async function serve() {
+  const { loadConfig } = await import('../../dist/config.js');
+  const { Gateway } = await import('../../dist/server/gateway.js');
+  const { createLogger } = await import('../../dist/server/logger.js');
+  const config = loadConfig({ flags: { port: '0', host: '127.0.0.1', data: values.data, 'log-level': 'silent' }, env: {} });
+  const gateway = await Gateway.start({ config, logger: createLogger(config.logLevel) });
+  process.stdout.write(`${JSON.stringify({ port: gateway.port, pid: process.pid })}\n`);
+  process.once('SIGTERM', () => gateway.stop().finally(() => process.exit(0)));
+}
+
+// ---------------------------------------------------------------- generate (child, core 1)
+const MASK = Buffer.from([0x5a, 0x13, 0xc4, 0x2e]);
+
+/** A client text frame (masked, as RFC 6455 requires of clients), encoded before the clock starts. */
+function maskedTextFrame(text) {
+  const payload = Buffer.from(text);
+  const extended = payload.length < 126 ? 0 : 2;
+  const frame = Buffer.alloc(2 + extended + 4 + payload.length);
+  frame[0] = 0x81;
+  if (extended) {
+    frame[1] = 0x80 | 126;
+    frame.writeUInt16BE(payload.length, 2);
+  } else {
+    frame[1] = 0x80 | payload.length;
+  }
+  MASK.copy(frame, 2 + extended);
+  for (let index = 0; index < payload.length; index++) frame[6 + extended + index] = payload[index] ^ MASK[index & 3];
+  return frame;
+}
+
+/** Splits server frames (unmasked) off a buffer; returns [texts, rest]. */
+function takeFrames(buffer) {
+  const texts = [];
+  let offset = 0;
+  for (;;) {
+    if (buffer.length - offset < 2) break;
+    const opcode = buffer[offset] & 0x0f;
+    let length = buffer[offset + 1] & 0x7f;
+    let start = offset + 2;
+    if (length === 126) {
+      if (buffer.length - offset < 4) break;
+      length = buffer.readUInt16BE(offset + 2);
+      start += 2;
+    } else if (length === 127) {
+      if (buffer.length - offset < 10) break;
+      length = Number(buffer.readBigUInt64BE(offset + 2));
+      start += 8;
+    }
+    if (buffer.length < start + length) break;
+    if (opcode === 0x1) texts.push(buffer.toString('utf8', start, start + length));
+    offset = start + length;
+  }
+  return [texts, buffer.subarray(offset)];
+}
+
+async function stormRound(port, tokens, serverPid) {
+  const count = tokens.length;
+  const frames = tokens.map((token) => maskedTextFrame(JSON.stringify({ event: 'authorize', data: { method: 'oauth2', token }, id: 1 })));
+  const histogram = new Histogram(10_000);
+  const sockets = [];
+  let answered = 0;
+  let refused = 0;
+  let firstError;
+  let lastWelcomeAt = 0;
+  const started = performance.now();
+  const cpuBefore = sampleCpu([serverPid, process.pid]);
+  const done = new Promise((resolve) => {
+    for (let index = 0; index < count; index++) {
+      const socket = netConnect({ host: '127.0.0.1', port });
+      sockets.push(socket);
+      socket.setNoDelay(true);
+      let handshaken = false;
+      let pending = Buffer.alloc(0);
+      let sentAt = 0;
+      socket.on('connect', () => {
+        socket.write(
+          `GET /ws HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+            `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+        );
+      });
+      socket.on('data', (chunk) => {
+        pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+        if (!handshaken) {
+          const end = pending.indexOf('\r\n\r\n');
+          if (end === -1) return;
+          if (!pending.subarray(0, 12).toString().includes('101')) {
+            firstError ??= `upgrade refused: ${pending.subarray(0, end).toString()}`;
+            socket.destroy();
+            return;
+          }
+          handshaken = true;
+          pending = pending.subarray(end + 4);
+        }
+        const [texts, rest] = takeFrames(pending);
+        pending = rest;
+        for (const text of texts) {
+          const frame = JSON.parse(text);
+          if (frame.event === 'welcome') {
+            lastWelcomeAt = performance.now();
+            sentAt = performance.now();
+            socket.write(frames[index]);
+          } else if (frame.id === 1) {
+            histogram.recordMs(performance.now() - sentAt);
+            if (frame.event !== 'authorized') {
+              refused += 1;
+              firstError ??= text;
+            }
+            answered += 1;
+            if (answered === count) resolve();
+          }
+        }
+      });
+      socket.on('error', (error) => {
+        firstError ??= String(error);
+      });
+      socket.on('close', () => {
+        if (sentAt === 0) {
+          answered += 1;
+          refused += 1;
+          if (answered === count) resolve();
+        }
+      });
+    }
+  });
+  const timeout = new Promise((resolve) => setTimeout(() => resolve('timeout'), 120_000));
+  const outcome = await Promise.race([done, timeout]);
+  const cpuAfter = sampleCpu([serverPid, process.pid]);
+  const seconds = (performance.now() - started) / 1000;
+  for (const socket of sockets) socket.destroy();
+  return {
+    connections: count,
+    answered,
+    refused,
+    timedOut: outcome === 'timeout',
+    firstError,
+    p50: histogram.percentileMs(0.5),
+    p99: histogram.percentileMs(0.99),
+    max: histogram.max,
+    stormSeconds: seconds,
+    lastWelcomeSeconds: (lastWelcomeAt - started) / 1000,
+    cpu: cpuShares(cpuBefore, cpuAfter),
+  };
+}
+
+/** Waits until the server's CPU time stops growing: the previous round's closes are done. */
+async function settle(serverPid) {
+  const { processTicks } = await import('../lib/system.mjs');
+  let last = processTicks(serverPid);
+  for (let quiet = 0; quiet < 3; ) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const now = processTicks(serverPid);
+    quiet = now === last ? quiet + 1 : 0;
+    last = now;
+  }
+}
+
+async function generate() {
+  const port = Number(values.port);
+  const serverPid = Number(values['server-pid']);
+  const tokens = JSON.parse(readFileSync(values.tokens, 'utf8'));
+  const rounds = [];
+  for (const name of ['cold', 'cached']) {
+    await settle(serverPid);
+    rounds.push({ name, ...(await stormRound(port, tokens, serverPid)) });
+  }
+  process.stdout.write(`${JSON.stringify({ rounds })}\n`);
+  process.exit(0);
+}
+
+// ---------------------------------------------------------------- orchestrate
+async function orchestrate() {
+  assertBuilt();
+  watchdog(600);
+  const connections = Number(values.connections);
+  const userCount = Number(values.users);
+  const dataDir = mkdtempSync(join(tmpdir(), 'switchyard-bench-authorize-'));
+  const children = new Set();
+  process.on('exit', () => {
+    for (const child of children) child.kill('SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+  process.on('SIGINT', () => process.exit(130));
+
+  // Organisation, users and one token per socket, signed by the key the server will load.
+  const { loadConfig } = await import('../../dist/config.js');
+  const { openOperatorContext } = await import('../../dist/cli/context.js');
+  const config = loadConfig({ flags: { data: dataDir }, env: {} });
+  const operator = openOperatorContext(config);
+  const organisationId = await operator.identity.createOrganisation('bench', 'bench');
+  const userIds = [];
+  for (let index = 0; index < userCount; index++) {
+    userIds.push(await operator.identity.addUser({ organisation: 'bench', username: `user${index}`, password: 'bench-password-1', groups: ['crew'], by: 'bench' }));
+  }
+  const tokens = [];
+  for (let index = 0; index < connections; index++) {
+    const issued = await operator.identity.tokens.issue('access', {
+      subject: userIds[index % userIds.length],
+      ttlSeconds: 3600,
+      claims: { org: organisationId },
+      now: Date.now(),
+    });
+    tokens.push(issued.token);
+  }
+  await operator.close();
+  const tokenFile = join(dataDir, 'bench-tokens.json');
+  writeFileSync(tokenFile, JSON.stringify(tokens));
+
+  const spawnPinned = (core, args) => {
+    const child = spawn('taskset', ['-c', core, process.execPath, SELF, ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'] });
+    children.add(child);
+    child.once('exit', () => children.delete(child));
+    const firstLine = new Promise((resolve, reject) => {
+      createInterface({ input: child.stdout }).once('line', (line) => resolve(JSON.parse(line)));
+      child.once('exit', (code) => reject(new Error(`${args[1]} exited with ${code} before reporting`)));
+    });
+    return { child, firstLine };
+  };
+  const server = spawnPinned(values['server-core'], ['--role', 'serve', '--data', dataDir]);
+  const { port, pid } = await server.firstLine;
+  const uptimeBefore = uptimeLine();
+  const generator = spawnPinned(values['generator-core'], [
+    '--role', 'generate', '--port', String(port), '--server-pid', String(pid), '--tokens', tokenFile,
+  ]);
+  const { rounds } = await generator.firstLine;
+  const uptimeAfter = uptimeLine();
+  server.child.kill('SIGTERM');
+
+  const report = {
+    revision: revision(),
+    machine: machineInfo(),
+    uptimeBefore,
+    uptimeAfter,
+    connections,
+    users: userCount,
+    rounds,
+    targetP99Ms: TARGET_P99_MS,
+  };
+  if (values.json) {
+    console.log(JSON.stringify(report));
+    return;
+  }
+  console.log(`authorize storm: ${connections} sockets connect at once, each sends authorize with its own access token (${userCount} users)`);
+  console.log(`- machine: ${report.machine.nproc} cores, ${report.machine.cpu}, Node ${report.machine.node}, revision ${report.revision}`);
+  console.log(`- load before: ${uptimeBefore}`);
+  console.log(`- load after:  ${uptimeAfter}`);
+  console.log(`- server \`taskset -c ${values['server-core']}\`, raw-socket client \`taskset -c ${values['generator-core']}\``);
+  for (const round of rounds) {
+    const { cpu } = round;
+    console.log(
+      `- ${round.name.padEnd(6)} authorize -> authorized p50 ${fmt.ms(round.p50)} ms, p99 ${fmt.ms(round.p99)} ms, max ${fmt.ms(round.max)} ms; ` +
+        `${round.answered - round.refused}/${round.connections} authorized, storm ${fmt.ms(round.stormSeconds * 1000)} ms ` +
+        `(last welcome at ${fmt.ms(round.lastWelcomeSeconds * 1000)} ms); CPU server ${fmt.pct(cpu.processes[0])}, client ${fmt.pct(cpu.processes[1])}, ` +
+        `other ${fmt.pct(cpu.other)}, steal ${fmt.pct(cpu.steal)}` +
+        (round.p99 <= TARGET_P99_MS ? '' : '  [p99 target NOT met]') +
+        (round.firstError ? `  first error: ${round.firstError}` : '') +
+        (round.timedOut ? '  TIMED OUT' : ''),
+    );
+  }
+}
+
+if (values.role === 'serve') await serve();
+else if (values.role === 'generate') await generate();
+else await orchestrate();

@@ -1,0 +1,61 @@
+// The two servers of bench/ws/ping.mjs, each run as its own (pinned) child process:
+//
+//   node bench/ws/servers.mjs uws          bare uWebSockets.js echo: the baseline
+//   node bench/ws/servers.mjs switchyard   the real gateway from dist/, data in a tmp dir
+//
+// Each listens on 127.0.0.1, port 0, prints one JSON line {"port", "native"} on stdout once
+// it accepts connections, and exits on SIGTERM.
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import uWS from 'uWebSockets.js';
+
+const kind = process.argv[2];
+const native = /\[native code\]/.test(Function.prototype.toString.call(uWS.App));
+
+function ready(port) {
+  process.stdout.write(`${JSON.stringify({ port, native, pid: process.pid })}\n`);
+}
+
+if (kind === 'uws') {
+  // Same socket options as src/server/app.ts, so the baseline differs only by the work
+  // Switchyard does per frame.
+  const maxFrameBytes = 64 * 1024;
+  const app = uWS.App().ws('/ws', {
+    compression: uWS.DISABLED,
+    maxPayloadLength: maxFrameBytes * 4,
+    maxBackpressure: 1024 * 1024 + maxFrameBytes * 4,
+    closeOnBackpressureLimit: 0,
+    idleTimeout: 120,
+    sendPingsAutomatically: true,
+    message: (ws, message, isBinary) => {
+      ws.send(message, isBinary);
+    },
+  });
+  app.listen('127.0.0.1', 0, (listenSocket) => {
+    if (!listenSocket) {
+      console.error('bare uWS echo: cannot listen');
+      process.exit(1);
+    }
+    ready(uWS.us_socket_local_port(listenSocket));
+  });
+  process.once('SIGTERM', () => process.exit(0));
+} else if (kind === 'switchyard') {
+  const { loadConfig } = await import('../../dist/config.js');
+  const { Gateway } = await import('../../dist/server/gateway.js');
+  const { createLogger } = await import('../../dist/server/logger.js');
+  const dataDir = mkdtempSync(join(tmpdir(), 'switchyard-bench-ws-'));
+  const config = loadConfig({ flags: { port: '0', host: '127.0.0.1', data: dataDir, 'log-level': 'silent' }, env: {} });
+  const gateway = await Gateway.start({ config, logger: createLogger(config.logLevel) });
+  ready(gateway.port);
+  process.once('SIGTERM', () => {
+    gateway.stop().finally(() => {
+      rmSync(dataDir, { recursive: true, force: true });
+      process.exit(0);
+    });
+  });
+} else {
+  console.error('usage: node bench/ws/servers.mjs uws|switchyard');
+  process.exit(2);
+}
