@@ -182,6 +182,8 @@ export class IdentityService {
 
   /** The registered client when its secret matches (constant time), else UNAUTHORIZED. */
   authenticateClient(clientId: string, secret: string | undefined): { clientId: string; organisationId: string; public: boolean; redirectUris: string[] } {
+    // The read model first: an unknown id must not load (and keep) an actor per guess.
+    if (!this.directory.client(clientId)) throw new AppError('UNAUTHORIZED', 'unknown client');
     const snapshot = this.runtime.read(streamId(IDENTITY_CATEGORIES.client, clientId));
     const data = (snapshot.context as { data: ClientCommand | null }).data as
       | { organisationId: string; secretHash: string | null; redirectUris: string[]; public: boolean }

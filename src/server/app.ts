@@ -66,12 +66,43 @@ const DEFAULT_BODY_LIMIT = 1024 * 1024;
  */
 const HARD_FRAME_FACTOR = 4;
 
+/**
+ * The fallback shim (allowed only with SWITCHYARD_ALLOW_UWS_FALLBACK=1) throws "Not
+ * implemented" from header iteration, remote addresses, case-sensitive methods and custom
+ * upgrades. On it, HTTP works through the calls it has, and WebSocket upgrades are refused:
+ * Switchyard's sockets need the native binary.
+ */
+const NATIVE = uwsIsNative();
+const SHIM_HEADERS = [
+  'host', 'origin', 'user-agent', 'authorization', 'content-type', 'content-length', 'cookie', 'accept',
+  'sec-websocket-key', 'sec-websocket-protocol', 'sec-websocket-extensions', 'sec-websocket-version', 'x-forwarded-for',
+];
+
 function readHeaders(req: uWS.HttpRequest): Record<string, string> {
   const headers: Record<string, string> = {};
+  if (!NATIVE) {
+    for (const name of SHIM_HEADERS) {
+      const value = req.getHeader(name);
+      if (value) headers[name] = value;
+    }
+    return headers;
+  }
   req.forEach((key, value) => {
     headers[key] = value;
   });
   return headers;
+}
+
+function remoteAddressOf(res: uWS.HttpResponse): string {
+  return NATIVE ? Buffer.from(res.getRemoteAddressAsText()).toString() : '';
+}
+
+function queryOf(req: uWS.HttpRequest): string {
+  try {
+    return req.getQuery() ?? '';
+  } catch {
+    return '';
+  }
 }
 
 function writeResponse(res: uWS.HttpResponse, response: HttpResponse): void {
@@ -105,7 +136,10 @@ export function startEdge(options: EdgeOptions): Promise<Edge> {
     ? uWS.SSLApp({ cert_file_name: options.ssl.certificate, key_file_name: options.ssl.privateKey })
     : uWS.App();
 
-  for (const route of options.webSockets) {
+  // The shim cannot run custom upgrade handlers (it throws from inside its own listener), and
+  // without them the Origin check and subprotocol negotiation would be skipped: on the shim
+  // no WebSocket route is registered and upgrades are refused.
+  for (const route of NATIVE ? options.webSockets : []) {
     const maxFrameBytes = route.maxFrameBytes ?? options.maxFrameBytes;
     app.ws<SocketData>(route.path, {
       compression: uWS.DISABLED,
@@ -119,9 +153,9 @@ export function startEdge(options: EdgeOptions): Promise<Edge> {
         const headers = readHeaders(req);
         const request: UpgradeRequest = {
           url: req.getUrl(),
-          query: req.getQuery() ?? '',
+          query: queryOf(req),
           headers,
-          remoteAddress: Buffer.from(res.getRemoteAddressAsText()).toString(),
+          remoteAddress: remoteAddressOf(res),
         };
         const decision = route.upgrade(request);
         if ('refuse' in decision) {
@@ -168,11 +202,11 @@ export function startEdge(options: EdgeOptions): Promise<Edge> {
       });
       const headers = readHeaders(req);
       const request: Omit<HttpRequest, 'body'> = {
-        method: req.getCaseSensitiveMethod?.() ?? req.getMethod().toUpperCase(),
+        method: NATIVE ? req.getCaseSensitiveMethod() : req.getMethod().toUpperCase(),
         path: req.getUrl(),
-        query: req.getQuery() ?? '',
+        query: queryOf(req),
         headers,
-        remoteAddress: Buffer.from(res.getRemoteAddressAsText()).toString(),
+        remoteAddress: remoteAddressOf(res),
       };
       const hasBody = request.method !== 'GET' && request.method !== 'HEAD';
       const body = hasBody
