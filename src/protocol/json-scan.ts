@@ -114,28 +114,48 @@ function endOfValue(bytes: Uint8Array, position: number, depth: number, maxDepth
   }
 }
 
-/** The raw key text between quotes, or bail when it has escapes (never in names we route on). */
-function keyAt(bytes: Uint8Array, start: number, end: number): string {
-  for (let index = start + 1; index < end - 1; index++) if (bytes[index] === BACKSLASH) throw bail;
-  return String.fromCharCode(...bytes.subarray(start + 1, end - 1));
+/** Pre-encoded member names a scan looks for; all other members are checked and skipped. */
+export class KeySet {
+  readonly names: readonly Uint8Array[];
+  constructor(readonly keys: readonly string[]) {
+    this.names = keys.map((key) => Buffer.from(JSON.stringify(key), 'latin1'));
+  }
 }
 
-/** Spans of an object's members by key; a repeated key bails (JSON.parse would keep the last). */
-function membersOf(bytes: Uint8Array, start: number, maxDepth: number): { members: Map<string, Span>; end: number } {
-  const members = new Map<string, Span>();
+/** Index in `wanted` of the key spanning [start, end) (quotes included), or -1. Compares bytes. */
+function wantedIndex(bytes: Uint8Array, start: number, end: number, wanted: KeySet): number {
+  const length = end - start;
+  names: for (let index = 0; index < wanted.names.length; index++) {
+    const name = wanted.names[index]!;
+    if (name.length !== length) continue;
+    for (let offset = 1; offset < length - 1; offset++) if (bytes[start + offset] !== name[offset]) continue names;
+    return index;
+  }
+  return -1;
+}
+
+/**
+ * Spans of the wanted members of the object at `start`, by their index in `wanted`. A wanted
+ * key repeated bails (JSON.parse would keep the last one); a key written with escapes never
+ * matches, so such a frame goes to the full parser.
+ */
+function membersOf(bytes: Uint8Array, start: number, maxDepth: number, wanted: KeySet): { members: (Span | undefined)[]; end: number } {
+  const members: (Span | undefined)[] = new Array(wanted.names.length);
   if (bytes[start] !== OPEN_BRACE) throw bail;
   let index = skipSpace(bytes, start + 1);
   if (bytes[index] === CLOSE_BRACE) return { members, end: index + 1 };
   for (;;) {
     if (bytes[index] !== QUOTE) throw bail;
     const keyEnd = endOfString(bytes, index);
-    const key = keyAt(bytes, index, keyEnd);
+    const slot = wantedIndex(bytes, index, keyEnd, wanted);
     index = skipSpace(bytes, keyEnd);
     if (bytes[index] !== COLON) throw bail;
     index = skipSpace(bytes, index + 1);
     const valueEnd = endOfValue(bytes, index, 1, maxDepth);
-    if (members.has(key)) throw bail;
-    members.set(key, [index, valueEnd]);
+    if (slot !== -1) {
+      if (members[slot] !== undefined) throw bail;
+      members[slot] = [index, valueEnd];
+    }
     index = skipSpace(bytes, valueEnd);
     if (bytes[index] === CLOSE_BRACE) return { members, end: index + 1 };
     if (bytes[index] !== COMMA) throw bail;
@@ -144,23 +164,25 @@ function membersOf(bytes: Uint8Array, start: number, maxDepth: number): { member
 }
 
 export interface ScannedFrame {
-  /** Spans of the envelope's members (`event`, `data`, `id`). */
-  envelope: Map<string, Span>;
-  /** Spans of `data`'s members, when `data` is an object. */
-  data: Map<string, Span> | undefined;
+  /** Spans of the envelope's wanted members, by index in the envelope KeySet. */
+  envelope: (Span | undefined)[];
+  /** Spans of `data`'s wanted members, when `data` is an object. */
+  data: (Span | undefined)[] | undefined;
 }
 
 /**
- * Scans a whole JSON text frame that must be one object. Returns undefined when the frame
- * is not valid JSON of that shape as far as the scanner checks (see above).
+ * Scans a whole JSON text frame that must be one object, recording the spans of the
+ * wanted envelope members and, when the envelope member `dataKey` holds an object, of its
+ * wanted members. Returns undefined when the frame is not valid JSON of that shape as far
+ * as the scanner checks (see above). Pass a Buffer: its `indexOf` is the native search.
  */
-export function scanFrame(bytes: Uint8Array, maxDepth: number): ScannedFrame | undefined {
+export function scanFrame(bytes: Buffer, maxDepth: number, envelopeKeys: KeySet, dataIndex: number, dataKeys: KeySet): ScannedFrame | undefined {
   try {
     const start = skipSpace(bytes, 0);
-    const { members: envelope, end } = membersOf(bytes, start, maxDepth);
+    const { members: envelope, end } = membersOf(bytes, start, maxDepth, envelopeKeys);
     if (skipSpace(bytes, end) !== bytes.length) return undefined;
-    const dataSpan = envelope.get('data');
-    const data = dataSpan && bytes[dataSpan[0]] === OPEN_BRACE ? membersOf(bytes, dataSpan[0], maxDepth - 1).members : undefined;
+    const dataSpan = envelope[dataIndex];
+    const data = dataSpan && bytes[dataSpan[0]] === OPEN_BRACE ? membersOf(bytes, dataSpan[0], maxDepth - 1, dataKeys).members : undefined;
     return { envelope, data };
   } catch (error) {
     if (error === bail) return undefined;

@@ -89,7 +89,8 @@ export class ClientConnection {
     this.countOut(this.info.codec);
     // A reader that does not keep up would make us buffer without bound: past the cap it
     // is closed, its buffer freed, and it may reconnect (4008 is in the retryable range).
-    if (status === 2 || this.sink.bufferedAmount() > this.limits.maxBackpressureBytes) {
+    // Status 1 means written with nothing left queued: only a buffered send needs the count.
+    if (status === 2 || (status === 0 && this.sink.bufferedAmount() > this.limits.maxBackpressureBytes)) {
       this.close(CloseCode.SLOW_CONSUMER, 'slow consumer: backpressure limit exceeded');
     }
   }

@@ -6,7 +6,7 @@ import { TokenBucket } from '../core/rate-limit.js';
 import type { Principal } from '../core/types.js';
 import { ROOM_CATEGORY, ROOM_NAME, type RoomCommand, type RoomContext, type RoomEvent, type roomMachine } from '../domain/room/index.js';
 import { isPlainObject } from '../protocol/envelope.js';
-import { parseSpan, scanFrame, spanEqualsString, type Span } from '../protocol/json-scan.js';
+import { KeySet, parseSpan, scanFrame, spanEqualsString, type Span } from '../protocol/json-scan.js';
 import type { ActorRuntime } from '../runtime/actor-runtime.js';
 import type { RecordedEvent } from '../store/types.js';
 import type { ClientConnection } from './connection.js';
@@ -28,6 +28,17 @@ export function userKeyOf(principal: Principal, peerId: string): string {
 }
 
 const RELAY_PREFIX = Buffer.from('"relay-');
+const ENVELOPE = { event: 0, data: 1, id: 2 } as const;
+const ENVELOPE_KEYS = new KeySet(['event', 'data', 'id']);
+const DATA = { room: 0, to: 1, session_description: 2, ice_candidate: 3, payload: 4, auth: 5 } as const;
+const DATA_KEYS = new KeySet(['room', 'to', 'session_description', 'ice_candidate', 'payload', 'auth']);
+/** The constant pieces of a relayed frame, encoded once. */
+const RELAY_OUT = {
+  ice: { head: Buffer.from('{"event":"ice-candidate","data":{"room":'), field: Buffer.from('","ice_candidate":') },
+  sdp: { head: Buffer.from('{"event":"session-description","data":{"room":'), field: Buffer.from('","session_description":') },
+};
+const PEER_ID_KEY = Buffer.from(',"peer_id":"');
+const PAYLOAD_KEY = Buffer.from(',"payload":');
 
 interface RelayBudget {
   sdp: TokenBucket;
@@ -284,12 +295,13 @@ export class RoomService {
    * anything that is not a well-formed relay frame, which then takes the generic path (and
    * gets its precise error there).
    */
-  relayFromJsonText(connection: ClientConnection, bytes: Uint8Array, now: number): boolean {
-    // Cheap pre-check before scanning: relay frames name their event early in practice.
-    if (bytes.length < 40 || Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).indexOf(RELAY_PREFIX) === -1) return false;
-    const scanned = scanFrame(bytes, this.deps.config.maxFrameDepth);
+  relayFromJsonText(connection: ClientConnection, raw: Uint8Array, now: number): boolean {
+    const bytes = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+    // Cheap pre-check before scanning: only relay frames contain this.
+    if (bytes.length < 40 || bytes.indexOf(RELAY_PREFIX) === -1) return false;
+    const scanned = scanFrame(bytes, this.deps.config.maxFrameDepth, ENVELOPE_KEYS, ENVELOPE.data, DATA_KEYS);
     if (!scanned?.data) return false;
-    const eventSpan = scanned.envelope.get('event');
+    const eventSpan = scanned.envelope[ENVELOPE.event];
     if (!eventSpan) return false;
     const kind = spanEqualsString(bytes, eventSpan, 'relay-ice-candidate')
       ? 'ice'
@@ -297,21 +309,18 @@ export class RoomService {
         ? 'sdp'
         : undefined;
     if (!kind) return false;
-    const idSpan = scanned.envelope.get('id');
+    const idSpan = scanned.envelope[ENVELOPE.id];
     const id = idSpan ? parseSpan(bytes, idSpan) : undefined;
     if (id !== undefined && id !== null && (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 1)) return false;
     const frameId = typeof id === 'number' ? id : undefined;
-    const field = kind === 'sdp' ? 'session_description' : 'ice_candidate';
-    const roomSpan = scanned.data.get('room');
-    const toSpan = scanned.data.get('to');
-    const bodySpan = scanned.data.get(field);
+    const roomSpan = scanned.data[DATA.room];
+    const toSpan = scanned.data[DATA.to];
+    const bodySpan = scanned.data[kind === 'sdp' ? DATA.session_description : DATA.ice_candidate];
     const room = roomSpan ? parseSpan(bytes, roomSpan) : undefined;
     const to = toSpan ? parseSpan(bytes, toSpan) : undefined;
-    if (typeof room !== 'string' || typeof to !== 'string' || !bodySpan || spanEqualsString(bytes, bodySpan, 'null')) {
-      return false;
-    }
-    const authSpan = scanned.data.get('auth');
-    const payloadSpan = scanned.data.get('payload');
+    if (typeof room !== 'string' || typeof to !== 'string' || !bodySpan || spanEqualsString(bytes, bodySpan, 'null')) return false;
+    const authSpan = scanned.data[DATA.auth];
+    const payloadSpan = scanned.data[DATA.payload];
     try {
       requireSession(connection, authSpan ? { auth: parseSpan(bytes, authSpan) } : undefined);
       this.spendBudget(connection, kind, now);
@@ -321,12 +330,12 @@ export class RoomService {
       if (payloadSpan && payloadSpan[1] - payloadSpan[0] > this.deps.config.maxPayloadBytes) {
         throw new AppError('PAYLOAD_TOO_LARGE', `payload is ${payloadSpan[1] - payloadSpan[0]} bytes as JSON; the limit is ${this.deps.config.maxPayloadBytes}`);
       }
-      const event = kind === 'sdp' ? 'session-description' : 'ice-candidate';
       if (target.info.transport === 'native' && target.codec === 'json') {
-        target.sendEncoded(this.spliceRelay(bytes, event, roomSpan!, connection.id, field, bodySpan, payloadSpan), false);
+        target.sendEncoded(this.spliceRelay(bytes, kind, roomSpan!, connection.id, bodySpan, payloadSpan), false);
       } else {
         const payload = payloadSpan ? parseSpan(bytes, payloadSpan) : undefined;
-        target.send({ event, data: { room, peer_id: connection.id, [field]: parseSpan(bytes, bodySpan), payload } });
+        const field = kind === 'sdp' ? 'session_description' : 'ice_candidate';
+        target.send({ event: kind === 'sdp' ? 'session-description' : 'ice-candidate', data: { room, peer_id: connection.id, [field]: parseSpan(bytes, bodySpan), payload } });
       }
       if (frameId !== undefined) connection.reply(frameId, 'result', { delivered: true });
     } catch (error) {
@@ -340,22 +349,27 @@ export class RoomService {
    * a reused buffer: uWS copies what it sends before `send` returns, so one scratch buffer
    * serves every relay without a per-message allocation.
    */
-  private spliceRelay(bytes: Uint8Array, event: string, room: Span, peerId: string, field: string, body: Span, payload: Span | undefined): Uint8Array {
+  private spliceRelay(bytes: Buffer, kind: 'sdp' | 'ice', room: Span, peerId: string, body: Span, payload: Span | undefined): Uint8Array {
     const needed = bytes.length + 128;
     if (this.scratch.length < needed) this.scratch = Buffer.allocUnsafe(Math.max(needed, this.scratch.length * 2));
     const out = this.scratch;
-    let at = out.write(`{"event":"${event}","data":{"room":`, 0, 'latin1');
-    out.set(bytes.subarray(room[0], room[1]), at);
-    at += room[1] - room[0];
-    at += out.write(`,"peer_id":"${peerId}","${field}":`, at, 'latin1');
-    out.set(bytes.subarray(body[0], body[1]), at);
-    at += body[1] - body[0];
+    const parts = RELAY_OUT[kind];
+    out.set(parts.head, 0);
+    let at = parts.head.length;
+    at += bytes.copy(out, at, room[0], room[1]);
+    out.set(PEER_ID_KEY, at);
+    at += PEER_ID_KEY.length;
+    at += out.write(peerId, at, 'latin1');
+    out.set(parts.field, at);
+    at += parts.field.length;
+    at += bytes.copy(out, at, body[0], body[1]);
     if (payload) {
-      at += out.write(',"payload":', at, 'latin1');
-      out.set(bytes.subarray(payload[0], payload[1]), at);
-      at += payload[1] - payload[0];
+      out.set(PAYLOAD_KEY, at);
+      at += PAYLOAD_KEY.length;
+      at += bytes.copy(out, at, payload[0], payload[1]);
     }
-    at += out.write('}}', at, 'latin1');
+    out[at++] = 0x7d;
+    out[at++] = 0x7d;
     return out.subarray(0, at);
   }
 
