@@ -6,7 +6,10 @@
 // the storm after a gateway restart); round 2 the same tokens on fresh sockets (the verified-
 // token cache: clients flapping). Each `authorize` also appends SessionAuthorized to the log.
 //
-//   npm run build && node bench/ws/authorize.mjs [--connections 1000] [--users 4] [--json]
+//   npm run build && node bench/ws/authorize.mjs [--connections 1000] [--users 4] [--ramp-ms 0] [--json]
+//
+// --ramp-ms spreads the connects evenly over that many ms: the per-request latency at a given
+// arrival rate, as opposed to the queue a simultaneous storm builds.
 //
 // The gateway from dist/ runs as a child pinned to core 0 (`taskset -c 0`), the raw-socket
 // client as a child pinned to core 1; data in a tmp dir, prepared (organisation, users,
@@ -35,6 +38,10 @@ const { values } = parseArgs({
     users: { type: 'string', default: '4' },
     'server-core': { type: 'string', default: '0' },
     'generator-core': { type: 'string', default: '1' },
+    /** 0: all sockets at once (the storm). Otherwise connects are spread evenly over this many ms. */
+    'ramp-ms': { type: 'string', default: '0' },
+    /** Extra node flags for the server child, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to see where its time goes. */
+    'server-node-args': { type: 'string', default: '' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -97,7 +104,7 @@ function takeFrames(buffer) {
   return [texts, buffer.subarray(offset)];
 }
 
-async function stormRound(port, tokens, serverPid) {
+async function stormRound(port, tokens, serverPid, rampMs) {
   const count = tokens.length;
   const frames = tokens.map((token) => maskedTextFrame(JSON.stringify({ event: 'authorize', data: { method: 'oauth2', token }, id: 1 })));
   const histogram = new Histogram(10_000);
@@ -109,7 +116,7 @@ async function stormRound(port, tokens, serverPid) {
   const started = performance.now();
   const cpuBefore = sampleCpu([serverPid, process.pid]);
   const done = new Promise((resolve) => {
-    for (let index = 0; index < count; index++) {
+    const open = (index) => {
       const socket = netConnect({ host: '127.0.0.1', port });
       sockets.push(socket);
       socket.setNoDelay(true);
@@ -164,6 +171,10 @@ async function stormRound(port, tokens, serverPid) {
           if (answered === count) resolve();
         }
       });
+    };
+    for (let index = 0; index < count; index++) {
+      if (rampMs > 0) setTimeout(open, (index * rampMs) / count, index);
+      else open(index);
     }
   });
   const timeout = new Promise((resolve) => setTimeout(() => resolve('timeout'), 120_000));
@@ -186,14 +197,19 @@ async function stormRound(port, tokens, serverPid) {
   };
 }
 
-/** Waits until the server's CPU time stops growing: the previous round's closes are done. */
+/**
+ * Waits until the server is nearly idle (at most one clock tick, 10 ms, of CPU per 200 ms
+ * three times running): the previous round's closes are done. Its log follower and WAL
+ * checkpointer keep ticking now and then, so "no CPU at all" may never come; 20 s at most.
+ */
 async function settle(serverPid) {
   const { processTicks } = await import('../lib/system.mjs');
   let last = processTicks(serverPid);
-  for (let quiet = 0; quiet < 3; ) {
+  const giveUpAt = performance.now() + 20_000;
+  for (let quiet = 0; quiet < 3 && performance.now() < giveUpAt; ) {
     await new Promise((resolve) => setTimeout(resolve, 200));
     const now = processTicks(serverPid);
-    quiet = now === last ? quiet + 1 : 0;
+    quiet = now - last <= 1 ? quiet + 1 : 0;
     last = now;
   }
 }
@@ -205,7 +221,7 @@ async function generate() {
   const rounds = [];
   for (const name of ['cold', 'cached']) {
     await settle(serverPid);
-    rounds.push({ name, ...(await stormRound(port, tokens, serverPid)) });
+    rounds.push({ name, ...(await stormRound(port, tokens, serverPid, Number(values['ramp-ms']))) });
   }
   process.stdout.write(`${JSON.stringify({ rounds })}\n`);
   process.exit(0);
@@ -249,8 +265,8 @@ async function orchestrate() {
   const tokenFile = join(dataDir, 'bench-tokens.json');
   writeFileSync(tokenFile, JSON.stringify(tokens));
 
-  const spawnPinned = (core, args) => {
-    const child = spawn('taskset', ['-c', core, process.execPath, SELF, ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'] });
+  const spawnPinned = (core, args, nodeArgs = []) => {
+    const child = spawn('taskset', ['-c', core, process.execPath, ...nodeArgs, SELF, ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'] });
     children.add(child);
     child.once('exit', () => children.delete(child));
     const firstLine = new Promise((resolve, reject) => {
@@ -259,15 +275,18 @@ async function orchestrate() {
     });
     return { child, firstLine };
   };
-  const server = spawnPinned(values['server-core'], ['--role', 'serve', '--data', dataDir]);
+  const serverNodeArgs = values['server-node-args'].split(' ').filter(Boolean);
+  const server = spawnPinned(values['server-core'], ['--role', 'serve', '--data', dataDir], serverNodeArgs);
   const { port, pid } = await server.firstLine;
   const uptimeBefore = uptimeLine();
   const generator = spawnPinned(values['generator-core'], [
-    '--role', 'generate', '--port', String(port), '--server-pid', String(pid), '--tokens', tokenFile,
+    '--role', 'generate', '--port', String(port), '--server-pid', String(pid), '--tokens', tokenFile, '--ramp-ms', values['ramp-ms'],
   ]);
   const { rounds } = await generator.firstLine;
   const uptimeAfter = uptimeLine();
+  const serverExited = new Promise((resolve) => server.child.once('exit', resolve));
   server.child.kill('SIGTERM');
+  await serverExited; // a profile (--server-node-args) is written as it exits
 
   const report = {
     revision: revision(),
@@ -276,6 +295,7 @@ async function orchestrate() {
     uptimeAfter,
     connections,
     users: userCount,
+    rampMs: Number(values['ramp-ms']),
     rounds,
     targetP99Ms: TARGET_P99_MS,
   };
@@ -283,7 +303,8 @@ async function orchestrate() {
     console.log(JSON.stringify(report));
     return;
   }
-  console.log(`authorize storm: ${connections} sockets connect at once, each sends authorize with its own access token (${userCount} users)`);
+  const arrival = report.rampMs > 0 ? `spread over ${report.rampMs} ms` : 'at once';
+  console.log(`authorize storm: ${connections} sockets connect ${arrival}, each sends authorize with its own access token (${userCount} users)`);
   console.log(`- machine: ${report.machine.nproc} cores, ${report.machine.cpu}, Node ${report.machine.node}, revision ${report.revision}`);
   console.log(`- load before: ${uptimeBefore}`);
   console.log(`- load after:  ${uptimeAfter}`);

@@ -1,5 +1,5 @@
 import { SignJWT, decodeProtectedHeader, errors as joseErrors, jwtVerify } from 'jose';
-import type { KeyObject } from 'node:crypto';
+import { webcrypto, type KeyObject } from 'node:crypto';
 import { AppError } from '../core/errors.js';
 import type { Ed25519KeyPair } from './odin-keys.js';
 
@@ -74,6 +74,21 @@ interface CachedVerification {
   notBefore: number | null;
 }
 
+/**
+ * jose 6 works on WebCrypto keys: handed a node KeyObject it converts it on every call, which
+ * cost more than the signature itself. Each key is converted once and kept with it.
+ */
+const cryptoKeys = new WeakMap<KeyObject, Promise<webcrypto.CryptoKey>>();
+function cryptoKeyOf(key: KeyObject): Promise<webcrypto.CryptoKey> {
+  let converted = cryptoKeys.get(key);
+  if (!converted) {
+    const usage = key.type === 'private' ? 'sign' : 'verify';
+    converted = webcrypto.subtle.importKey('jwk', key.export({ format: 'jwk' }), { name: 'Ed25519' }, false, [usage]);
+    cryptoKeys.set(key, converted);
+  }
+  return converted;
+}
+
 const isStringList = (value: unknown): value is string[] =>
   Array.isArray(value) && value.length > 0 && value.every((item) => typeof item === 'string' && item.length > 0);
 
@@ -120,7 +135,7 @@ export class OdinTokenVerifier {
       if (typeof header.kid !== 'string') throw new OdinTokenError('unknown_key');
       key = this.keys.key(header.kid);
       if (!key) throw new OdinTokenError('unknown_key');
-      ({ payload } = await jwtVerify(token, key.publicKey, {
+      ({ payload } = await jwtVerify(token, await cryptoKeyOf(key.publicKey), {
         algorithms: ['EdDSA'],
         audience: GATEWAY_AUDIENCE,
         requiredClaims: ['exp', 'sub', 'aud'],
@@ -190,7 +205,7 @@ export class RoomTokenSigner {
     const cacheKey = `${server.keyId}\u0000${JSON.stringify(claims)}`;
     const hit = this.signed.get(cacheKey);
     if (hit) return hit;
-    const token = await new SignJWT({ ...claims }).setProtectedHeader({ alg: 'EdDSA', kid: server.keyId }).sign(server.privateKey);
+    const token = await new SignJWT({ ...claims }).setProtectedHeader({ alg: 'EdDSA', kid: server.keyId }).sign(await cryptoKeyOf(server.privateKey));
     if (this.signed.size < CACHE_LIMIT) this.signed.set(cacheKey, token);
     return token;
   }

@@ -62,6 +62,8 @@ export type RoomTaskParams =
   | { task: 'RoomSendMessage'; room_id: string; user_id: string; message: number[] };
 
 export interface CallCounters {
+  /** Method names are unique across the two endpoints. */
+  endpoint: 'public' | 'internal';
   success: number;
   failure: number;
   rejected: number;
@@ -114,7 +116,11 @@ export class GridService {
     this.customers = new CustomerDirectory(logger);
     this.customers.setSource('config', definitionsFromConfig(config.customers));
     this.verifier = new OdinTokenVerifier(this.customers, { leewaySeconds: config.odinTokenLeewaySeconds });
-    this.metrics = new GridMetrics(options.registry, () => (this.ready ? this.gauges : undefined));
+    this.metrics = new GridMetrics(
+      options.registry,
+      () => (this.ready ? this.gauges : undefined),
+      () => [...this.calls].map(([method, counters]) => [counters.endpoint, method, counters] as const),
+    );
     this.logFeed = new CustomerLogFeed(options.store, this.customers);
     this.apiPoller = config.customerApiUrl
       ? new CustomerApiPoller(
@@ -334,7 +340,7 @@ export class GridService {
         updated: iso(room.updatedAt),
       })),
       customers: this.customers.list().map((customer) => ({ ...customer, usage: this.directory.usage(customer.id, now) })),
-      stats: { apiCalls: [...this.calls].map(([name, counters]) => ({ name, ...counters })) },
+      stats: { apiCalls: [...this.calls].map(([name, { success, failure, rejected }]) => ({ name, success, failure, rejected })) },
     };
   }
 
@@ -342,11 +348,10 @@ export class GridService {
   recordCall(endpoint: 'public' | 'internal', call: CallOutcome): void {
     let counters = this.calls.get(call.method);
     if (!counters) {
-      counters = { success: 0, failure: 0, rejected: 0 };
+      counters = { endpoint, success: 0, failure: 0, rejected: 0 };
       this.calls.set(call.method, counters);
     }
     counters[call.outcome] += 1;
-    this.metrics.rpcCalls.inc({ endpoint, method: call.method, outcome: call.outcome });
     if (call.outcome === 'failure') this.options.logger.error({ err: call.error, method: call.method }, 'room API call failed');
   }
 

@@ -1,5 +1,8 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 
+/** Calls by endpoint and method, as plain counts kept by the grid. */
+export type CallCountSource = () => Iterable<[endpoint: string, method: string, counts: Record<'success' | 'failure' | 'rejected', number>]>;
+
 export interface GridGaugeSource {
   serverCounts(): Record<string, number>;
   roomCount(): number;
@@ -17,12 +20,25 @@ export class GridMetrics {
   readonly customerApiUpdates: Counter;
   readonly tokenRefusals: Counter<'reason'>;
 
-  constructor(registry: Registry, source: () => GridGaugeSource | undefined) {
+  constructor(registry: Registry, source: () => GridGaugeSource | undefined, calls: CallCountSource) {
+    // Counted in plain numbers per call and handed over at scrape time: a labelled inc() on
+    // every Connect costs more than a lookup in the directory.
+    const reported = new Map<string, number>();
     this.rpcCalls = new Counter({
       name: 'switchyard_rpc_calls_total',
       help: 'JSON-RPC calls by endpoint, method and outcome (success, rejected: the caller\'s fault, failure: ours)',
       labelNames: ['endpoint', 'method', 'outcome'],
       registers: [registry],
+      collect() {
+        for (const [endpoint, method, counts] of calls()) {
+          for (const outcome of ['success', 'failure', 'rejected'] as const) {
+            const key = `${endpoint} ${method} ${outcome}`;
+            const delta = counts[outcome] - (reported.get(key) ?? 0);
+            if (delta > 0) this.inc({ endpoint, method, outcome }, delta);
+            reported.set(key, counts[outcome]);
+          }
+        }
+      },
     });
     this.customerApiFailures = new Counter({
       name: 'switchyard_customer_api_failures_total',

@@ -101,10 +101,14 @@ export function socketIoDetails(frame: InboundFrame): SocketIoFrameDetails | und
   return (frame as Partial<SocketIoFrame>).socketIo;
 }
 
-/** Answers a Socket.IO event's ack with these arguments and nothing else. */
+/**
+ * Answers a Socket.IO event's ack with these arguments and nothing else. Native frames
+ * have no acks: for them this does nothing.
+ */
 export function acknowledge(connection: ClientConnection, frame: InboundFrame, args: readonly unknown[]): void {
-  if (frame.id === undefined) return;
-  connection.send({ event: ACK_ONLY_EVENT, data: new SocketIoArguments(args, socketIoDetails(frame)?.namespace), id: frame.id });
+  const details = socketIoDetails(frame);
+  if (frame.id === undefined || !details) return;
+  connection.send({ event: ACK_ONLY_EVENT, data: new SocketIoArguments(args, details.namespace), id: frame.id });
 }
 
 /** Events that, answering a CONNECT's token, accept the CONNECT. Any other answer refuses it. */

@@ -83,11 +83,11 @@ export function gridOverrides(customers: TestCustomer[], extra: Record<string, s
  * by another process or a poller (the CLI's events, the customer API). The deadline is a hang
  * guard only, far beyond any healthy wait.
  */
-export async function eventually<T>(check: () => Promise<T> | T, description: string, guardMs = 20_000): Promise<T> {
+export async function eventually<T>(check: () => Promise<T> | T, description: string, guardMs = 20_000): Promise<NonNullable<T>> {
   const deadline = Date.now() + guardMs;
   for (;;) {
     const value = await check();
-    if (value) return value;
+    if (value) return value as NonNullable<T>;
     if (Date.now() > deadline) throw new Error(`condition never held: ${description}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }

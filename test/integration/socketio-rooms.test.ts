@@ -145,6 +145,16 @@ describe('one room, three stacks: socket.io 4.x, socket.io 2.x, native MessagePa
     expect([...((toPacked.session_description as { blob: Uint8Array }).blob)]).toEqual([...blob]);
   });
 
+  it('relays MessagePack bin from the native peer as attachments to both socket.io peers', async () => {
+    // Decoded MessagePack bin is a view into the frame's buffer: only its own bytes may go out.
+    const blob = Uint8Array.from([9, 8, 7, 0, 255]);
+    for (const target of [owner, legacy]) {
+      packed.emit('relay-ice-candidate', { room, to: target.id, ice_candidate: { candidate: 'bin', blob } });
+      const received = await target.next('ice-candidate', (data) => data.peer_id === packed.id && (data.ice_candidate as { candidate: string }).candidate === 'bin');
+      expect([...((received.ice_candidate as { blob: Uint8Array }).blob)], target.name).toEqual([...blob]);
+    }
+  });
+
   it('tells the others when the 2.x peer disconnects', async () => {
     v2.socket.close();
     for (const peer of [owner, packed]) {

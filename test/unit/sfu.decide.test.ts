@@ -1,6 +1,6 @@
 import { createActor } from 'xstate';
 import { describe, expect, it } from 'vitest';
-import { decideSfu, sfuMachine, statusOf, type SfuCommand, type SfuEvent, type SfuSnapshot, type SfuTask } from '../../src/domain/sfu/index.js';
+import { MAX_PENDING_TASKS, decideSfu, sfuMachine, statusOf, type SfuCommand, type SfuEvent, type SfuSnapshot, type SfuTask } from '../../src/domain/sfu/index.js';
 
 const ADDRESS = 'sfu-1.example:4433';
 const T0 = Date.UTC(2026, 0, 1);
@@ -154,6 +154,14 @@ describe('SFU server: tasks and timers', () => {
       expect.objectContaining({ code: 'NOT_FOUND' }),
     );
     expect(() => decideSfu({ type: 'QueueTask', task: close, now: T0 }, given([]))).toThrow(expect.objectContaining({ code: 'NOT_FOUND' }));
+  });
+
+  it('refuses a task when the server already has the most it may have waiting', () => {
+    const full = [registered, report(T0 + 1), ...Array.from({ length: MAX_PENDING_TASKS }, (_, index) => queued(`t${index + 1}`))];
+    expect(() => decideSfu({ type: 'QueueTask', task: close, now: T0 + 10 }, given(full))).toThrow(
+      expect.objectContaining({ code: 'LIMIT_EXCEEDED', details: { limit: 'pendingTasks', max: MAX_PENDING_TASKS } }),
+    );
+    expect(when(full.slice(0, -1), { type: 'QueueTask', task: close, now: T0 + 10 }).events).toHaveLength(1);
   });
 
   it('disables a server only after 1.5 intervals of silence, counted from its last report or the gateway start', () => {

@@ -8,7 +8,7 @@ export * from './sfu.events.js';
 export * from './sfu.commands.js';
 export * from './room-id.js';
 export { sfuMachine, type SfuContext, type SfuStatus, type PlacedRoom } from './sfu.machine.js';
-export { decideSfu, statusOf, type SfuSnapshot } from './sfu.decide.js';
+export { decideSfu, statusOf, MAX_PENDING_TASKS, type SfuSnapshot } from './sfu.decide.js';
 export * from './directory.js';
 export * from './licence.js';
 

@@ -11,6 +11,13 @@ export const statusOf = (snapshot: SfuSnapshot): SfuStatus => snapshot.value as 
 
 const taskId = (sequence: number): string => `t${sequence}`;
 
+/**
+ * Tasks a server may have waiting. A server that stopped reporting hands nothing out, and
+ * without a cap a customer's loop of RoomSendMessage calls would grow its state (and every
+ * restart's rebuild) without end; a reporting server drains its queue every interval.
+ */
+export const MAX_PENDING_TASKS = 10_000;
+
 /** Checks a command against the server's state and returns the events it causes. */
 export function decideSfu(command: SfuCommand, snapshot: SfuSnapshot): SfuEvent[] {
   const { context } = snapshot;
@@ -81,6 +88,12 @@ export function decideSfu(command: SfuCommand, snapshot: SfuSnapshot): SfuEvent[
     case 'QueueTask': {
       if (status !== 'registered' && status !== 'active' && status !== 'disabled') {
         throw new AppError('NOT_FOUND', 'no SFU server hosts this room');
+      }
+      if (context.tasks.length >= MAX_PENDING_TASKS) {
+        throw new AppError('LIMIT_EXCEEDED', 'too many tasks are waiting for the server hosting this room; retry later', {
+          limit: 'pendingTasks',
+          max: MAX_PENDING_TASKS,
+        });
       }
       return [
         {

@@ -1,0 +1,107 @@
+// The load side of bench/http/connect.mjs, run pinned to its own core: the SFU fleet (for
+// Switchyard) and autocannon. Takes one JSON argument, prints one JSON line with the result.
+//
+// For Switchyard it first starts the fleet (N fake servers that register and report every
+// interval), checks that a Connect answers a server address and a token, warms up (so that
+// every token was verified once and every room is placed: the steady state of clients
+// connecting to existing rooms), then measures. Afterwards it reads the gateway's own call
+// counters (Info) to prove every measured Connect succeeded, not just returned HTTP 200.
+
+import autocannon from 'autocannon';
+import { TokenGenerator } from '@4players/odin-tokens';
+import { Histogram, sampleCpu } from '../lib/system.mjs';
+import { internalCall, startFleet } from './fleet.mjs';
+
+const settings = JSON.parse(process.argv[2]);
+const url = `http://127.0.0.1:${settings.port}`;
+const CONNECT_BODY = JSON.stringify({ jsonrpc: '2.0', method: 'Connect', params: {}, id: 1 });
+
+async function main() {
+  const generator = new TokenGenerator(settings.accessKey);
+  const requests = Array.from({ length: settings.tokens }, (_, index) => ({
+    method: 'POST',
+    path: '/',
+    headers: {
+      'content-type': 'application/json',
+      authorization: `Bearer ${generator.createToken(`room-${index % settings.rooms}`, `user-${index}`, { audience: 'gateway', subject: 'connect', lifetime: 3600 })}`,
+    },
+    body: CONNECT_BODY,
+  }));
+
+  // After the tokens: signing a thousand with tweetnacl blocks the loop for seconds, and a
+  // fetch would then reuse a keep-alive socket the server closed meanwhile.
+  let fleet;
+  if (settings.kind === 'switchyard') {
+    fleet = await startFleet({ url, token: settings.internalToken, count: settings.servers, prefix: 'bench' });
+    fleet.start(settings.reportIntervalMs);
+  }
+
+  // One request by hand: the answer must be a Connect result, not an error that happens to be 200.
+  const probe = await fetch(`${url}/`, { method: 'POST', headers: requests[0].headers, body: CONNECT_BODY });
+  const probeBody = await probe.json();
+  if (probe.status !== 200 || typeof probeBody?.result?.address !== 'string' || typeof probeBody?.result?.token !== 'string') {
+    throw new Error(`Connect probe answered ${probe.status} ${JSON.stringify(probeBody)}`);
+  }
+
+  const options = {
+    url,
+    connections: settings.connections,
+    pipelining: 1,
+    requests,
+    ...(settings.rate ? { overallRate: settings.rate } : {}),
+  };
+  await autocannon({ ...options, duration: settings.warmupMs / 1000 });
+
+  const before = sampleCpu([settings.serverPid, process.pid]);
+  const callsBefore = fleet ? await connectCalls() : undefined;
+  const histogram = new Histogram(2000);
+  const run = autocannon({ ...options, duration: settings.durationMs / 1000 });
+  run.on('response', (_client, statusCode, _bytes, responseTime) => {
+    if (statusCode === 200) histogram.recordMs(responseTime);
+  });
+  const result = await run;
+  const after = sampleCpu([settings.serverPid, process.pid]);
+  const callsAfter = fleet ? await connectCalls() : undefined;
+  await fleet?.stop();
+
+  const seconds = (after.at - before.at) / 1000;
+  return {
+    total: result.requests.total,
+    seconds: result.duration,
+    requestsPerSecond: result.requests.total / result.duration,
+    non2xx: result.non2xx,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    // autocannon's own figures (1 ms resolution; corrected for coordinated omission at a fixed rate)
+    autocannon: { p50: result.latency.p50, p99: result.latency.p99, max: result.latency.max },
+    // ours, 1 µs buckets, as measured per response
+    p50: histogram.percentileMs(0.5),
+    p99: histogram.percentileMs(0.99),
+    max: histogram.max,
+    cpu: { before, after, seconds },
+    connects: callsAfter && callsBefore ? diff(callsAfter, callsBefore) : undefined,
+    fleetErrors: fleet ? fleet.errors.length : 0,
+  };
+}
+
+async function connectCalls() {
+  const info = await internalCall(url, `Bearer ${settings.internalToken}`, 'Info', {});
+  return info.stats.apiCalls.find((entry) => entry.name === 'Connect') ?? { success: 0, rejected: 0, failure: 0 };
+}
+
+const diff = (after, before) => ({
+  success: after.success - before.success,
+  rejected: after.rejected - before.rejected,
+  failure: after.failure - before.failure,
+});
+
+main().then(
+  (report) => {
+    process.stdout.write(`${JSON.stringify(report)}\n`);
+    process.exit(0);
+  },
+  (error) => {
+    process.stdout.write(`${JSON.stringify({ error: error instanceof Error ? error.stack : String(error) })}\n`);
+    process.exit(1);
+  },
+);
