@@ -8,7 +8,7 @@
 // counters (Info) to prove every measured Connect succeeded, not just returned HTTP 200.
 
 import autocannon from 'autocannon';
-import { TokenGenerator } from '@4players/odin-tokens';
+import { readFileSync } from 'node:fs';
 import { Histogram, sampleCpu } from '../lib/system.mjs';
 import { internalCall, startFleet } from './fleet.mjs';
 
@@ -17,19 +17,17 @@ const url = `http://127.0.0.1:${settings.port}`;
 const CONNECT_BODY = JSON.stringify({ jsonrpc: '2.0', method: 'Connect', params: {}, id: 1 });
 
 async function main() {
-  const generator = new TokenGenerator(settings.accessKey);
-  const requests = Array.from({ length: settings.tokens }, (_, index) => ({
+  // Tokens are made once by the orchestrator (tweetnacl takes seconds for a thousand).
+  const tokens = JSON.parse(readFileSync(settings.tokensFile, 'utf8'));
+  const requests = tokens.map((token) => ({
     method: 'POST',
     path: '/',
-    headers: {
-      'content-type': 'application/json',
-      authorization: `Bearer ${generator.createToken(`room-${index % settings.rooms}`, `user-${index}`, { audience: 'gateway', subject: 'connect', lifetime: 3600 })}`,
-    },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
     body: CONNECT_BODY,
   }));
 
-  // After the tokens: signing a thousand with tweetnacl blocks the loop for seconds, and a
-  // fetch would then reuse a keep-alive socket the server closed meanwhile.
+  // After reading the tokens: a long block of the loop would let a fetch reuse a keep-alive
+  // socket the server closed meanwhile.
   let fleet;
   if (settings.kind === 'switchyard') {
     fleet = await startFleet({ url, token: settings.internalToken, count: settings.servers, prefix: 'bench' });

@@ -17,9 +17,10 @@
 // clients connecting to rooms that exist, the common case. `--write` puts the markdown
 // section into bench/RESULTS.md (only this section is replaced; other sections stay).
 
-import { generateAccessKey, getKeyId, loadAccessKey } from '@4players/odin-tokens';
+import { TokenGenerator, generateAccessKey, getKeyId, loadAccessKey } from '@4players/odin-tokens';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -59,7 +60,7 @@ const SECTION = '## HTTP: room API Connect (bench/http/connect.mjs)';
 const INTERNAL_TOKEN = 'bench-internal-token-0123456789';
 
 assertBuilt();
-watchdog((4 * (settings.warmupMs + settings.durationMs + 30_000)) / 1000);
+watchdog((4 * (settings.warmupMs + settings.durationMs + 60_000) + 120_000) / 1000);
 
 const children = new Set();
 process.on('exit', () => {
@@ -101,6 +102,20 @@ const customer = {
   accessKeys: [{ publicKey: { kid: getKeyId(pair.publicKey), kty: 'OKP', crv: 'Ed25519', x: Buffer.from(pair.publicKey).toString('base64url') } }],
 };
 
+// Client tokens as customers' backends make them, once for all runs.
+const tokenDir = mkdtempSync(join(tmpdir(), 'switchyard-bench-tokens-'));
+process.on('exit', () => rmSync(tokenDir, { recursive: true, force: true }));
+const tokensFile = join(tokenDir, 'tokens.json');
+const generator = new TokenGenerator(accessKey);
+writeFileSync(
+  tokensFile,
+  JSON.stringify(
+    Array.from({ length: settings.tokens }, (_, index) =>
+      generator.createToken(`room-${index % settings.rooms}`, `user-${index}`, { audience: 'gateway', subject: 'connect', lifetime: 3600 }),
+    ),
+  ),
+);
+
 /** A Connect answer of the real size, for the bare server to send. */
 async function connectAnswer() {
   const { deriveServerKey, RoomTokenSigner } = await import('../../dist/auth/odin.js');
@@ -131,7 +146,7 @@ async function run(kind, rate) {
       kind,
       port,
       serverPid: pid,
-      accessKey,
+      tokensFile,
       internalToken: INTERNAL_TOKEN,
       servers: settings.servers,
       reportIntervalMs: 5000,

@@ -115,6 +115,7 @@ export class Gateway {
       runtime: this.runtime,
       config,
       boundToUser: (connection, userId) => this.bindToUser(connection, userId),
+      unboundFromUser: (connection) => this.unbind(connection),
     });
     this.rooms.register(this.handlers);
     this.grid = new GridService({ config, dataDir: config.dataDir, logger, clock, store: this.store, runtime: this.runtime, registry: this.metrics.registry });

@@ -24,6 +24,8 @@ export interface IdentityEventDependencies {
   config: Config;
   /** Called whenever a connection's principal becomes a user (to index sockets by user). */
   boundToUser(connection: ClientConnection, userId: string): void;
+  /** Called when a connection stops speaking for a user (logout). */
+  unboundFromUser(connection: ClientConnection): void;
 }
 
 function origin(connection: ClientConnection, now: number): RequestOrigin {
@@ -233,6 +235,8 @@ export function registerIdentityEvents(handlers: EventHandlers, deps: IdentityEv
     if (connection.principal.kind !== 'anonymous') await session(connection, { type: 'Logout' });
     // An organisation's client token outlives a user's logout; a user's own login does not.
     if (connection.principal.kind !== 'organisation') connection.principal = { kind: 'anonymous' };
+    // Disabling the user later must not close a socket that no longer speaks for them.
+    deps.unboundFromUser(connection);
     connection.reply(frame.id, 'unauthorized', { message: 'logged out', code: 'UNAUTHORIZED' });
   });
 }

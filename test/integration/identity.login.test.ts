@@ -37,8 +37,14 @@ describe('login, MFA and tokens', { timeout: 240_000 }, () => {
   let users: Record<string, TestUser>;
 
   beforeAll(async () => {
-    // Generous login limits here: the rate-limit tests below run on a gateway of their own.
-    server = await startIdentityGateway({ loginAttemptsPerMinutePerUser: '1000', loginAttemptsPerMinutePerAddress: '10000' });
+    // Generous login limits here: the rate-limit tests below run on a gateway of their own. No
+    // authentication deadline: ten scrypt logins on a loaded machine can outlast the default
+    // 30 s, and sockets waiting in mfa-pending would be closed (the deadline has its own test).
+    server = await startIdentityGateway({
+      loginAttemptsPerMinutePerUser: '1000',
+      loginAttemptsPerMinutePerAddress: '10000',
+      authDeadlineSeconds: '0',
+    });
     organisationId = await server.gateway.identity.createOrganisation('acme', 'test');
     users = await createUsers(server, 'acme', [
       { username: 'ada', mfa: true, groups: ['staff'] },
@@ -298,7 +304,7 @@ describe('login rate limits', { timeout: 240_000 }, () => {
   let users: Record<string, TestUser>;
 
   beforeAll(async () => {
-    server = await startIdentityGateway({ loginAttemptsPerMinutePerUser: '3', loginAttemptsPerMinutePerAddress: '5' });
+    server = await startIdentityGateway({ loginAttemptsPerMinutePerUser: '3', loginAttemptsPerMinutePerAddress: '5', authDeadlineSeconds: '0' });
     await server.gateway.identity.createOrganisation('acme', 'test');
     users = await createUsers(server, 'acme', [{ username: 'gus' }, { username: 'hal' }]);
   }, 240_000);
