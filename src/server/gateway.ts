@@ -133,7 +133,8 @@ export class Gateway {
       logger.warn('uWebSockets.js native binary not loaded: running on the slow fallback shim');
     }
     const gateway = new Gateway(config, logger, options.clock ?? systemClock);
-    if (options.roomHost) gateway.grid.setRoomHost(options.roomHost);
+    // Room API calls on rooms this gateway hosts act at once; others go to the SFU grid.
+    gateway.grid.setRoomHost(options.roomHost ?? gateway.rooms.asGatewayRoomHost());
     await gateway.listen();
     await gateway.recover();
     // Clients of the `oauthClients` config key; a bad entry stops the start, not a half-started gateway.

@@ -7,6 +7,7 @@ import type { Principal } from '../core/types.js';
 import { ROOM_CATEGORY, ROOM_NAME, type RoomCommand, type RoomContext, type RoomEvent, type roomMachine } from '../domain/room/index.js';
 import { isPlainObject } from '../protocol/envelope.js';
 import { KeySet, parseSpan, scanFrame, spanEqualsString, type Span } from '../protocol/json-scan.js';
+import type { GatewayRoomHost } from '../grid/index.js';
 import type { ActorRuntime } from '../runtime/actor-runtime.js';
 import type { RecordedEvent } from '../store/types.js';
 import type { ClientConnection } from './connection.js';
@@ -113,6 +114,35 @@ export class RoomService {
     if (!this.isHosted(room)) return false;
     await this.execute(room, { type: 'BanUser', userKey, until, by, now: this.deps.clock.now() }, by);
     return true;
+  }
+
+  /**
+   * The room API's view of gateway-hosted rooms (PROTOCOL.md section 6): a room id names a
+   * room of section 5 directly (ODIN namespaces do not apply to them), and a user id is a
+   * signed-in user. Rooms this gateway does not host answer false and go to the SFU grid.
+   */
+  asGatewayRoomHost(): GatewayRoomHost {
+    const by = 'room-api';
+    // A user id names a signed-in user (`user:<id>`) or, for anonymous sessions, a peer_id.
+    const keysOf = (room: string, userId: string): string[] => {
+      if (!this.isHosted(room)) return [];
+      const members = this.state(room).context.members.filter((member) => member.userKey === `user:${userId}` || member.peerId === userId);
+      return members.length > 0 ? [...new Set(members.map((member) => member.userKey))] : [`user:${userId}`];
+    };
+    return {
+      close: (room, banSeconds) => this.close(room.name, 'closed by the room API', by, banSeconds),
+      update: (room, userData) => this.update(room.name, Array.from(userData), by),
+      ban: async (room, userId, banSeconds) => {
+        const until = banSeconds > 0 ? this.deps.clock.now() + banSeconds * 1000 : null;
+        let hosted = false;
+        for (const key of keysOf(room.name, userId)) hosted = (await this.ban(room.name, key, until, by)) || hosted;
+        return hosted;
+      },
+      sendMessage: (room, userId, message) => {
+        const keys = keysOf(room.name, userId);
+        return keys.map((key) => this.sendMessage(room.name, Array.from(message), key)).some(Boolean);
+      },
+    };
   }
 
   /** A message to every member, or to the members signed in as `userKey`. Not state: not logged. */
