@@ -194,7 +194,17 @@ const decoder = new TextDecoder();
 
 /** Parses one small value (an event name, a room, an id) out of the buffer. */
 export function parseSpan(bytes: Uint8Array, span: Span): unknown {
-  return JSON.parse(decoder.decode(bytes.subarray(span[0], span[1])));
+  const [start, end] = span;
+  // Room names and peer ids: strings without escapes are their bytes, no JSON.parse needed.
+  if (bytes[start] === QUOTE && Buffer.isBuffer(bytes)) {
+    let plain = true;
+    for (let index = start + 1; index < end - 1 && plain; index++) {
+      const byte = bytes[index]!;
+      plain = byte >= 0x20 && byte !== BACKSLASH;
+    }
+    if (plain) return bytes.toString('utf8', start + 1, end - 1);
+  }
+  return JSON.parse(decoder.decode(bytes.subarray(start, end)));
 }
 
 /** True when the span holds exactly the JSON string `"expected"` without escapes. */
