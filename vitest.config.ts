@@ -7,6 +7,7 @@ export default defineConfig({
     maxWorkers: 2,
     testTimeout: 30_000,
     hookTimeout: 30_000,
-    reporters: ['default'],
+    // The JSON report lets .ci/run print one plain closing line of counts.
+    reporters: ['default', ['json', { outputFile: '.vitest/results.json' }]],
   },
 });
