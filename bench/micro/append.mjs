@@ -3,7 +3,7 @@
 // the same rows, in the same run (DESIGN.md rule 9), then an open-loop latency test.
 //
 //   npm run bench:store                   (builds first)
-//   node bench/micro/append.mjs [--seconds 5] [--rounds 2] [--streams 1000] [--batch 100]
+//   node bench/micro/append.mjs [--seconds 4] [--rounds 3] [--streams 1000] [--batch 100]
 //                               [--rate 20000] [--latency-seconds 5] [--dir DIR] [--json]
 //
 // Both sides use the same database setup: the log's schema (dist/store/schema.js), the
@@ -24,7 +24,7 @@
 // Prints a markdown block for bench/RESULTS.md (JSON with --json). Takes about
 // 2 x rounds x seconds + latency-seconds + a few seconds.
 
-import { mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -32,8 +32,8 @@ import { REPO, Histogram, assertBuilt, cpuShares, filesystemOf, fmt, machineInfo
 
 const { values } = parseArgs({
   options: {
-    seconds: { type: 'string', default: '5' },
-    rounds: { type: 'string', default: '2' },
+    seconds: { type: 'string', default: '4' },
+    rounds: { type: 'string', default: '3' },
     streams: { type: 'string', default: '1000' },
     batch: { type: 'string', default: '100' },
     rate: { type: 'string', default: '20000' },
@@ -232,6 +232,26 @@ async function storeRound() {
   };
 }
 
+/**
+ * The disk's floor for a durable append: a 4 KB write + fdatasync, as a WAL commit does at
+ * synchronous=FULL. An append cannot be acknowledged faster than this; its tail sets the
+ * latency test's p99 more than anything in the store.
+ */
+function fsyncFloor(samples = 300) {
+  const path = join(directory.path, 'fsync-probe.bin');
+  const fd = openSync(path, 'w');
+  const page = Buffer.alloc(4096, 0x5a);
+  const histogram = new Histogram(1000);
+  for (let index = 0; index < samples; index++) {
+    writeSync(fd, page);
+    const started = performance.now();
+    fdatasyncSync(fd);
+    histogram.recordMs(performance.now() - started);
+  }
+  closeSync(fd);
+  return { p50: histogram.percentileMs(0.5), p99: histogram.percentileMs(0.99), max: histogram.max, samples };
+}
+
 /** Open loop: `rate` appends/s on a fixed schedule; latency from the intended send time. */
 async function latencyRun() {
   const batches = { count: 0, appends: 0 };
@@ -301,6 +321,7 @@ async function latencyRun() {
 const startedAt = new Date();
 const machine = machineInfo();
 const loadBefore = uptimeLine();
+const disk = fsyncFloor();
 const rounds = [];
 for (let round = 0; round < settings.rounds; round++) {
   rounds.push({ raw: await rawRound(), store: await storeRound() });
@@ -321,7 +342,7 @@ const windowProblems = (cpu) => {
 };
 
 if (values.json) {
-  console.log(JSON.stringify({ startedAt, machine, settings, directory, loadBefore, loadAfter, rounds, raw, stored, ratio, latency }, null, 2));
+  console.log(JSON.stringify({ startedAt, machine, settings, directory, disk, loadBefore, loadAfter, rounds, raw, stored, ratio, latency }, null, 2));
   process.exit(0);
 }
 
@@ -338,6 +359,10 @@ out.push(
   `- database: ${directory.fs.source} (${directory.fs.fstype}, mounted on ${directory.fs.target}); journal ${pragmas.journal}, ` +
     `synchronous ${pragmas.synchronous}, wal_autocheckpoint ${pragmas.autocheckpoint} + checkpoint worker every ${CHECKPOINT_INTERVAL_MS} ms, ` +
     `no projections, ${settings.streams} streams, one event (~${JSON.stringify(eventFor(0, 12345).data).length} B data) per append`,
+);
+out.push(
+  `- disk floor (same directory, same run): 4 KB write + fdatasync p50 ${fmt.ms(disk.p50)} ms, p99 ${fmt.ms(disk.p99)} ms, ` +
+    `max ${fmt.ms(disk.max)} ms (${disk.samples} samples); every acknowledged append waits for at least one`,
 );
 out.push(`- load before: \`${loadBefore}\``);
 out.push(`- load after: \`${loadAfter}\``);

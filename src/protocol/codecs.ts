@@ -1,4 +1,4 @@
-import { Decoder, Encoder } from '@msgpack/msgpack';
+import { Decoder, Encoder, ExtData } from '@msgpack/msgpack';
 import { FrameError, toInboundFrame, type InboundFrame, type OutboundFrame } from './envelope.js';
 
 import type { Codec } from '../core/types.js';
@@ -43,6 +43,46 @@ function msgpackDecoder(maxBytes: number): Decoder {
   });
 }
 
+/**
+ * Replaces the views into the input that a MessagePack decode leaves in its result (`bin`
+ * fields are Uint8Array views, unknown extension types ExtData over a view) with copies, in
+ * place. With this the decoded frame owns all its bytes and the frame's buffer may be freed
+ * (uWS frees it when the message callback returns) without copying every frame up front:
+ * most frames carry no binary field and pay only this walk. Iterative, so a frame nested
+ * far deeper than the depth limit (checked afterwards) cannot exhaust the stack here.
+ */
+function detachViews(value: unknown): unknown {
+  const copied = detachedCopy(value);
+  if (copied !== undefined) return copied;
+  if (value === null || typeof value !== 'object') return value;
+  const stack: object[] = [value];
+  while (stack.length > 0) {
+    // The decoder builds only arrays and plain objects with own enumerable keys.
+    const node = stack.pop() as Record<string, unknown>;
+    const keys = Object.keys(node);
+    for (let index = 0; index < keys.length; index++) {
+      const key = keys[index]!;
+      const child = node[key];
+      if (child === null || typeof child !== 'object') continue;
+      const copy = detachedCopy(child);
+      if (copy !== undefined) node[key] = copy;
+      else stack.push(child);
+    }
+  }
+  return value;
+}
+
+/**
+ * A copy of a decoded view (bin or ExtData), or undefined for anything else. `new
+ * Uint8Array(view)` and not `view.slice()`: when the input was a Buffer the views are
+ * Buffers too, and Buffer#slice returns a view, not a copy.
+ */
+function detachedCopy(value: unknown): unknown {
+  if (value instanceof Uint8Array) return new Uint8Array(value);
+  if (value instanceof ExtData) return new ExtData(value.type, value.data instanceof Uint8Array ? new Uint8Array(value.data) : value.data);
+  return undefined;
+}
+
 export class FrameCodec {
   private readonly decoder: Decoder;
 
@@ -52,7 +92,11 @@ export class FrameCodec {
     this.decoder = msgpackDecoder(limits.maxFrameBytes);
   }
 
-  /** Text frames are JSON, binary frames MessagePack, whatever the connection's codec. */
+  /**
+   * Text frames are JSON, binary frames MessagePack, whatever the connection's codec. The
+   * frame returned holds no reference to `message`'s memory: the caller may free or reuse
+   * it as soon as this returns.
+   */
   decode(message: ArrayBuffer | Uint8Array, isBinary: boolean): InboundFrame {
     if (message.byteLength === 0) throw new FrameError('BAD_REQUEST', 'empty frame');
     let raw: unknown;
@@ -62,6 +106,7 @@ export class FrameCodec {
       } catch {
         throw new FrameError('BAD_REQUEST', 'binary frame is not valid MessagePack');
       }
+      raw = detachViews(raw);
     } else {
       let text: string;
       try {
