@@ -9,24 +9,29 @@
 // Both sides use the same database setup: the log's schema (dist/store/schema.js), the
 // pragmas of openDatabase (WAL, synchronous=FULL, busy_timeout) and the WAL checkpoint
 // worker with automatic checkpoints off, exactly as the gateway runs. Each round gets a
-// fresh database file in a directory on a real disk (tmpfs would fake the fsyncs).
+// fresh database file in a directory on a real disk (tmpfs would fake the fsyncs). The
+// store runs without projections: this measures the log's own cost over the same rows
+// (group commit, version checks, promises), not that of the read models.
 //
-// 1. Throughput, closed loop. Raw: transactions of `batch` rows, each row's stream version
-//    counted in memory and its data and metadata JSON.stringify'd, one prepared INSERT.
-//    Store: `batch` writers, each appending one event with an expected version to its own
-//    streams and appending again as soon as the commit answers; all of them answer in one
-//    settle, so the next `batch` appends share the next transaction (group commit).
-// 2. Latency, open loop: `rate` appends/s offered on a fixed schedule to random streams
-//    with expected versions; latency counts from each append's intended send time, not the
-//    time it was actually issued, so a stalled loop shows up as latency (no coordinated
-//    omission).
+// 0. The disk's floor: 4 KB write + fdatasync, in the same directory.
+// 1. Latency, open loop (first, on a young heap): `rate` appends/s offered on a fixed
+//    schedule to random streams with expected versions, after a 1 s warm-up; latency counts
+//    from each append's intended send time, not the time it was actually issued, so a
+//    stalled loop shows up as latency (no coordinated omission).
+// 2. Throughput, closed loop, `rounds` times raw then store. Raw: transactions of `batch`
+//    rows, each row's stream version counted in memory and its data and metadata
+//    JSON.stringify'd, one prepared INSERT. Store: `batch` writers, each appending one
+//    event with an expected version to its own streams and appending again as soon as the
+//    commit answers; all of them answer in one settle, so the next `batch` appends share
+//    the next transaction (group commit).
 //
 // Prints a markdown block for bench/RESULTS.md (JSON with --json). Takes about
-// 2 x rounds x seconds + latency-seconds + a few seconds.
+// 2 x rounds x seconds + latency-seconds + 1 + a few seconds (~35 s with the defaults).
 
 import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { REPO, Histogram, assertBuilt, cpuShares, filesystemOf, fmt, machineInfo, revision, sampleCpu, uptimeLine, watchdog } from '../lib/system.mjs';
 
@@ -56,9 +61,10 @@ const TARGET_P99_MS = 5;
 /** Shares of one core over a window above which the machine counts as busy. */
 const VALID = { otherMax: 0.15, stealMax: 0.05 };
 const CHECKPOINT_INTERVAL_MS = 1000;
+const LATENCY_WARMUP_SECONDS = 1;
 
 assertBuilt();
-watchdog(2 * settings.rounds * settings.seconds + settings.latencySeconds + 60);
+watchdog(2 * settings.rounds * settings.seconds + settings.latencySeconds + 70);
 const { SqliteEventStore, openDatabase } = await import('../../dist/store/index.js');
 const { migrate } = await import('../../dist/store/schema.js');
 const { WalCheckpointer } = await import('../../dist/store/wal-checkpointer.js');
@@ -252,60 +258,87 @@ function fsyncFloor(samples = 300) {
   return { p50: histogram.percentileMs(0.5), p99: histogram.percentileMs(0.99), max: histogram.max, samples };
 }
 
-/** Open loop: `rate` appends/s on a fixed schedule; latency from the intended send time. */
+/**
+ * Open loop: `rate` appends/s on a fixed schedule; latency from the intended send time. The
+ * first second is a warm-up at the same rate (JIT, the version cache, the WAL's first
+ * growth) and is not recorded. Settled appends are counted, not kept: holding every promise
+ * would make each young-generation GC copy them and add its own milliseconds to the tail.
+ */
 async function latencyRun() {
   const batches = { count: 0, appends: 0 };
   const store = newStore(freshPath(), batches);
   const histogram = new Histogram(10_000);
   const next = random(0x5eed);
   const issued = new Int32Array(settings.streams);
-  const total = Math.round(settings.rate * settings.latencySeconds);
-  const pending = [];
+  const warmup = Math.round(settings.rate * LATENCY_WARMUP_SECONDS);
+  const total = warmup + Math.round(settings.rate * settings.latencySeconds);
+  const gcPauses = [];
+  const gcObserver = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) if (measuring) gcPauses.push(entry.duration);
+  });
+  gcObserver.observe({ entryTypes: ['gc'] });
   let errors = 0;
   let firstError;
   let sent = 0;
-  let maxLag = 0;
+  let settled = 0;
+  let measuring = false;
+  let before;
+  let measuredFrom = 0;
   await new Promise((resolve) => setTimeout(resolve, 100));
-  const before = sampleCpu([pid]);
   const start = performance.now() + 10;
   await new Promise((resolve) => {
+    const onSettled = () => {
+      settled += 1;
+      if (settled === total) resolve();
+    };
     // Polls the schedule on every loop turn: a timer could not hit a 50 µs period. Appends
     // whose time has come go out together, as frames read in one poll would.
     const tick = () => {
       const now = performance.now();
       const due = Math.min(total, Math.floor(((now - start) * settings.rate) / 1000) + 1);
-      if (due > sent) maxLag = Math.max(maxLag, now - (start + (sent * 1000) / settings.rate));
       while (sent < due) {
+        if (sent === warmup) {
+          measuring = true;
+          measuredFrom = start + (sent * 1000) / settings.rate;
+          before = sampleCpu([pid]);
+          batches.count = 0;
+          batches.appends = 0;
+        }
         const intended = start + (sent * 1000) / settings.rate;
+        const recorded = sent >= warmup;
         const streamIndex = Math.floor(next() * settings.streams);
         const expected = issued[streamIndex];
         issued[streamIndex] = expected + 1;
-        pending.push(
-          store.append(streamIds[streamIndex], [eventFor(streamIndex, sent)], expected).then(
-            () => histogram.recordMs(performance.now() - intended),
-            (error) => {
-              errors += 1;
-              firstError ??= error;
-            },
-          ),
+        store.append(streamIds[streamIndex], [eventFor(streamIndex, sent)], expected).then(
+          () => {
+            if (recorded) histogram.recordMs(performance.now() - intended);
+            onSettled();
+          },
+          (error) => {
+            errors += 1;
+            firstError ??= error;
+            onSettled();
+          },
         );
         sent += 1;
       }
       if (sent < total) setImmediate(tick);
-      else resolve();
     };
     tick();
   });
-  await Promise.all(pending);
+  measuring = false;
+  gcObserver.disconnect();
   const after = sampleCpu([pid]);
-  const seconds = (performance.now() - start) / 1000;
+  const seconds = (performance.now() - measuredFrom) / 1000;
   const head = store.headPosition();
   await store.close();
+  gcPauses.sort((a, b) => b - a);
   return {
     offered: settings.rate,
-    appends: total,
+    appends: total - warmup,
+    warmup,
     committed: head,
-    achieved: head / seconds,
+    achieved: (head - warmup) / seconds,
     errors,
     firstError: firstError ? String(firstError.message ?? firstError) : undefined,
     p50: histogram.percentileMs(0.5),
@@ -314,6 +347,7 @@ async function latencyRun() {
     max: histogram.max,
     meanBatch: batches.appends / batches.count,
     transactions: batches.count,
+    gc: { pauses: gcPauses.length, over1ms: gcPauses.filter((ms) => ms > 1).length, max: gcPauses[0] ?? 0 },
     cpu: cpuShares(before, after),
   };
 }
@@ -322,11 +356,13 @@ const startedAt = new Date();
 const machine = machineInfo();
 const loadBefore = uptimeLine();
 const disk = fsyncFloor();
+// Latency first, on a young heap: after the throughput rounds the old generation holds their
+// garbage and a full GC inside the window would be the bench's own pause, not the store's.
+const latency = await latencyRun();
 const rounds = [];
 for (let round = 0; round < settings.rounds; round++) {
   rounds.push({ raw: await rawRound(), store: await storeRound() });
 }
-const latency = await latencyRun();
 const loadAfter = uptimeLine();
 
 const mean = (list) => list.reduce((sum, value) => sum + value, 0) / list.length;
@@ -390,15 +426,17 @@ out.push(
 const latencyProblems = windowProblems(latency.cpu);
 out.push(
   `- open loop, ${fmt.int(latency.offered)} appends/s offered for ${settings.latencySeconds} s to random streams with expected versions: ` +
-    `${fmt.int(latency.committed)} of ${fmt.int(latency.appends)} committed (${fmt.int(latency.achieved)}/s), ${latency.errors} errors` +
+    `after ${fmt.int(latency.warmup)} unrecorded warm-up appends (1 s), ${fmt.int(latency.committed - latency.warmup)} of ${fmt.int(latency.appends)} ` +
+    `committed (${fmt.int(latency.achieved)}/s), ${latency.errors} errors` +
     `${latency.firstError ? ` (first: ${latency.firstError})` : ''}, ` +
-    `${latency.transactions} transactions of ${latency.meanBatch.toFixed(1)} appends on average`,
+    `${latency.transactions} transactions of ${latency.meanBatch.toFixed(1)} appends on average; ` +
+    `GC: ${latency.gc.pauses} pauses, ${latency.gc.over1ms} over 1 ms, longest ${fmt.ms(latency.gc.max)} ms`,
 );
 out.push(
   `- append-to-ack latency from the intended send time: p50 ${fmt.ms(latency.p50)} ms, **p99 ${fmt.ms(latency.p99)} ms**, ` +
     `p99.9 ${fmt.ms(latency.p999)} ms, max ${fmt.ms(latency.max)} ms (target p99 ≤ ${TARGET_P99_MS} ms: ` +
     `${latency.p99 <= TARGET_P99_MS && latency.errors === 0 ? 'met' : 'missed'}); process CPU ${fmt.pct(latency.cpu.processes[0])} ` +
-    `(the schedule polls on every loop turn), other ${fmt.pct(latency.cpu.other)}, iowait ${fmt.pct(latency.cpu.iowait)}; ` +
+    `(includes the loop polling the schedule), other ${fmt.pct(latency.cpu.other)}, iowait ${fmt.pct(latency.cpu.iowait)}; ` +
     `machine quiet: ${latencyProblems.length === 0 ? 'yes' : `no: ${latencyProblems.join('; ')}`}`,
 );
 out.push(

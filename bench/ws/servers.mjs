@@ -1,14 +1,15 @@
 // The two servers of bench/ws/ping.mjs, each run as its own (pinned) child process:
 //
 //   node bench/ws/servers.mjs uws          bare uWebSockets.js echo: the baseline
-//   node bench/ws/servers.mjs switchyard   the real gateway from dist/, data in a tmp dir
+//   node bench/ws/servers.mjs switchyard [DIST]   the real gateway from dist/ (or DIST), data in a tmp dir
 //
 // Each listens on 127.0.0.1, port 0, prints one JSON line {"port", "native"} on stdout once
 // it accepts connections, and exits on SIGTERM.
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import uWS from 'uWebSockets.js';
 
 const kind = process.argv[2];
@@ -42,9 +43,11 @@ if (kind === 'uws') {
   });
   process.once('SIGTERM', () => process.exit(0));
 } else if (kind === 'switchyard') {
-  const { loadConfig } = await import('../../dist/config.js');
-  const { Gateway } = await import('../../dist/server/gateway.js');
-  const { createLogger } = await import('../../dist/server/logger.js');
+  // A second argument names another build (a copy of dist/ from before a change) for A/B runs.
+  const dist = process.argv[3] ? pathToFileURL(resolve(process.argv[3])).href : new URL('../../dist', import.meta.url).href;
+  const { loadConfig } = await import(`${dist}/config.js`);
+  const { Gateway } = await import(`${dist}/server/gateway.js`);
+  const { createLogger } = await import(`${dist}/server/logger.js`);
   const dataDir = mkdtempSync(join(tmpdir(), 'switchyard-bench-ws-'));
   const config = loadConfig({ flags: { port: '0', host: '127.0.0.1', data: dataDir, 'log-level': 'silent' }, env: {} });
   const gateway = await Gateway.start({ config, logger: createLogger(config.logLevel) });

@@ -155,5 +155,15 @@ export function encodeFrame(codec: Codec, frame: OutboundFrame): string | Uint8A
     }
   }
   const body = frame.id === undefined ? { event: frame.event, data: frame.data } : frame;
-  return codec === 'json' ? JSON.stringify(body) : encoder.encode(body);
+  if (codec === 'json') return JSON.stringify(body);
+  // These bytes go to uWS, which reads a typed array's backing store. `encoder.encode` would
+  // return a copy V8 keeps on its own heap when small (up to 64 bytes, most answers), and
+  // V8 must then move it off the heap when uWS asks for the store: ~250 ns per frame. A copy
+  // into Node's Buffer pool is off the heap from the start (bench/micro/dispatch.mjs). It is
+  // handed out as a plain Uint8Array, as before (Buffer's slice() is a view, not a copy);
+  // like any pooled Buffer its `.buffer` is the shared pool: mind byteOffset and byteLength.
+  const shared = encoder.encodeSharedRef(body);
+  const pooled = Buffer.allocUnsafe(shared.byteLength);
+  pooled.set(shared);
+  return new Uint8Array(pooled.buffer, pooled.byteOffset, pooled.byteLength);
 }

@@ -25,7 +25,7 @@ export interface NativeSocketDependencies {
    * Tried on text frames before the generic decode (the relay's route-on-the-envelope path);
    * returns true when it handled the frame, false to let the generic path decode it.
    */
-  textFastPath?(connection: ClientConnection, bytes: Uint8Array, now: number): boolean;
+  textFastPath?(connection: ClientConnection, message: ArrayBuffer | Uint8Array, now: number): boolean;
 }
 
 /** `/ws`: the native protocol of PROTOCOL.md section 2 over the uWS edge. */
@@ -45,7 +45,7 @@ export function nativeSocketRoute(deps: NativeSocketDependencies): WebSocketRout
     const now = deps.clock.now();
     connection.framesIn += 1;
     deps.metrics.frames.in[isBinary ? 'msgpack' : 'json'] += 1;
-    if (!isBinary && deps.textFastPath?.(connection, message instanceof Uint8Array ? message : new Uint8Array(message), now)) return;
+    if (!isBinary && deps.textFastPath?.(connection, message, now)) return;
     let frame;
     try {
       frame = codec.decode(message, isBinary);

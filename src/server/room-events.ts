@@ -29,6 +29,8 @@ export function userKeyOf(principal: Principal, peerId: string): string {
 }
 
 const RELAY_PREFIX = Buffer.from('"relay-');
+/** No relay frame is shorter: {"event":"relay-ice-candidate","data":{"room":"","to":"","ice_candidate":0}} */
+const MIN_RELAY_BYTES = 70;
 const ENVELOPE = { event: 0, data: 1, id: 2 } as const;
 const ENVELOPE_KEYS = new KeySet(['event', 'data', 'id']);
 const DATA = { room: 0, to: 1, session_description: 2, ice_candidate: 3, payload: 4, auth: 5 } as const;
@@ -325,10 +327,11 @@ export class RoomService {
    * anything that is not a well-formed relay frame, which then takes the generic path (and
    * gets its precise error there).
    */
-  relayFromJsonText(connection: ClientConnection, raw: Uint8Array, now: number): boolean {
-    const bytes = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
-    // Cheap pre-check before scanning: only relay frames contain this.
-    if (bytes.length < 40 || bytes.indexOf(RELAY_PREFIX) === -1) return false;
+  relayFromJsonText(connection: ClientConnection, raw: ArrayBuffer | Uint8Array, now: number): boolean {
+    // Every text frame passes here: pings and other short frames leave before any allocation.
+    if (raw.byteLength < MIN_RELAY_BYTES) return false;
+    const bytes = raw instanceof Uint8Array ? Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength) : Buffer.from(raw);
+    if (bytes.indexOf(RELAY_PREFIX) === -1) return false;
     const scanned = scanFrame(bytes, this.deps.config.maxFrameDepth, ENVELOPE_KEYS, ENVELOPE.data, DATA_KEYS);
     if (!scanned?.data) return false;
     const eventSpan = scanned.envelope[ENVELOPE.event];

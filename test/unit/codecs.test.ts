@@ -1,4 +1,4 @@
-import { decode as msgpackDecode, encode as msgpackEncode } from '@msgpack/msgpack';
+import { ExtData, decode as msgpackDecode, encode as msgpackEncode } from '@msgpack/msgpack';
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/core/errors.js';
 import {
@@ -82,6 +82,22 @@ describe('FrameCodec.decode: valid frames', () => {
     const paddedBinary = new Uint8Array(binary.byteLength + 8).fill(0xc1);
     paddedBinary.set(binary, 4);
     expect(codec.decode(paddedBinary.subarray(4, 4 + binary.byteLength), true)).toMatchObject({ event: 'ping', id: 4 });
+  });
+
+  it('returns MessagePack byte fields that do not share the frame buffer (uWS frees it after the callback)', () => {
+    const frame = msgpackEncode({
+      event: 'relay',
+      data: { blob: new Uint8Array([1, 2, 3]), list: [new Uint8Array([4]), { deep: new Uint8Array([5, 6]) }], ext: new ExtData(7, new Uint8Array([8])) },
+    });
+    // As uWS hands it over: an ArrayBuffer of its own, which is gone once the callback returns.
+    const message = frame.buffer.slice(frame.byteOffset, frame.byteOffset + frame.byteLength) as ArrayBuffer;
+    const data = codec.decode(message, true).data as { blob: Uint8Array; list: [Uint8Array, { deep: Uint8Array }]; ext: ExtData };
+    new Uint8Array(message).fill(0);
+    expect(data.blob).toEqual(new Uint8Array([1, 2, 3]));
+    expect(data.list[0]).toEqual(new Uint8Array([4]));
+    expect(data.list[1].deep).toEqual(new Uint8Array([5, 6]));
+    expect(data.ext).toEqual(new ExtData(7, new Uint8Array([8])));
+    for (const bytes of [data.blob, data.list[0], data.list[1].deep, data.ext.data as Uint8Array]) expect(bytes.buffer).not.toBe(message);
   });
 
   it('accepts data nested exactly maxDepth deep', () => {
