@@ -1,6 +1,8 @@
 import { join } from 'node:path';
 import type { Config } from '../config.js';
-import { systemClock } from '../core/clock.js';
+import { AppError } from '../core/errors.js';
+import type { Output } from './output.js';
+import { systemClock, type Clock } from '../core/clock.js';
 import { IdentityService } from '../auth/identity-service.js';
 import { KeyRing } from '../auth/keys.js';
 import { SecretBox } from '../auth/secrets.js';
@@ -23,14 +25,26 @@ export interface OperatorContext {
   close(): Promise<void>;
 }
 
-export function openOperatorContext(config: Config): OperatorContext {
-  const clock = systemClock;
-  const store = new SqliteEventStore({
+/** The log as an operator command opens it next to a possibly running server. */
+export function openOperatorStore(config: Config, clock: Clock = systemClock): SqliteEventStore {
+  return new SqliteEventStore({
     path: join(config.dataDir, DATABASE_FILE),
     projections: allProjections.filter((projection) => projection.mode === 'inline'),
     clock,
     walCheckpointIntervalMs: 0,
   });
+}
+
+/** An operator command's refusal (AppError) as a message and exit code 1; anything else is a bug. */
+export function operatorFailure(error: unknown, output: Output): number {
+  if (!(error instanceof AppError)) throw error;
+  output.err(`${error.code}: ${error.message}`);
+  return 1;
+}
+
+export function openOperatorContext(config: Config): OperatorContext {
+  const clock = systemClock;
+  const store = openOperatorStore(config);
   const runtime = new ActorRuntime(store);
   for (const aggregate of identityAggregates) runtime.register(aggregate);
   const keyRing = new KeyRing(config.dataDir);

@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { generateAccessKey, loadAccessKey } from '../auth/odin-keys.js';
 import type { Config } from '../config.js';
@@ -13,9 +12,8 @@ import {
   type CustomerContext,
   type customerMachine,
 } from '../domain/customer/index.js';
-import { allProjections } from '../projections/index.js';
 import { ActorRuntime } from '../runtime/index.js';
-import { DATABASE_FILE, SqliteEventStore } from '../store/index.js';
+import { openOperatorStore, operatorFailure } from './context.js';
 import { table, type Output } from './output.js';
 
 export const CUSTOMERS_USAGE = `  customers add --id C --max-peers N --max-rooms N [--namespace NS]   -> access key, shown once
@@ -57,12 +55,7 @@ export async function customersCommand(argv: string[], config: Config, output: O
     },
   });
   const [verb] = positionals;
-  const store = new SqliteEventStore({
-    path: join(config.dataDir, DATABASE_FILE),
-    projections: allProjections.filter((projection) => projection.mode === 'inline'),
-    clock,
-    walCheckpointIntervalMs: 0,
-  });
+  const store = openOperatorStore(config, clock);
   const runtime = new ActorRuntime(store);
   runtime.register(customerAggregate);
   const run = (customerId: string, command: CustomerCommand) => runtime.execute(streamId(CUSTOMER_CATEGORY, customerId), command, OPERATOR);
@@ -177,11 +170,7 @@ export async function customersCommand(argv: string[], config: Config, output: O
         return 2;
     }
   } catch (error) {
-    if (error instanceof AppError) {
-      output.err(`${error.code}: ${error.message}`);
-      return 1;
-    }
-    throw error;
+    return operatorFailure(error, output);
   } finally {
     await store.close();
   }

@@ -2,7 +2,7 @@ import QRCode from 'qrcode';
 import { parseArgs } from 'node:util';
 import type { Config } from '../config.js';
 import { AppError } from '../core/errors.js';
-import { openOperatorContext } from './context.js';
+import { openOperatorContext, operatorFailure } from './context.js';
 import type { Output } from './output.js';
 
 const OPERATOR = 'operator';
@@ -139,11 +139,7 @@ export async function identityCommand(
         return 2;
     }
   } catch (error) {
-    if (error instanceof AppError) {
-      output.err(`${error.code}: ${error.message}`);
-      return 1;
-    }
-    throw error;
+    return operatorFailure(error, output);
   } finally {
     await context.close();
   }

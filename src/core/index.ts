@@ -3,3 +3,4 @@ export * from './clock.js';
 export * from './ids.js';
 export * from './types.js';
 export * from './rate-limit.js';
+export * from './collections.js';

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { Config } from '../config.js';
 import { CloseCode } from '../core/errors.js';
+import { addToIndex, removeFromIndex } from '../core/collections.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { streamId } from '../core/ids.js';
 import { CONNECTION_CATEGORY, connectionAggregate, type CloseConnection, type OpenConnection } from '../domain/connection/index.js';
@@ -216,17 +217,18 @@ export class Gateway {
 
   private async listen(): Promise<void> {
     const { config } = this;
+    // Both socket routes hold their connections to the same limits.
+    const limits = {
+      maxBackpressureBytes: config.maxBackpressureBytes,
+      badFrameLimit: config.badFrameLimit,
+      badFrameWindowMs: config.badFrameWindowSeconds * 1000,
+      maxFrameDepth: config.maxFrameDepth,
+    };
     const native = nativeSocketRoute({
       handlers: this.handlers,
       metrics: this.metrics,
       clock: this.clock,
-      limits: {
-        maxBackpressureBytes: config.maxBackpressureBytes,
-        badFrameLimit: config.badFrameLimit,
-        badFrameWindowMs: config.badFrameWindowSeconds * 1000,
-        maxFrameBytes: config.maxFrameBytes,
-        maxFrameDepth: config.maxFrameDepth,
-      },
+      limits: { ...limits, maxFrameBytes: config.maxFrameBytes },
       allowedOrigins: config.allowedOrigins,
       accepting: () => this.ready,
       opened: (connection) => this.connectionOpened(connection),
@@ -240,12 +242,7 @@ export class Gateway {
       handlers: this.handlers,
       metrics: this.metrics,
       clock: this.clock,
-      limits: {
-        maxBackpressureBytes: config.maxBackpressureBytes,
-        badFrameLimit: config.badFrameLimit,
-        badFrameWindowMs: config.badFrameWindowSeconds * 1000,
-        maxFrameDepth: config.maxFrameDepth,
-      },
+      limits,
       options: {
         pingIntervalMs: config.socketIoPingIntervalMs,
         pingTimeoutMs: config.socketIoPingTimeoutMs,
@@ -317,14 +314,9 @@ export class Gateway {
   }
 
   private bindToUser(connection: ClientConnection, userId: string): void {
-    let sockets = this.socketsByUser.get(userId);
-    if (!sockets) {
-      sockets = new Set();
-      this.socketsByUser.set(userId, sockets);
-    }
-    sockets.add(connection);
     const previous = this.userOfSocket.get(connection);
-    if (previous !== undefined && previous !== userId) this.socketsByUser.get(previous)?.delete(connection);
+    if (previous !== undefined && previous !== userId) removeFromIndex(this.socketsByUser, previous, connection);
+    addToIndex(this.socketsByUser, userId, connection);
     this.userOfSocket.set(connection, userId);
     // Disabled between the token check and now: do not let the socket slip through.
     if (!this.identity.userActive(userId)) connection.close(CloseCode.BANNED, 'user disabled');
@@ -334,8 +326,7 @@ export class Gateway {
     const userId = this.userOfSocket.get(connection);
     if (userId === undefined) return;
     this.userOfSocket.delete(connection);
-    const sockets = this.socketsByUser.get(userId);
-    if (sockets?.delete(connection) && sockets.size === 0) this.socketsByUser.delete(userId);
+    removeFromIndex(this.socketsByUser, userId, connection);
   }
 
   private connectionOpened(connection: ClientConnection): void {

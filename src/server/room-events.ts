@@ -2,6 +2,7 @@ import type { Config } from '../config.js';
 import type { Clock } from '../core/clock.js';
 import { AppError, CloseCode, toPublicError } from '../core/errors.js';
 import { newId, streamId } from '../core/ids.js';
+import { addToIndex, removeFromIndex } from '../core/collections.js';
 import { TokenBucket } from '../core/rate-limit.js';
 import type { Principal } from '../core/types.js';
 import { ROOM_CATEGORY, ROOM_NAME, type RoomCommand, type RoomContext, type RoomEvent, type roomMachine } from '../domain/room/index.js';
@@ -489,18 +490,10 @@ export class RoomService {
   }
 
   private track(peerId: string, room: string): void {
-    let rooms = this.roomsOfPeer.get(peerId);
-    if (!rooms) {
-      rooms = new Set();
-      this.roomsOfPeer.set(peerId, rooms);
-    }
-    rooms.add(room);
+    addToIndex(this.roomsOfPeer, peerId, room);
   }
 
   private untrack(peerId: string, room: string): void {
-    const rooms = this.roomsOfPeer.get(peerId);
-    if (!rooms) return;
-    rooms.delete(room);
-    if (rooms.size === 0) this.roomsOfPeer.delete(peerId);
+    removeFromIndex(this.roomsOfPeer, peerId, room);
   }
 }
