@@ -31,6 +31,9 @@ const COMMON = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
+/** Past this many last-resort errors in a minute the process exits (1) instead of serving on. */
+const UNCAUGHT_PER_MINUTE_BEFORE_EXIT = 100;
+
 async function start(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
@@ -71,7 +74,22 @@ async function start(argv: string[]): Promise<number> {
     };
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
-    process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection'));
+    // One stray exception (a timer, a callback outside the edge's guard) must not take every
+    // socket down with it: it is logged and counted, and the gateway goes on. A burst of them
+    // means the process is in a state nobody planned for, and a supervisor restart is safer.
+    const recent: number[] = [];
+    const lastResort = (where: string) => (error: unknown) => {
+      gateway.uncaught(where, error);
+      const now = Date.now();
+      recent.push(now);
+      while (recent.length > 0 && recent[0]! < now - 60_000) recent.shift();
+      if (recent.length > UNCAUGHT_PER_MINUTE_BEFORE_EXIT) {
+        logger.fatal(`${recent.length} uncaught errors within a minute; exiting for a clean restart`);
+        resolve(1);
+      }
+    };
+    process.on('uncaughtException', lastResort('process'));
+    process.on('unhandledRejection', lastResort('promise'));
   });
 }
 

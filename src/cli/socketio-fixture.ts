@@ -101,6 +101,7 @@ export async function startSocketIoFixture(options: FixtureOptions = {}): Promis
       { method: 'any', path: '/*', handler: (request) => json(404, { error: { code: 'NOT_FOUND', message: `no route for ${request.method} ${request.path}` } }) },
     ],
     webSockets: [socketIo, bareEngine],
+    onUncaught: (where, error) => console.error(`uncaught error in ${where}:`, error),
   });
   return {
     port: edge.port,

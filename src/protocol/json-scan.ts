@@ -4,11 +4,12 @@
  * forward the description's original bytes: a full JSON.parse + stringify of such a frame
  * costs more than everything else uWS and the gateway do for it.
  *
- * It checks the grammar of everything (objects, arrays, numbers, literals, separators) but
- * the characters inside strings: it finds a string's end (skipping escaped quotes) with a
- * native `indexOf` and does not look at every byte in between. Anything it does not like
- * makes it return undefined, and the caller falls back to the full parser, which produces
- * the proper error.
+ * It checks the grammar of everything (objects, arrays, numbers, literals, separators and
+ * the characters and escapes inside strings), so what it accepts JSON.parse accepts too.
+ * Anything it does not like makes it return undefined, and the caller falls back to the full
+ * parser, which produces the proper error. (It once skipped string contents with a native
+ * `indexOf`; a bad escape in a room name then reached an unguarded JSON.parse and killed the
+ * process with one frame.)
  */
 
 const QUOTE = 0x22;
@@ -35,17 +36,39 @@ function skipSpace(bytes: Uint8Array, position: number): number {
   return position;
 }
 
-/** End (exclusive) of the string starting at `position` (which holds its opening quote). */
+function isHexDigit(byte: number | undefined): boolean {
+  return byte !== undefined && ((byte >= 0x30 && byte <= 0x39) || ((byte | 0x20) >= 0x61 && (byte | 0x20) <= 0x66));
+}
+
+/**
+ * End (exclusive) of the string starting at `position` (which holds its opening quote).
+ * Validates the string as JSON.parse would (no raw control character, only the escapes
+ * `\" \\ \/ \b \f \n \r \t \uXXXX`): the relay forwards these bytes to other clients
+ * and parses small ones with JSON.parse outside the full parser, so a string the scanner
+ * accepts must be one JSON.parse accepts. One pass over the bytes, no allocation.
+ */
 function endOfString(bytes: Uint8Array, position: number): number {
-  let search = position + 1;
-  for (;;) {
-    const quote = bytes.indexOf(QUOTE, search);
-    if (quote === -1) throw bail;
-    let backslashes = 0;
-    for (let index = quote - 1; index > position && bytes[index] === BACKSLASH; index--) backslashes++;
-    if (backslashes % 2 === 0) return quote + 1;
-    search = quote + 1;
+  const length = bytes.length;
+  let index = position + 1;
+  while (index < length) {
+    const byte = bytes[index]!;
+    if (byte === QUOTE) return index + 1;
+    if (byte === BACKSLASH) {
+      const escaped = bytes[index + 1];
+      if (escaped === 0x75) {
+        if (!isHexDigit(bytes[index + 2]) || !isHexDigit(bytes[index + 3]) || !isHexDigit(bytes[index + 4]) || !isHexDigit(bytes[index + 5])) throw bail;
+        index += 6;
+        continue;
+      }
+      // " \ / b f n r t
+      if (escaped !== QUOTE && escaped !== BACKSLASH && escaped !== 0x2f && escaped !== 0x62 && escaped !== 0x66 && escaped !== 0x6e && escaped !== 0x72 && escaped !== 0x74) throw bail;
+      index += 2;
+      continue;
+    }
+    if (byte < 0x20) throw bail;
+    index++;
   }
+  throw bail;
 }
 
 function endOfNumber(bytes: Uint8Array, position: number): number {
@@ -174,7 +197,7 @@ export interface ScannedFrame {
  * Scans a whole JSON text frame that must be one object, recording the spans of the
  * wanted envelope members and, when the envelope member `dataKey` holds an object, of its
  * wanted members. Returns undefined when the frame is not valid JSON of that shape as far
- * as the scanner checks (see above). Pass a Buffer: its `indexOf` is the native search.
+ * as the scanner checks (see above).
  */
 export function scanFrame(bytes: Buffer, maxDepth: number, envelopeKeys: KeySet, dataIndex: number, dataKeys: KeySet): ScannedFrame | undefined {
   try {

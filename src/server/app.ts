@@ -45,6 +45,12 @@ export interface EdgeOptions {
   idleTimeoutSeconds: number;
   http: readonly HttpRoute[];
   webSockets: readonly WebSocketRoute[];
+  /**
+   * The last-resort guard: an exception thrown out of a uWS callback would end the process,
+   * so every callback runs under this. The routes answer their own errors; what reaches this
+   * is a bug, logged and counted while the gateway keeps serving.
+   */
+  onUncaught(where: string, error: unknown): void;
 }
 
 interface SocketData {
@@ -132,6 +138,18 @@ function readBody(res: uWS.HttpResponse, limit: number, aborted: { value: boolea
 }
 
 export function startEdge(options: EdgeOptions): Promise<Edge> {
+  const guarded = (where: string, work: () => void, recover?: () => void): void => {
+    try {
+      work();
+    } catch (error) {
+      options.onUncaught(where, error);
+      try {
+        recover?.();
+      } catch {
+        // The socket or request is already gone.
+      }
+    }
+  };
   const app = options.ssl
     ? uWS.SSLApp({ cert_file_name: options.ssl.certificate, key_file_name: options.ssl.privateKey })
     : uWS.App();
@@ -149,7 +167,7 @@ export function startEdge(options: EdgeOptions): Promise<Edge> {
       closeOnBackpressureLimit: 0,
       idleTimeout: options.idleTimeoutSeconds,
       sendPingsAutomatically: true,
-      upgrade: (res, req, context) => {
+      upgrade: (res, req, context) => guarded(`${route.path} upgrade`, () => {
         const headers = readHeaders(req);
         const request: UpgradeRequest = {
           url: req.getUrl(),
@@ -169,8 +187,11 @@ export function startEdge(options: EdgeOptions): Promise<Edge> {
           headers['sec-websocket-extensions'] ?? '',
           context,
         );
-      },
-      open: (ws) => {
+      }, () => {
+        // The request is answered once: a refusal written before the throw stays as it is.
+        writeResponse(res, errorResponse(new Error('internal')));
+      }),
+      open: (ws) => guarded(`${route.path} open`, () => {
         const data = ws.getUserData();
         const sink: SocketSink = {
           send: (message, isBinary) => ws.send(message, isBinary),
@@ -178,24 +199,24 @@ export function startEdge(options: EdgeOptions): Promise<Edge> {
           bufferedAmount: () => ws.getBufferedAmount(),
         };
         data.connection = route.open(sink, data.payload);
-      },
-      message: (ws, message, isBinary) => {
+      }, () => ws.end(CloseCode.INTERNAL_ERROR, 'internal error')),
+      message: (ws, message, isBinary) => guarded(`${route.path} message`, () => {
         const { connection } = ws.getUserData();
         if (message.byteLength > maxFrameBytes) {
           ws.end(CloseCode.TOO_LARGE, `frame exceeds ${maxFrameBytes} bytes`);
           return;
         }
         route.message(connection, message, isBinary);
-      },
-      drain: (ws) => route.drain?.(ws.getUserData().connection),
-      close: (ws, code, message) => {
+      }),
+      drain: (ws) => guarded(`${route.path} drain`, () => route.drain?.(ws.getUserData().connection)),
+      close: (ws, code, message) => guarded(`${route.path} close`, () => {
         route.close(ws.getUserData().connection, code, Buffer.from(message).toString());
-      },
+      }),
     });
   }
 
   for (const route of options.http) {
-    app[route.method](route.path, (res, req) => {
+    app[route.method](route.path, (res, req) => guarded(`${route.method.toUpperCase()} ${route.path}`, () => {
       const aborted = { value: false };
       res.onAborted(() => {
         aborted.value = true;
@@ -217,8 +238,9 @@ export function startEdge(options: EdgeOptions): Promise<Edge> {
         .catch((error: unknown) => errorResponse(error))
         .then((response) => {
           if (!aborted.value) writeResponse(res, response);
-        });
-    });
+        })
+        .catch((error: unknown) => options.onUncaught(`${route.method.toUpperCase()} ${route.path}`, error));
+    }, () => writeResponse(res, errorResponse(new Error('internal')))));
   }
 
   return new Promise((resolve, reject) => {

@@ -267,7 +267,17 @@ export class Gateway {
       idleTimeoutSeconds: config.idleTimeoutSeconds,
       http: [...identityRoutes(this.identity, this.clock, config.appPassword), ...oauthRoutes(this.oauth, { secureCookies: config.ssl, logger: this.logger }), ...engineIoHttpRoutes('/socket.io/'), ...this.httpRoutes()],
       webSockets: [native, socketIo],
+      onUncaught: (where, error) => this.uncaught(where, error),
     });
+  }
+
+  /**
+   * The last resort for an exception no handler caught (uWS callbacks, timers, promise
+   * chains): logged with where it happened and counted, and the gateway keeps serving.
+   */
+  uncaught(where: string, error: unknown): void {
+    this.metrics.uncaught.inc({ where });
+    this.logger.error({ err: error, where }, 'uncaught error (a bug); the gateway keeps serving');
   }
 
   private httpRoutes(): HttpRoute[] {

@@ -17,6 +17,7 @@ export class GatewayMetrics {
   readonly appendSeconds: Histogram;
   readonly appends: Counter;
   readonly batchSize: Histogram;
+  readonly uncaught: Counter<'where'>;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'switchyard_' });
@@ -59,6 +60,12 @@ export class GatewayMetrics {
       name: 'switchyard_event_log_append_seconds',
       help: 'Time from append() to its commit, i.e. until the caller may acknowledge',
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
+      registers: [this.registry],
+    });
+    this.uncaught = new Counter({
+      name: 'switchyard_uncaught_errors_total',
+      help: 'Exceptions that escaped every handler and were caught by the last-resort guard (each one is a bug)',
+      labelNames: ['where'],
       registers: [this.registry],
     });
     this.batchSize = new Histogram({

@@ -99,7 +99,16 @@ export function nativeSocketRoute(deps: NativeSocketDependencies): WebSocketRout
       // (views otherwise), which is cheaper than copying every binary frame before decoding
       // (a copy of a small frame cost ~0.4 µs, the whole JS side of a ping ~1.5 µs;
       // bench/micro/dispatch.mjs).
-      dispatch(connection as ClientConnection, message, isBinary);
+      const client = connection as ClientConnection;
+      try {
+        dispatch(client, message, isBinary);
+      } catch (error) {
+        // A bug on the way to a handler (a fast path, a codec): this frame is answered
+        // INTERNAL and counted as bad, and the connection and the process go on.
+        deps.onHandlerError(client, 'frame', error);
+        const { code } = client.fail(undefined, error, deps.clock.now());
+        deps.metrics.errors.inc({ code });
+      }
     },
     close(connection, code, reason) {
       const client = connection as ClientConnection;

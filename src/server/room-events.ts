@@ -343,15 +343,22 @@ export class RoomService {
         ? 'sdp'
         : undefined;
     if (!kind) return false;
-    const idSpan = scanned.envelope[ENVELOPE.id];
-    const id = idSpan ? parseSpan(bytes, idSpan) : undefined;
-    if (id !== undefined && id !== null && (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 1)) return false;
-    const frameId = typeof id === 'number' ? id : undefined;
     const roomSpan = scanned.data[DATA.room];
     const toSpan = scanned.data[DATA.to];
     const bodySpan = scanned.data[kind === 'sdp' ? DATA.session_description : DATA.ice_candidate];
-    const room = roomSpan ? parseSpan(bytes, roomSpan) : undefined;
-    const to = toSpan ? parseSpan(bytes, toSpan) : undefined;
+    const idSpan = scanned.envelope[ENVELOPE.id];
+    // The scanner validated every string, so these parses cannot throw; should one ever,
+    // the frame goes to the full parser, which answers it properly, instead of out of here.
+    let id: unknown, room: unknown, to: unknown;
+    try {
+      id = idSpan ? parseSpan(bytes, idSpan) : undefined;
+      room = roomSpan ? parseSpan(bytes, roomSpan) : undefined;
+      to = toSpan ? parseSpan(bytes, toSpan) : undefined;
+    } catch {
+      return false;
+    }
+    if (id !== undefined && id !== null && (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 1)) return false;
+    const frameId = typeof id === 'number' ? id : undefined;
     if (typeof room !== 'string' || typeof to !== 'string' || !bodySpan || spanEqualsString(bytes, bodySpan, 'null')) return false;
     const authSpan = scanned.data[DATA.auth];
     const payloadSpan = scanned.data[DATA.payload];

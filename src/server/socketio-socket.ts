@@ -448,7 +448,13 @@ export function socketIoRoute(deps: SocketIoDependencies): WebSocketRoute {
       const session = state as SocketIoSession;
       session.connection.framesIn += 1;
       deps.metrics.frames.in.json += 1;
-      session.engine.receive(message, isBinary);
+      try {
+        session.engine.receive(message, isBinary);
+      } catch (error) {
+        deps.onHandlerError(session.connection, 'packet', error);
+        const { code } = session.connection.fail(undefined, error, deps.clock.now());
+        deps.metrics.errors.inc({ code });
+      }
     },
     close(state, code, reason) {
       const session = state as SocketIoSession;

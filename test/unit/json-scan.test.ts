@@ -72,3 +72,49 @@ describe('json-scan (the relay route-on-the-envelope scanner)', () => {
     );
   });
 });
+
+describe('json-scan string validation (hardening point 1)', () => {
+  const frameWith = (inner: string) => Buffer.from(`{"event":"relay-ice-candidate","data":{"room":"${inner}","to":"p","body":{"candidate":"${inner}"}},"id":1}`, 'utf8');
+
+  it.each([
+    ['a bad escape', String.raw`a\qb`],
+    ['a raw control character', 'a\u0001b'],
+    ['a raw tab', 'a\tb'],
+    ['a short \\u escape', String.raw`a\u12`],
+    ['a non-hex \\u escape', String.raw`a\u00zz`],
+    ['an escaped closing quote that leaves the string open', 'ab\\'],
+  ])('refuses a string with %s (JSON.parse would throw on it)', (_name, inner) => {
+    expect(() => JSON.parse(frameWith(inner).toString())).toThrow();
+    expect(scanFrame(frameWith(inner), 32)).toBeUndefined();
+  });
+
+  it('accepts every escape JSON allows', () => {
+    const inner = String.raw`\" \\ \/ \b \f \n \r \t \u00e9 \uD83D\uDE00`;
+    const scanned = scanFrame(frameWith(inner), 32)!;
+    expect(parseSpan(frameWith(inner), at(scanned.data, DATA, 'room'))).toBe(JSON.parse(`"${inner}"`));
+  });
+
+  it('accepts exactly the strings JSON.parse accepts, for any text between the quotes', () => {
+    const piece = fc.oneof(
+      fc.constantFrom('\\', '"', '\\"', '\\\\', '\\u', '\\u00', '\\u00e9', '\\x', '\\n', '\u0000', '\u001f', '\n', 'é', '{', '}'),
+      fc.string({ maxLength: 4 }),
+    );
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 12 }), (pieces) => {
+        const bytes = frameWith(pieces.join(''));
+        let parsedOk = true;
+        try {
+          JSON.parse(bytes.toString('utf8'));
+        } catch {
+          parsedOk = false;
+        }
+        const scanned = scanFrame(bytes, 32);
+        // Accepting what JSON.parse refuses is the bug that killed the process; refusing
+        // what it accepts only sends the frame to the full parser.
+        if (scanned !== undefined) expect(parsedOk).toBe(true);
+        if (scanned?.data) for (const span of scanned.data) if (span) expect(() => parseSpan(bytes, span)).not.toThrow();
+      }),
+      { numRuns: 5000, seed: 20261201 },
+    );
+  });
+});
