@@ -4,14 +4,14 @@
  * the config, wires the gateway or runs a CLI command, and handles signals.
  */
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, loadConfig } from './app/config.js';
 import { eventsCommand } from './cli/events.js';
 import { IDENTITY_USAGE, identityCommand } from './cli/identity.js';
 import { consoleOutput } from './cli/output.js';
 import { CUSTOMERS_USAGE, customersCommand } from './cli/customers.js';
 import { replayCommand } from './cli/replay.js';
-import { Gateway } from './server/gateway.js';
-import { createLogger } from './server/logger.js';
+import { Gateway } from './app/gateway.js';
+import { createLogger } from './edge/logger.js';
 
 const USAGE = `usage: switchyard <command> [options]
 

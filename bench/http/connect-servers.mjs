@@ -52,9 +52,9 @@ if (kind === 'uws') {
   });
   process.once('SIGTERM', () => process.exit(0));
 } else if (kind === 'switchyard') {
-  const { loadConfig } = await import('../../dist/config.js');
-  const { Gateway } = await import('../../dist/server/gateway.js');
-  const { createLogger } = await import('../../dist/server/logger.js');
+  const { loadConfig } = await import('../../dist/app/config.js');
+  const { Gateway } = await import('../../dist/app/gateway.js');
+  const { createLogger } = await import('../../dist/edge/logger.js');
   const dataDir = mkdtempSync(join(tmpdir(), 'switchyard-bench-connect-'));
   const config = loadConfig({
     flags: { port: '0', host: '127.0.0.1', data: dataDir, 'log-level': 'silent' },

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // JavaScript cost of one `ping` frame through the native route, without sockets: the
-// `/ws` route of dist/server/native-socket.js with a sink that only counts what it is
+// `/ws` route of dist/edge/native-socket.js with a sink that only counts what it is
 // given. It isolates what Switchyard adds on top of uWS (decode, validate, dispatch,
 // encode, send bookkeeping) from the kernel and uWS's own work, so it is the figure to
 // watch while optimising the hot path; bench/ws/ping.mjs is the one that counts.

@@ -50,9 +50,9 @@ const TARGET_P99_MS = 5;
 
 // ---------------------------------------------------------------- serve (child, core 0)
 async function serve() {
-  const { loadConfig } = await import('../../dist/config.js');
-  const { Gateway } = await import('../../dist/server/gateway.js');
-  const { createLogger } = await import('../../dist/server/logger.js');
+  const { loadConfig } = await import('../../dist/app/config.js');
+  const { Gateway } = await import('../../dist/app/gateway.js');
+  const { createLogger } = await import('../../dist/edge/logger.js');
   const config = loadConfig({ flags: { port: '0', host: '127.0.0.1', data: values.data, 'log-level': 'silent' }, env: {} });
   const gateway = await Gateway.start({ config, logger: createLogger(config.logLevel) });
   process.stdout.write(`${JSON.stringify({ port: gateway.port, pid: process.pid })}\n`);
@@ -242,7 +242,7 @@ async function orchestrate() {
   process.on('SIGINT', () => process.exit(130));
 
   // Organisation, users and one token per socket, signed by the key the server will load.
-  const { loadConfig } = await import('../../dist/config.js');
+  const { loadConfig } = await import('../../dist/app/config.js');
   const { openOperatorContext } = await import('../../dist/cli/context.js');
   const config = loadConfig({ flags: { data: dataDir }, env: {} });
   const operator = openOperatorContext(config);

@@ -66,9 +66,9 @@ if (process.argv[2] === 'client') {
   const SOCKETS = Number(process.argv[2] ?? 10_000);
   if (typeof global.gc !== 'function') throw new Error('run with node --expose-gc');
   assertBuilt();
-  const { loadConfig } = await import(join(REPO, 'dist/config.js'));
-  const { Gateway } = await import(join(REPO, 'dist/server/gateway.js'));
-  const { createLogger } = await import(join(REPO, 'dist/server/logger.js'));
+  const { loadConfig } = await import(join(REPO, 'dist/app/config.js'));
+  const { Gateway } = await import(join(REPO, 'dist/app/gateway.js'));
+  const { createLogger } = await import(join(REPO, 'dist/edge/logger.js'));
   const dataDir = mkdtempSync(join(tmpdir(), 'switchyard-idle-'));
   const config = loadConfig({
     flags: { port: '0', data: dataDir },

@@ -30,7 +30,7 @@ function ready(port) {
 }
 
 if (kind === 'uws') {
-  // Same socket options as src/server/app.ts, so the baseline differs only by the work
+  // Same socket options as src/edge/uws.ts, so the baseline differs only by the work
   // Switchyard does per frame.
   const maxFrameBytes = 64 * 1024;
   /** pair id -> the first socket of the pair, until its partner arrives. */
@@ -97,9 +97,9 @@ if (kind === 'uws') {
   httpServer.listen(0, '127.0.0.1', () => ready(httpServer.address().port));
   process.once('SIGTERM', () => process.exit(0));
 } else if (kind === 'switchyard') {
-  const { loadConfig } = await import('../../dist/config.js');
-  const { Gateway } = await import('../../dist/server/gateway.js');
-  const { createLogger } = await import('../../dist/server/logger.js');
+  const { loadConfig } = await import('../../dist/app/config.js');
+  const { Gateway } = await import('../../dist/app/gateway.js');
+  const { createLogger } = await import('../../dist/edge/logger.js');
   const dataDir = mkdtempSync(join(tmpdir(), 'switchyard-bench-relay-'));
   // The per-connection relay budgets (20 SDP/s, 200 ICE/s by default) protect a real
   // deployment from a flooding peer; the benchmark measures the relay itself, so they are

@@ -20,7 +20,7 @@ function ready(port) {
 }
 
 if (kind === 'uws') {
-  // Same socket options as src/server/app.ts, so the baseline differs only by the work
+  // Same socket options as src/edge/uws.ts, so the baseline differs only by the work
   // Switchyard does per frame.
   const maxFrameBytes = 64 * 1024;
   const app = uWS.App().ws('/ws', {

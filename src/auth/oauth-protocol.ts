@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { OAuthErrorCode } from '../domain/oauth/index.js';
+import type { OAuthErrorCode } from '../modules/identity/domain/index.js';
 
 /**
  * The parts of OAuth2 (RFC 6749) and PKCE (RFC 7636) that are plain parsing and comparing:

@@ -1,14 +1,14 @@
 import { join } from 'node:path';
-import type { Config } from '../config.js';
+import type { Config } from '../app/config.js';
 import { AppError } from '../core/errors.js';
 import type { Output } from './output.js';
 import { systemClock, type Clock } from '../core/clock.js';
-import { IdentityService } from '../auth/identity-service.js';
+import { IdentityService } from '../modules/identity/identity-service.js';
 import { KeyRing } from '../auth/keys.js';
 import { SecretBox } from '../auth/secrets.js';
 import { TokenService, type ExternalIssuer } from '../auth/tokens.js';
-import { identityAggregates } from '../domain/identity/index.js';
-import { allProjections } from '../projections/index.js';
+import { identityAggregates } from '../modules/identity/domain/index.js';
+import { allProjections } from '../app/projections.js';
 import { ActorRuntime } from '../runtime/index.js';
 import { SqliteEventStore, DATABASE_FILE } from '../store/index.js';
 

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { generateAccessKey, loadAccessKey } from '../auth/odin-keys.js';
-import type { Config } from '../config.js';
+import type { Config } from '../app/config.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { AppError } from '../core/errors.js';
 import { streamId } from '../core/ids.js';
@@ -11,7 +11,7 @@ import {
   type CustomerCommand,
   type CustomerContext,
   type customerMachine,
-} from '../domain/customer/index.js';
+} from '../modules/grid/domain/index.js';
 import { ActorRuntime } from '../runtime/index.js';
 import { openOperatorStore, operatorFailure } from './context.js';
 import { table, type Output } from './output.js';

@@ -1,6 +1,6 @@
 import QRCode from 'qrcode';
 import { parseArgs } from 'node:util';
-import type { Config } from '../config.js';
+import type { Config } from '../app/config.js';
 import { AppError } from '../core/errors.js';
 import { openOperatorContext, operatorFailure } from './context.js';
 import type { Output } from './output.js';

@@ -4,3 +4,5 @@ export * from './ids.js';
 export * from './types.js';
 export * from './rate-limit.js';
 export * from './collections.js';
+export * from './events.js';
+export * from './decider.js';

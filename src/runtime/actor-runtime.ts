@@ -2,7 +2,7 @@ import { createActor, type Actor, type AnyStateMachine, type SnapshotFrom } from
 import { AppError, ConflictError } from '../core/errors.js';
 import { categoryOf } from '../core/ids.js';
 import type { EventMetadata, EventStore, RecordedEvent } from '../store/types.js';
-import type { AnyAggregate } from './aggregate.js';
+import type { AnyAggregate } from '../core/decider.js';
 import { Mailboxes } from './mailbox.js';
 
 interface LiveActor {

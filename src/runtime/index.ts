@@ -1,4 +1,4 @@
-export * from './aggregate.js';
+export * from '../core/decider.js';
 export * from './actor-runtime.js';
 export * from './mailbox.js';
-export * from './log-follower.js';
+export * from '../cluster/local.js';

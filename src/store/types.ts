@@ -1,32 +1,7 @@
 import type { Database } from 'better-sqlite3';
+import type { NewEvent, RecordedEvent } from '../core/events.js';
 
-/** Who caused an event and why: the audit trail's answer to "who did this, from where". */
-export interface EventMetadata {
-  correlationId?: string;
-  causationId?: string;
-  /** The principal that issued the command: a user id, `connection:<id>`, `operator`, `system`. */
-  actor?: string;
-  [key: string]: unknown;
-}
-
-export interface NewEvent<Type extends string = string, Data = unknown> {
-  type: Type;
-  data: Data;
-  metadata?: EventMetadata;
-}
-
-export interface RecordedEvent<Type extends string = string, Data = unknown> {
-  /** Global position in the log, 1-based, gap-free (rows are never deleted). */
-  position: number;
-  streamId: string;
-  /** Version within the stream, 1-based: a stream's first event has version 1. */
-  version: number;
-  type: Type;
-  data: Data;
-  metadata: EventMetadata;
-  /** Milliseconds since the epoch, stamped by the store at append. */
-  recordedAt: number;
-}
+export type { EventMetadata, NewEvent, RecordedEvent } from '../core/events.js';
 
 /**
  * What the caller believes the stream's version is.

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DATABASE_FILE } from '../../src/server/gateway.js';
+import { DATABASE_FILE } from '../../src/app/gateway.js';
 import { openDatabase, readAllFrom } from '../../src/store/index.js';
 
 /**

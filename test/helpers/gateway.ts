@@ -1,9 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig, type ConfigInput } from '../../src/config.js';
-import { Gateway } from '../../src/server/gateway.js';
-import { createLogger } from '../../src/server/logger.js';
+import { loadConfig, type ConfigInput } from '../../src/app/config.js';
+import { Gateway } from '../../src/app/gateway.js';
+import { createLogger } from '../../src/edge/logger.js';
 
 export interface TestGateway {
   gateway: Gateway;

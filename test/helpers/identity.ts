@@ -1,11 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig, type ConfigInput } from '../../src/config.js';
+import { loadConfig, type ConfigInput } from '../../src/app/config.js';
 import type { Clock } from '../../src/core/clock.js';
 import type { RecordedEvent } from '../../src/store/types.js';
-import { Gateway } from '../../src/server/gateway.js';
-import { createLogger } from '../../src/server/logger.js';
+import { Gateway } from '../../src/app/gateway.js';
+import { createLogger } from '../../src/edge/logger.js';
 import type { TestGateway } from './gateway.js';
 import { TestClient, type Frame } from './ws-client.js';
 

@@ -1,8 +1,8 @@
 import { generate } from 'otplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openOperatorContext } from '../../src/cli/context.js';
-import { loadConfig } from '../../src/config.js';
-import { MFA_PROMPT } from '../../src/server/identity-events.js';
+import { loadConfig } from '../../src/app/config.js';
+import { MFA_PROMPT } from '../../src/modules/identity/topics.js';
 import { runCli } from '../helpers/child-gateway.js';
 import { ask, connect, createUsers, login, startIdentityGateway, type IdentityGateway, type TestUser } from '../helpers/identity.js';
 import type { Frame } from '../helpers/ws-client.js';

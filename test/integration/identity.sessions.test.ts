@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TOKEN_NOT_VALID } from '../../src/server/identity-events.js';
+import { TOKEN_NOT_VALID } from '../../src/modules/identity/topics.js';
 import { runCli } from '../helpers/child-gateway.js';
 import { connect, ask, createUsers, login, startIdentityGateway, type IdentityGateway, type TestUser } from '../helpers/identity.js';
 import { compactJws, decodeJson, json64, split } from '../helpers/jws.js';

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFleet, type Fleet } from '../../bench/http/fleet.mjs';
 import { customersCommand } from '../../src/cli/customers.js';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/app/config.js';
 import type { Output } from '../../src/cli/output.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { INTERNAL_TOKEN, eventually, gridOverrides, rpc, testCustomer } from '../helpers/odin.js';

@@ -2,14 +2,14 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSocketIoFixture, type SocketIoFixture } from '../../src/cli/socketio-fixture.js';
+import { startSocketIoFixture, type SocketIoFixture } from '../fixtures/socketio-fixture.js';
 import { ROOT } from '../helpers/child-gateway.js';
 import { RawEngineSocket, upgradeStatus } from '../helpers/raw-engineio.js';
 
 /**
  * The WebSocket cases of the official suites (socketio/engine.io-protocol and
  * socketio/socket.io-protocol, test-suite/test-suite.js), rewritten against the protocol
- * fixture (src/cli/socketio-fixture.ts), which is configured like their reference servers:
+ * fixture (test/fixtures/socketio-fixture.ts), which is configured like their reference servers:
  * pingInterval 300, pingTimeout 200, maxPayload 1e6, connectTimeout 1000, namespace `/custom`.
  *
  * Deliberate differences from the suites:
@@ -434,10 +434,11 @@ describe('protocol fixture: official suites, WebSocket cases', () => {
 });
 
 describe('npm run fixture:socketio (the built script)', () => {
-  const script = join(ROOT, 'dist', 'cli', 'socketio-fixture.js');
+  // What `npm run fixture:socketio` runs (built by `npm run build:fixtures`, part of `npm test`).
+  const script = join(ROOT, '.fixtures-build', 'test', 'fixtures', 'socketio-fixture.js');
 
   it('starts on the given port and serves the OPEN packet', async () => {
-    if (!existsSync(script)) throw new Error(`${script} is missing: run "npm run build" before this test`);
+    if (!existsSync(script)) throw new Error(`${script} is missing: run "npm run build:fixtures" before this test`);
     const child = spawn(process.execPath, [script, '--port', '0'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     try {
       const port = await new Promise<number>((resolve, reject) => {

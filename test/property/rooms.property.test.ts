@@ -1,14 +1,14 @@
 import BetterSqlite3 from 'better-sqlite3';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/app/config.js';
 import { fixedClock } from '../../src/core/clock.js';
-import { roomAggregate, type RoomContext } from '../../src/domain/room/index.js';
-import { roomsProjection } from '../../src/projections/rooms.js';
+import { roomAggregate, type RoomContext } from '../../src/modules/rooms/domain/index.js';
+import { roomsProjection } from '../../src/modules/rooms/projection.js';
 import { ActorRuntime } from '../../src/runtime/index.js';
-import { ClientConnection } from '../../src/server/connection.js';
-import { EventHandlers } from '../../src/server/handlers.js';
-import { RoomService } from '../../src/server/room-events.js';
+import { ClientConnection } from '../../src/edge/connection.js';
+import { EventHandlers } from '../../src/edge/handlers.js';
+import { RoomService } from '../../src/modules/rooms/room-service.js';
 import { InMemoryEventStore } from '../../src/store/index.js';
 
 const PEERS = ['p0', 'p1', 'p2', 'p3'];

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ConfigError, configSchema, envNameOf, loadConfig, type ConfigSources } from '../../src/config.js';
+import { ConfigError, configSchema, envNameOf, loadConfig, type ConfigSources } from '../../src/app/config.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 function configError(sources: ConfigSources): ConfigError {

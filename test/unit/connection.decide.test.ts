@@ -8,7 +8,7 @@ import {
   type ConnectionEvent,
   type ConnectionSnapshot,
   type OpenConnection,
-} from '../../src/domain/connection/index.js';
+} from '../../src/modules/connections/domain/index.js';
 
 /**
  * decide() against snapshots: given past events (folded by the machine with XState's pure

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Script } from 'node:vm';
 import { describe, expect, it } from 'vitest';
-import { DEMO_PAGE_CSP, DEMO_PAGE_HTML, DEMO_PAGE_SCRIPT, demoPageRoute } from '../../src/server/demo-page.js';
+import { DEMO_PAGE_CSP, DEMO_PAGE_HTML, DEMO_PAGE_SCRIPT, demoPageRoute } from '../../src/modules/rooms/demo-page.js';
 
 // The browser side runs in test/e2e/demo.test.ts when Chromium is installed; these checks
 // run everywhere and catch the page's usual breakages without a browser.

@@ -1,7 +1,7 @@
 import { initialTransition, transition, type SnapshotFrom } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/core/errors.js';
-import { decideUser, mfaLocked, userMachine, type UserCommand, type UserEvent } from '../../src/domain/identity/index.js';
+import { decideUser, mfaLocked, userMachine, type UserCommand, type UserEvent } from '../../src/modules/identity/domain/index.js';
 
 /**
  * decideUser against snapshots folded purely by the user machine: given past events, when a

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { oauthAggregates, type OAuthGrantCommand } from '../../src/domain/oauth/index.js';
+import { oauthAggregates, type OAuthGrantCommand } from '../../src/modules/identity/domain/index.js';
 import { ActorRuntime } from '../../src/runtime/index.js';
 import { InMemoryEventStore } from '../../src/store/memory-store.js';
 

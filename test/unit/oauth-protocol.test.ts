@@ -10,7 +10,7 @@ import {
   singleParameters,
   type RegisteredClient,
 } from '../../src/auth/oauth-protocol.js';
-import { escapeHtml, errorPage, loginPage, mfaPage } from '../../src/server/login-page.js';
+import { escapeHtml, errorPage, loginPage, mfaPage } from '../../src/modules/identity/login-page.js';
 
 const spa: RegisteredClient = { clientId: 'spa', organisationId: 'o1', name: 'SPA', public: true, redirectUris: ['https://app.example/cb', 'https://app.example/cb?tenant=a'] };
 const backend: RegisteredClient = { clientId: 'backend', organisationId: 'o1', name: 'Backend', public: false, redirectUris: ['https://api.example/cb'] };

@@ -13,7 +13,7 @@ import {
   type OAuthGrantCommand,
   type OAuthGrantEvent,
   type OAuthRequestCommand,
-} from '../../src/domain/oauth/index.js';
+} from '../../src/modules/identity/domain/index.js';
 
 /** Given past events (folded purely by the machine), when a command, then events or an error. */
 

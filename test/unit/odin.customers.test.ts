@@ -1,8 +1,8 @@
 import { generateAccessKey, getKeyId, loadAccessKey } from '@4players/odin-tokens';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
-import { CustomerDirectory, definitionsFromConfig, type CustomerDefinition } from '../../src/grid/customers.js';
+import { loadConfig } from '../../src/app/config.js';
+import { CustomerDirectory, definitionsFromConfig, type CustomerDefinition } from '../../src/modules/grid/customers.js';
 
 const silent = pino({ level: 'silent' });
 

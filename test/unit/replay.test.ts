@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Output } from '../../src/cli/output.js';
 import { replay, replayCommand, type ReplayReport } from '../../src/cli/replay.js';
-import { connectionAggregate, type CloseConnection, type OpenConnection } from '../../src/domain/connection/index.js';
-import { allProjections, connectionStatsProjection } from '../../src/projections/index.js';
+import { connectionAggregate, type CloseConnection, type OpenConnection } from '../../src/modules/connections/domain/index.js';
+import { allProjections, connectionStatsProjection } from '../../src/app/projections.js';
 import { ActorRuntime } from '../../src/runtime/index.js';
-import { DATABASE_FILE } from '../../src/server/gateway.js';
+import { DATABASE_FILE } from '../../src/app/gateway.js';
 import { SqliteEventStore } from '../../src/store/index.js';
 import { tempDir } from '../helpers/temp-dir.js';
 

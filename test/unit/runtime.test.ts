@@ -7,7 +7,7 @@ import {
   type CloseConnection,
   type ConnectionSnapshot,
   type OpenConnection,
-} from '../../src/domain/connection/index.js';
+} from '../../src/modules/connections/domain/index.js';
 import { ActorRuntime, Mailboxes, type AggregateDefinition } from '../../src/runtime/index.js';
 import { InMemoryEventStore, type EventStore, type NewEvent, type RecordedEvent } from '../../src/store/index.js';
 import { deferred, until } from '../helpers/conditions.js';

@@ -1,7 +1,7 @@
 import { initialTransition, transition } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/core/errors.js';
-import { decideSession, sessionMachine, type SessionCommand, type SessionEvent, type SessionSnapshot } from '../../src/domain/session/index.js';
+import { decideSession, sessionMachine, type SessionCommand, type SessionEvent, type SessionSnapshot } from '../../src/modules/identity/domain/index.js';
 
 /**
  * A connection's session: given its past events (folded purely by the machine), when a

@@ -1,6 +1,6 @@
 import { createActor } from 'xstate';
 import { describe, expect, it } from 'vitest';
-import { MAX_PENDING_TASKS, decideSfu, sfuMachine, statusOf, type SfuCommand, type SfuEvent, type SfuSnapshot, type SfuTask } from '../../src/domain/sfu/index.js';
+import { MAX_PENDING_TASKS, decideSfu, sfuMachine, statusOf, type SfuCommand, type SfuEvent, type SfuSnapshot, type SfuTask } from '../../src/modules/grid/domain/index.js';
 
 const ADDRESS = 'sfu-1.example:4433';
 const T0 = Date.UTC(2026, 0, 1);

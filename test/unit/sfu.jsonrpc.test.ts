@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { AppError } from '../../src/core/errors.js';
 import { RpcDispatcher, parseRpcBody, rpcErrorOf, rpcMethod, type CallOutcome, type RpcEntry } from '../../src/protocol/jsonrpc.js';
-import { extendSfuConfig, mergeMissing, recommendedSfuConfig } from '../../src/grid/sfu-config.js';
+import { extendSfuConfig, mergeMissing, recommendedSfuConfig } from '../../src/modules/grid/sfu-config.js';
 import { parse } from 'smol-toml';
 
 const entry = (value: unknown): RpcEntry => {

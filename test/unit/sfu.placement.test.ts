@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { GridDirectory } from '../../src/modules/grid/directory.js';
 import {
-  GridDirectory,
   checkLicence,
   groupKeyOf,
   roomKey,
@@ -9,7 +9,7 @@ import {
   type RoomId,
   type SfuContext,
   type SfuStatus,
-} from '../../src/domain/sfu/index.js';
+} from '../../src/modules/grid/domain/index.js';
 
 const NOW = Date.UTC(2026, 0, 1);
 

@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Clock } from '../../src/core/clock.js';
 import { AppError } from '../../src/core/errors.js';
-import type { SocketSink } from '../../src/server/connection.js';
-import type { EngineSocketData } from '../../src/server/engineio-socket.js';
-import { EventHandlers } from '../../src/server/handlers.js';
-import { GatewayMetrics } from '../../src/server/metrics.js';
-import { SocketIoSession, connectTokenEvent, type SocketIoDependencies } from '../../src/server/socketio-socket.js';
+import type { SocketSink } from '../../src/edge/connection.js';
+import type { EngineSocketData } from '../../src/edge/socketio/engineio-socket.js';
+import { EventHandlers } from '../../src/edge/handlers.js';
+import { GatewayMetrics } from '../../src/edge/metrics.js';
+import { SocketIoSession, connectTokenEvent, type SocketIoDependencies } from '../../src/edge/socketio/socketio-socket.js';
 
 /**
  * The Socket.IO session without a socket: a fake sink records what would go on the wire,

@@ -1,0 +1,259 @@
+import { AppError } from '../../core/errors.js';
+import { newId } from '../../core/ids.js';
+import type { Clock } from '../../core/clock.js';
+import {
+  EnginePacketError,
+  EnginePacketType,
+  decodeEnginePacket,
+  encodeEnginePacket,
+  encodeOpenPacket,
+  parseHandshakeQuery,
+  type EngineHandshake,
+  type EngineVersion,
+} from '../../protocol/index.js';
+import type { UpgradeRequest, WebSocketRoute } from '../uws.js';
+import { ClientConnection, type ConnectionInfo, type ConnectionLimits, type FrameEncoder } from '../connection.js';
+import { json, type HttpResponse, type HttpRoute } from '../http.js';
+import type { GatewayMetrics } from '../metrics.js';
+import { originAllowed } from '../origin.js';
+
+/**
+ * The Engine.IO layer of `/socket.io/` (and of the protocol fixture's bare `/engine.io/`):
+ * handshake checks, the OPEN packet, heartbeats and the control packets, over one uWS
+ * WebSocket. Only the WebSocket transport exists here; HTTP long-polling is refused.
+ */
+
+export interface EngineIoOptions {
+  pingIntervalMs: number;
+  pingTimeoutMs: number;
+  /** Largest WebSocket message; larger ones close the socket with 1009 (app.ts). */
+  maxPayloadBytes: number;
+}
+
+/**
+ * Close codes of the Engine.IO/Socket.IO layer. 4408 (timeout, after HTTP 408) is in the
+ * range a client may reconnect from: a missed heartbeat is usually the network's fault.
+ */
+export const EngineCloseCode = {
+  /** No pong (v4) or no ping (v3) in time, or no namespace joined within the connect timeout. */
+  TIMEOUT: 4408,
+} as const;
+
+export interface EngineUpgradeDependencies {
+  accepting(): boolean;
+  allowedOrigins: readonly string[];
+}
+
+export interface EngineSocketData {
+  info: ConnectionInfo;
+  handshake: EngineHandshake;
+}
+
+const badRequest = (message: string): HttpResponse => json(400, { error: { code: 'BAD_REQUEST', message } });
+
+/** The upgrade decision shared by the Engine.IO routes: readiness, Origin, then the query. */
+export function engineUpgrade(request: UpgradeRequest, deps: EngineUpgradeDependencies): { refuse: HttpResponse } | { accept: EngineSocketData } {
+  if (!deps.accepting()) return { refuse: json(503, { error: { code: 'UNAVAILABLE', message: 'gateway is not ready' } }) };
+  if (!originAllowed(request.headers.origin, request.headers.host, deps.allowedOrigins)) {
+    return { refuse: json(403, { error: { code: 'FORBIDDEN', message: 'origin not allowed' } }) };
+  }
+  const parsed = parseHandshakeQuery(request.query);
+  if (!parsed.ok) return { refuse: badRequest(parsed.message) };
+  const info: ConnectionInfo = {
+    id: newId(),
+    codec: 'json',
+    transport: 'socket.io',
+    remoteAddress: request.remoteAddress,
+    userAgent: request.headers['user-agent'] ?? null,
+    origin: request.headers.origin ?? null,
+  };
+  return { accept: { info, handshake: parsed.handshake } };
+}
+
+/**
+ * Plain HTTP on an Engine.IO path: HTTP long-polling (what socket.io clients try first
+ * unless told `transports: ['websocket']`) and anything else that is not an upgrade get a
+ * 400 whose message says what to do.
+ */
+export function engineIoHttpRoutes(path: string): HttpRoute[] {
+  const base = path.endsWith('/') ? path.slice(0, -1) : path;
+  const handler = (request: { query: string }): HttpResponse => {
+    const parsed = parseHandshakeQuery(request.query);
+    return badRequest(parsed.ok ? `${base}/ serves WebSocket upgrades only (GET with Upgrade: websocket)` : parsed.message);
+  };
+  return [base, `${base}/`, `${base}/*`].map((routePath) => ({ method: 'any', path: routePath, handler }));
+}
+
+export interface EngineSocketListener {
+  /** The data of a MESSAGE packet: text, or bytes (a copy, safe to keep). */
+  message(data: string | Uint8Array): void;
+  /** A message that is not a valid packet here; the listener counts it. */
+  badPacket(reason: string): void;
+}
+
+/**
+ * One Engine.IO session on one WebSocket. Heartbeats by version: in v4 the server pings
+ * (`2`) every pingInterval and closes when the pong (`3`) is not back within pingTimeout;
+ * in v3 the client pings and the server answers, closing after pingInterval + pingTimeout
+ * without a ping. Timers live until `stop()`, which the route calls on close.
+ */
+export class EngineSocket {
+  private pingTimer: NodeJS.Timeout | undefined;
+  private deadline: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(
+    readonly version: EngineVersion,
+    private readonly connection: ClientConnection,
+    private readonly options: EngineIoOptions,
+    private readonly listener: EngineSocketListener,
+  ) {}
+
+  /** Sends the OPEN packet and starts the heartbeat. */
+  start(sid: string): void {
+    const { pingIntervalMs, pingTimeoutMs, maxPayloadBytes } = this.options;
+    this.connection.sendEncoded(encodeOpenPacket({ sid, pingIntervalMs, pingTimeoutMs, maxPayloadBytes }), false);
+    if (this.version === 4) {
+      this.pingTimer = setTimeout(() => this.ping(), pingIntervalMs);
+    } else {
+      this.deadline = setTimeout(() => this.timedOut('ping timeout'), pingIntervalMs + pingTimeoutMs);
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.pingTimer);
+    clearTimeout(this.deadline);
+  }
+
+  /** One WebSocket message from uWS; `message` is only valid during this call. */
+  receive(message: ArrayBuffer, isBinary: boolean): void {
+    // Binary is copied (uWS frees the buffer when the callback returns); text is decoded
+    // into a new string. uWS has already refused text frames that are not UTF-8.
+    const raw = isBinary ? new Uint8Array(message.slice(0)) : Buffer.from(message).toString('utf8');
+    let packet;
+    try {
+      packet = decodeEnginePacket(this.version, raw);
+    } catch (error) {
+      this.listener.badPacket(error instanceof EnginePacketError ? error.message : 'invalid Engine.IO packet');
+      return;
+    }
+    switch (packet.type) {
+      case EnginePacketType.MESSAGE:
+        this.listener.message(packet.data ?? '');
+        return;
+      case EnginePacketType.PING:
+        if (packet.data === 'probe') {
+          // A transport probe; harmless to answer even though there is nothing to upgrade.
+          this.write(encodeEnginePacket(this.version, { type: EnginePacketType.PONG, data: 'probe' }));
+        } else if (this.version === 3) {
+          this.write(encodeEnginePacket(3, packet.data === undefined ? { type: EnginePacketType.PONG } : { type: EnginePacketType.PONG, data: packet.data }));
+          this.deadline?.refresh();
+        } else {
+          this.listener.badPacket('ping from the client: in Engine.IO v4 the server pings and the client answers');
+        }
+        return;
+      case EnginePacketType.PONG:
+        if (this.version === 4) {
+          clearTimeout(this.deadline);
+          this.deadline = undefined;
+          // The next ping is due a whole interval after this pong (the timer has fired, so
+          // refresh() re-arms it without allocating).
+          this.pingTimer?.refresh();
+        } else {
+          this.listener.badPacket('pong from the client: in Engine.IO v3 the client pings and the server answers');
+        }
+        return;
+      case EnginePacketType.CLOSE:
+        this.connection.close(1000, 'client closed the Engine.IO session');
+        return;
+      case EnginePacketType.UPGRADE:
+      case EnginePacketType.NOOP:
+        return;
+      case EnginePacketType.OPEN:
+        this.listener.badPacket('OPEN is sent by the server only');
+        return;
+    }
+  }
+
+  /** The WebSocket message carrying `data` as a MESSAGE packet. */
+  frame(data: string | Uint8Array): string | Uint8Array {
+    return encodeEnginePacket(this.version, { type: EnginePacketType.MESSAGE, data });
+  }
+
+  send(data: string | Uint8Array): void {
+    this.write(this.frame(data));
+  }
+
+  private write(message: string | Uint8Array): void {
+    this.connection.sendEncoded(message, typeof message !== 'string');
+  }
+
+  private ping(): void {
+    if (this.stopped || this.connection.closed) return;
+    this.write(String(EnginePacketType.PING));
+    this.deadline = setTimeout(() => this.timedOut('ping timeout'), this.options.pingTimeoutMs);
+  }
+
+  private timedOut(reason: string): void {
+    if (this.stopped) return;
+    this.connection.close(EngineCloseCode.TIMEOUT, reason);
+  }
+}
+
+/** A bare Engine.IO connection carries no frames of its own: the frames' `error` replies to bad packets go nowhere. */
+const DROP_FRAMES: FrameEncoder = { encode: () => [] };
+
+export interface EngineIoEchoDependencies extends EngineUpgradeDependencies {
+  path: string;
+  options: EngineIoOptions;
+  clock: Clock;
+  limits: ConnectionLimits;
+  metrics: GatewayMetrics;
+  opened?(connection: ClientConnection): void;
+  closed?(connection: ClientConnection): void;
+}
+
+interface EchoConnection {
+  connection: ClientConnection;
+  engine: EngineSocket;
+}
+
+/**
+ * The bare Engine.IO layer echoing every MESSAGE back, as the reference server of the
+ * official engine.io-protocol test suite does. Only the protocol fixture serves it.
+ */
+export function engineIoEchoRoute(deps: EngineIoEchoDependencies): WebSocketRoute {
+  return {
+    path: deps.path,
+    maxFrameBytes: deps.options.maxPayloadBytes,
+    upgrade(request) {
+      const decision = engineUpgrade(request, deps);
+      if ('refuse' in decision) return decision;
+      return { accept: { codec: 'json', protocol: null, data: decision.accept } };
+    },
+    open(sink, data) {
+      const { info, handshake } = data as EngineSocketData;
+      const connection = new ClientConnection(info, sink, deps.limits, () => {}, DROP_FRAMES);
+      const engine: EngineSocket = new EngineSocket(handshake.version, connection, deps.options, {
+        message: (payload) => engine.send(payload),
+        badPacket: (reason) => {
+          connection.fail(undefined, new AppError('BAD_REQUEST', reason), deps.clock.now());
+          deps.metrics.errors.inc({ code: 'BAD_REQUEST' });
+        },
+      });
+      deps.opened?.(connection);
+      engine.start(info.id);
+      return { connection, engine } satisfies EchoConnection;
+    },
+    message(state, message, isBinary) {
+      (state as EchoConnection).engine.receive(message, isBinary);
+    },
+    close(state) {
+      const { connection, engine } = state as EchoConnection;
+      connection.closed = true;
+      engine.stop();
+      deps.closed?.(connection);
+    },
+  };
+}

@@ -1,0 +1,466 @@
+import { TOKEN_KINDS } from '../../auth/tokens.js';
+import type { Clock } from '../../core/clock.js';
+import { AppError } from '../../core/errors.js';
+import {
+  MAIN_NAMESPACE,
+  SocketIoDecoder,
+  SocketIoPacketError,
+  SocketIoPacketType,
+  encodeSocketIoPacket,
+  isPlainObject,
+  nestsDeeperThan,
+  toInboundFrame,
+  DEFAULT_MAX_ATTACHMENTS,
+  FrameError,
+  type EngineHandshake,
+  type InboundFrame,
+  type OutboundFrame,
+  type SocketIoPacket,
+  type SocketIoRevision,
+} from '../../protocol/index.js';
+import type { WebSocketRoute } from '../uws.js';
+import { ClientConnection, unknownEvent, type ConnectionLimits, type FrameEncoder } from '../connection.js';
+import { EngineCloseCode, EngineSocket, engineUpgrade, type EngineIoOptions, type EngineSocketData } from './engineio-socket.js';
+import type { EventHandlers } from '../handlers.js';
+import type { GatewayMetrics } from '../metrics.js';
+
+/**
+ * `/socket.io/`: PROTOCOL.md section 3. Socket.IO packets over the Engine.IO layer of
+ * engineio-socket.ts, for socket.io-client 4.x (Engine.IO v4, Socket.IO revision 5) and
+ * 2.x (Engine.IO v3, revision 4), WebSocket transport only.
+ *
+ * Events go to the same `EventHandlers` as the native socket, as frames
+ * `{event, data: firstArgument, id}`, and the handlers answer through the same
+ * `ClientConnection`, whose encoder (a `SocketIoSession`) turns each frame into packets:
+ * `42["event",data]`, plus `43<ackId>[data]` when the frame answers an event the client
+ * sent with an ack id. The frame `id` a handler sees is the session's own number for that
+ * ack, never the client's (client ack ids start at 0; frame ids are positive).
+ */
+
+export interface SocketIoOptions extends EngineIoOptions {
+  /** A socket that has joined no namespace by then is closed (4408). */
+  connectTimeoutMs: number;
+  /** Namespaces a CONNECT may name; `/` is the one the gateway's events live in. */
+  namespaces: readonly string[];
+}
+
+export interface SocketIoDependencies {
+  /** Defaults to `/socket.io/`, where socket.io clients look. */
+  path?: string;
+  handlers: EventHandlers;
+  metrics: GatewayMetrics;
+  clock: Clock;
+  limits: ConnectionLimits & { maxFrameDepth: number };
+  options: SocketIoOptions;
+  allowedOrigins: readonly string[];
+  accepting(): boolean;
+  opened(connection: ClientConnection): void;
+  closed(connection: ClientConnection, code: number, reason: string): void;
+  onHandlerError(connection: ClientConnection, event: string, error: unknown): void;
+  /**
+   * When on (the gateway), a token in CONNECT's `auth.token` or the `x-auth` query
+   * parameter authenticates the socket as `authorize`/`auth-request`/`authenticate` would,
+   * and a refused one refuses the CONNECT. Off (the protocol fixture), CONNECT takes any auth.
+   */
+  authenticateOnConnect: boolean;
+  /** After a CONNECT is accepted and answered; `auth` is its payload (`{}` in revision 4). */
+  namespaceConnected?(connection: ClientConnection, namespace: string, auth: Record<string, unknown>): void;
+}
+
+/**
+ * Frame data that a Socket.IO connection sends as several event (or ack) arguments, on a
+ * given namespace. Native connections see the arguments as an array.
+ */
+export class SocketIoArguments {
+  constructor(
+    readonly args: readonly unknown[],
+    readonly namespace?: string,
+  ) {}
+
+  toJSON(): readonly unknown[] {
+    return this.args;
+  }
+}
+
+/**
+ * An event name no client can send (the envelope allows only [A-Za-z0-9_.:-]): a frame
+ * with it and an `id` is delivered as the ack alone, without an event.
+ */
+export const ACK_ONLY_EVENT = '\u0000ack';
+
+/** What a Socket.IO frame carries beyond the native envelope. */
+export interface SocketIoFrameDetails {
+  /** Every argument of the event; `frame.data` is the first. */
+  args: readonly unknown[];
+  namespace: string;
+}
+
+export type SocketIoFrame = InboundFrame & { socketIo: SocketIoFrameDetails };
+
+export function socketIoDetails(frame: InboundFrame): SocketIoFrameDetails | undefined {
+  return (frame as Partial<SocketIoFrame>).socketIo;
+}
+
+/**
+ * Answers a Socket.IO event's ack with these arguments and nothing else. Native frames
+ * have no acks: for them this does nothing.
+ */
+export function acknowledge(connection: ClientConnection, frame: InboundFrame, args: readonly unknown[]): void {
+  const details = socketIoDetails(frame);
+  if (frame.id === undefined || !details) return;
+  connection.send({ event: ACK_ONLY_EVENT, data: new SocketIoArguments(args, details.namespace), id: frame.id });
+}
+
+/** Events that, answering a CONNECT's token, accept the CONNECT. Any other answer refuses it. */
+const CONNECT_ACCEPTED: Readonly<Record<string, string>> = {
+  authorize: 'authorized',
+  'auth-request': 'auth-accept',
+  authenticate: 'authenticated',
+};
+
+/**
+ * Which event handles a CONNECT token, from its (unverified) `typ` header: this only picks
+ * the handler, which verifies the token like any other. App tokens are Chat Signal's
+ * `auth-request`, organisation tokens Extream's `authenticate`, the rest (user access
+ * tokens, external providers' tokens) `authorize`.
+ */
+export function connectTokenEvent(token: string): 'authorize' | 'auth-request' | 'authenticate' {
+  const dot = token.indexOf('.');
+  if (dot <= 0 || dot > 1024) return 'authorize';
+  let typ: unknown;
+  try {
+    typ = (JSON.parse(Buffer.from(token.slice(0, dot), 'base64url').toString('utf8')) as { typ?: unknown }).typ;
+  } catch {
+    return 'authorize';
+  }
+  if (typ === TOKEN_KINDS.app.typ) return 'auth-request';
+  if (typ === TOKEN_KINDS.organisation.typ) return 'authenticate';
+  return 'authorize';
+}
+
+/** Events to the main namespace held until its CONNECT is answered (the `welcome`, mostly). */
+const MAX_QUEUED_BEFORE_CONNECT = 64;
+/** Acks a client may have outstanding; past it the oldest is answered by its event only. */
+const MAX_PENDING_ACKS = 1024;
+
+type PendingAck =
+  | { kind: 'event'; ackId: number; namespace: string }
+  /** A CONNECT whose token went to a handler; `accepted` is the answer that accepts it. */
+  | { kind: 'connect'; namespace: string; auth: Record<string, unknown>; accepted: string };
+
+/**
+ * The Socket.IO state of one connection: which namespaces it joined, what it is owed
+ * (acks, a CONNECT answer), the binary packet it is sending. It is the connection's
+ * `FrameEncoder`, so every frame sent to it (replies, room pushes, relays) comes here.
+ */
+export class SocketIoSession implements FrameEncoder {
+  readonly revision: SocketIoRevision;
+  readonly engine: EngineSocket;
+  readonly connection: ClientConnection;
+  private readonly handshake: EngineHandshake;
+  private readonly decoder: SocketIoDecoder;
+  private readonly namespaces = new Map<string, 'connecting' | 'connected'>();
+  /** Until the main namespace is first joined, its events wait here. */
+  private queue: (string | Uint8Array)[] | undefined = [];
+  private readonly pendingAcks = new Map<number, PendingAck>();
+  private nextFrameId = 1;
+  private connectTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly deps: SocketIoDependencies,
+    data: EngineSocketData,
+    sink: ConstructorParameters<typeof ClientConnection>[1],
+  ) {
+    this.handshake = data.handshake;
+    this.revision = data.handshake.version === 3 ? 4 : 5;
+    this.connection = new ClientConnection(data.info, sink, deps.limits, (codec) => (deps.metrics.frames.out[codec] += 1), this);
+    this.decoder = new SocketIoDecoder({ maxAttachments: DEFAULT_MAX_ATTACHMENTS, maxAttachmentBytes: deps.options.maxPayloadBytes });
+    this.engine = new EngineSocket(data.handshake.version, this.connection, deps.options, {
+      message: (payload) => this.receive(payload),
+      badPacket: (reason) => this.badPacket(reason),
+    });
+  }
+
+  get id(): string {
+    return this.connection.id;
+  }
+
+  /** Sends the OPEN packet; a revision-4 client is connected to `/` without asking. */
+  start(): void {
+    // Revision 4 clients take the Engine.IO sid as their socket id on `/`; revision 5 get
+    // the connection id in the CONNECT answer. Either way `socket.id` is the `peer_id`.
+    this.engine.start(this.id);
+    this.armConnectTimer();
+    if (this.revision === 4) this.connect({ type: SocketIoPacketType.CONNECT, nsp: MAIN_NAMESPACE });
+  }
+
+  stop(): void {
+    this.engine.stop();
+    clearTimeout(this.connectTimer);
+    this.pendingAcks.clear();
+    this.queue = undefined;
+  }
+
+  // ---- incoming ----
+
+  private receive(payload: string | Uint8Array): void {
+    let packet: SocketIoPacket | undefined;
+    try {
+      packet = this.decoder.add(payload);
+    } catch (error) {
+      this.badPacket(error instanceof SocketIoPacketError ? error.message : 'invalid Socket.IO packet');
+      return;
+    }
+    if (!packet) return;
+    switch (packet.type) {
+      case SocketIoPacketType.CONNECT:
+        this.connect(packet);
+        return;
+      case SocketIoPacketType.DISCONNECT:
+        this.disconnect(packet.nsp);
+        return;
+      case SocketIoPacketType.EVENT:
+        if (this.namespaces.get(packet.nsp) !== 'connected') {
+          this.badPacket(`event on namespace "${packet.nsp}", which this socket has not joined`);
+          return;
+        }
+        this.dispatch(packet);
+        return;
+      case SocketIoPacketType.ACK:
+        // The server never asks for acks, so there is nothing to match this with.
+        return;
+      default:
+        this.badPacket('CONNECT_ERROR is sent by the server only');
+    }
+  }
+
+  private connect(packet: SocketIoPacket): void {
+    const namespace = packet.nsp;
+    if (!this.deps.options.namespaces.includes(namespace)) {
+      this.sendPacket({ type: SocketIoPacketType.CONNECT_ERROR, nsp: namespace, data: { message: 'Invalid namespace' } });
+      return;
+    }
+    if (this.namespaces.has(namespace)) {
+      this.badPacket(`CONNECT to namespace "${namespace}", which this socket has already joined`);
+      return;
+    }
+    const auth = this.revision === 5 && isPlainObject(packet.data) ? packet.data : {};
+    if (namespace === MAIN_NAMESPACE && this.deps.authenticateOnConnect) {
+      const fromAuth = typeof auth.token === 'string' && auth.token !== '' ? auth.token : undefined;
+      const token = fromAuth ?? (this.handshake.query.get('x-auth') || undefined);
+      if (token !== undefined) {
+        this.namespaces.set(namespace, 'connecting');
+        const event = connectTokenEvent(token);
+        const id = this.rememberAck({ kind: 'connect', namespace, auth, accepted: CONNECT_ACCEPTED[event]! });
+        const frame: SocketIoFrame = { event, data: { token }, id, socketIo: { args: [{ token }], namespace } };
+        this.run(frame);
+        return;
+      }
+    }
+    this.accept(namespace, auth);
+  }
+
+  private accept(namespace: string, auth: Record<string, unknown>): void {
+    this.namespaces.set(namespace, 'connected');
+    clearTimeout(this.connectTimer);
+    const data = this.revision === 5 ? { sid: this.id } : undefined;
+    this.sendPacket({ type: SocketIoPacketType.CONNECT, nsp: namespace, ...(data ? { data } : {}) });
+    if (namespace === MAIN_NAMESPACE && this.queue) {
+      const queued = this.queue;
+      this.queue = undefined;
+      for (const message of queued) this.connection.sendEncoded(message, typeof message !== 'string');
+    }
+    this.deps.namespaceConnected?.(this.connection, namespace, auth);
+  }
+
+  private refuse(namespace: string, message: string, code: string): void {
+    this.namespaces.delete(namespace);
+    this.sendPacket({ type: SocketIoPacketType.CONNECT_ERROR, nsp: namespace, data: { message, data: { code } } });
+    if (this.namespaces.size === 0) this.armConnectTimer();
+  }
+
+  private disconnect(namespace: string): void {
+    if (this.namespaces.get(namespace) !== 'connected') {
+      this.badPacket(`DISCONNECT from namespace "${namespace}", which this socket has not joined`);
+      return;
+    }
+    this.namespaces.delete(namespace);
+    // Socket.IO 2.x servers end the connection when `/` is left; 3.x and 4.x keep it open
+    // for other namespaces or a new CONNECT, within the connect timeout.
+    if (this.revision === 4 && namespace === MAIN_NAMESPACE) {
+      this.connection.close(1000, 'client left the main namespace');
+      return;
+    }
+    if (this.namespaces.size === 0) this.armConnectTimer();
+  }
+
+  private dispatch(packet: SocketIoPacket): void {
+    const [event, ...args] = packet.data as [string, ...unknown[]];
+    const namespace = packet.nsp;
+    const id = packet.id === undefined ? undefined : this.rememberAck({ kind: 'event', ackId: packet.id, namespace });
+    let frame: SocketIoFrame;
+    try {
+      const envelope = toInboundFrame({ event, data: args[0], id }, this.deps.limits.maxFrameDepth);
+      // The first argument was checked with the envelope; the others count one level deeper, as items of the array.
+      if (args.length > 1 && nestsDeeperThan(args, this.deps.limits.maxFrameDepth + 1)) {
+        throw new FrameError('BAD_REQUEST', `arguments nest deeper than ${this.deps.limits.maxFrameDepth} levels`, id);
+      }
+      frame = { ...envelope, socketIo: { args, namespace } };
+    } catch (error) {
+      this.fail(id, error);
+      return;
+    }
+    this.run(frame);
+  }
+
+  /** The native socket's dispatch (native-socket.ts), for a frame already decoded. */
+  private run(frame: SocketIoFrame): void {
+    const { deps, connection } = this;
+    const now = deps.clock.now();
+    const handler = deps.handlers.get(frame.event);
+    if (!handler) {
+      this.fail(frame.id, unknownEvent(frame.event));
+      return;
+    }
+    const handled = (error: unknown) => {
+      if (!(error instanceof AppError)) deps.onHandlerError(connection, frame.event, error);
+      this.fail(frame.id, error);
+    };
+    try {
+      const result = handler({ connection, frame, now });
+      if (result instanceof Promise) result.catch(handled);
+    } catch (error) {
+      handled(error);
+    }
+  }
+
+  private fail(id: number | undefined, error: unknown): void {
+    const { code } = this.connection.fail(id, error, this.deps.clock.now());
+    this.deps.metrics.errors.inc({ code });
+  }
+
+  /** Counted like a bad native frame: answered with `error` and closed past the limit (4400). */
+  private badPacket(reason: string): void {
+    this.fail(undefined, new AppError('BAD_REQUEST', `invalid Socket.IO packet: ${reason}`));
+  }
+
+  // ---- outgoing ----
+
+  encode(frame: OutboundFrame): (string | Uint8Array)[] {
+    const ack = frame.id === undefined ? undefined : this.takeAck(frame.id);
+    if (ack?.kind === 'connect') {
+      this.answerConnect(ack, frame);
+      return [];
+    }
+    const out: (string | Uint8Array)[] = [];
+    const multiple = frame.data instanceof SocketIoArguments ? frame.data : undefined;
+    const args = multiple ? multiple.args : frame.data === undefined ? [] : [frame.data];
+    if (frame.event !== ACK_ONLY_EVENT) {
+      const namespace = multiple?.namespace ?? ack?.namespace ?? MAIN_NAMESPACE;
+      this.encodeTo(out, { type: SocketIoPacketType.EVENT, nsp: namespace, data: [frame.event, ...args] });
+    }
+    // The event first: when the client's ack callback runs, its event listener already has.
+    if (ack) this.encodeTo(out, { type: SocketIoPacketType.ACK, nsp: ack.namespace, id: ack.ackId, data: args });
+    return out;
+  }
+
+  /** A server-side close the client should not retry (4500-4999) is announced as DISCONNECT. */
+  closing(code: number): (string | Uint8Array)[] {
+    if (code < 4500 || code > 4999) return [];
+    const out: (string | Uint8Array)[] = [];
+    for (const [namespace, state] of this.namespaces) {
+      if (state === 'connected') out.push(this.engine.frame(encodeSocketIoPacket({ type: SocketIoPacketType.DISCONNECT, nsp: namespace }).text));
+    }
+    return out;
+  }
+
+  private answerConnect(ack: Extract<PendingAck, { kind: 'connect' }>, frame: OutboundFrame): void {
+    if (this.namespaces.get(ack.namespace) !== 'connecting') return;
+    if (frame.event === ack.accepted) {
+      this.accept(ack.namespace, ack.auth);
+      // The answer itself follows the CONNECT answer, as it would have followed the request.
+      this.connection.send({ event: frame.event, data: frame.data });
+      return;
+    }
+    const data = isPlainObject(frame.data) ? frame.data : {};
+    const message = typeof data.message === 'string' ? data.message : 'Token is not valid';
+    const code = typeof data.code === 'string' ? data.code : 'UNAUTHORIZED';
+    this.refuse(ack.namespace, message, code);
+  }
+
+  /** Encodes a packet into `out`; a packet for a namespace not joined is held (`/`, before its first CONNECT) or dropped. */
+  private encodeTo(out: (string | Uint8Array)[], packet: SocketIoPacket): void {
+    const joined = this.namespaces.get(packet.nsp) === 'connected';
+    const holding = !joined && packet.nsp === MAIN_NAMESPACE && this.queue !== undefined;
+    if (!joined && !holding) return;
+    const target = holding ? this.queue! : out;
+    const { text, attachments } = encodeSocketIoPacket(packet);
+    target.push(this.engine.frame(text));
+    for (const attachment of attachments) target.push(this.engine.frame(attachment));
+    if (holding && target.length > MAX_QUEUED_BEFORE_CONNECT) target.splice(0, target.length - MAX_QUEUED_BEFORE_CONNECT);
+  }
+
+  /** A control packet (CONNECT answers), sent at once whatever the namespace's state. */
+  private sendPacket(packet: SocketIoPacket): void {
+    const { text } = encodeSocketIoPacket(packet);
+    this.engine.send(text);
+  }
+
+  private rememberAck(ack: PendingAck): number {
+    const id = this.nextFrameId++;
+    this.pendingAcks.set(id, ack);
+    if (this.pendingAcks.size > MAX_PENDING_ACKS) this.pendingAcks.delete(this.pendingAcks.keys().next().value!);
+    return id;
+  }
+
+  /** The ack a frame id stands for, once: later answers to the same id go out as events only. */
+  private takeAck(id: number): PendingAck | undefined {
+    const ack = this.pendingAcks.get(id);
+    if (ack) this.pendingAcks.delete(id);
+    return ack;
+  }
+
+  private armConnectTimer(): void {
+    clearTimeout(this.connectTimer);
+    this.connectTimer = setTimeout(() => {
+      if (![...this.namespaces.values()].includes('connected')) this.connection.close(EngineCloseCode.TIMEOUT, 'no namespace joined in time');
+    }, this.deps.options.connectTimeoutMs);
+  }
+}
+
+/** The `/socket.io/` route over the uWS edge (app.ts); it never imports uWS itself. */
+export function socketIoRoute(deps: SocketIoDependencies): WebSocketRoute {
+  return {
+    path: deps.path ?? '/socket.io/',
+    maxFrameBytes: deps.options.maxPayloadBytes,
+    upgrade(request) {
+      const decision = engineUpgrade(request, deps);
+      if ('refuse' in decision) return decision;
+      return { accept: { codec: 'json', protocol: null, data: decision.accept } };
+    },
+    open(sink, data) {
+      const session = new SocketIoSession(deps, data as EngineSocketData, sink);
+      deps.opened(session.connection);
+      session.start();
+      return session;
+    },
+    message(state, message, isBinary) {
+      const session = state as SocketIoSession;
+      session.connection.framesIn += 1;
+      deps.metrics.frames.in.json += 1;
+      try {
+        session.engine.receive(message, isBinary);
+      } catch (error) {
+        deps.onHandlerError(session.connection, 'packet', error);
+        const { code } = session.connection.fail(undefined, error, deps.clock.now());
+        deps.metrics.errors.inc({ code });
+      }
+    },
+    close(state, code, reason) {
+      const session = state as SocketIoSession;
+      session.connection.closed = true;
+      session.stop();
+      deps.closed(session.connection, code, reason);
+    },
+  };
+}

@@ -1,0 +1,106 @@
+import type { Database } from 'better-sqlite3';
+import type { ConnectionClosedData, ConnectionOpenedData } from './domain/index.js';
+import type { Projection } from '../../store/types.js';
+import { statement } from '../../store/statements.js';
+
+/**
+ * Read model `connections`: one row per connection ever opened, updated inline (in the
+ * append's transaction), so "who is connected from where" is never behind the log.
+ */
+export const connectionsProjection: Projection = {
+  name: 'connections',
+  mode: 'inline',
+  tables: ['connections'],
+  setup(db) {
+    db.exec(`CREATE TABLE IF NOT EXISTS connections (
+      connection_id  TEXT PRIMARY KEY,
+      transport      TEXT NOT NULL,
+      codec          TEXT NOT NULL,
+      remote_address TEXT NOT NULL,
+      user_agent     TEXT,
+      origin         TEXT,
+      opened_at      INTEGER NOT NULL,
+      closed_at      INTEGER,
+      close_code     INTEGER,
+      close_reason   TEXT,
+      unclean        INTEGER,
+      frames_in      INTEGER,
+      frames_out     INTEGER
+    )`);
+  },
+  apply(db, event) {
+    if (event.type === 'ConnectionOpened') {
+      const data = event.data as ConnectionOpenedData;
+      statement(db, 'open', `INSERT INTO connections
+        (connection_id, transport, codec, remote_address, user_agent, origin, opened_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?)`).run(
+        data.connectionId,
+        data.transport,
+        data.codec,
+        data.remoteAddress,
+        data.userAgent,
+        data.origin,
+        data.openedAt,
+      );
+    } else if (event.type === 'ConnectionClosed') {
+      const data = event.data as ConnectionClosedData;
+      statement(db, 'close', `UPDATE connections SET closed_at = ?, close_code = ?, close_reason = ?,
+        unclean = ?, frames_in = ?, frames_out = ? WHERE connection_id = ?`).run(
+        data.closedAt,
+        data.code,
+        data.reason,
+        data.unclean ? 1 : 0,
+        data.framesIn,
+        data.framesOut,
+        data.connectionId,
+      );
+    }
+  },
+};
+
+/**
+ * Read model `connection_stats`: connections opened and closed per UTC day and codec. Async
+ * (from its checkpoint): dashboards can lag a second, the append path should not pay.
+ */
+export const connectionStatsProjection: Projection = {
+  name: 'connection_stats',
+  mode: 'async',
+  tables: ['connection_stats'],
+  setup(db) {
+    db.exec(`CREATE TABLE IF NOT EXISTS connection_stats (
+      day     TEXT NOT NULL,
+      codec   TEXT NOT NULL,
+      opened  INTEGER NOT NULL DEFAULT 0,
+      closed  INTEGER NOT NULL DEFAULT 0,
+      unclean INTEGER NOT NULL DEFAULT 0,
+      PRIMARY KEY (day, codec)
+    )`);
+  },
+  apply(db, event) {
+    if (event.type !== 'ConnectionOpened' && event.type !== 'ConnectionClosed') return;
+    const data = event.data as { codec: string; unclean?: boolean };
+    const day = new Date(event.recordedAt).toISOString().slice(0, 10);
+    const opened = event.type === 'ConnectionOpened' ? 1 : 0;
+    const closed = 1 - opened;
+    const unclean = data.unclean ? 1 : 0;
+    statement(db, 'stats', `INSERT INTO connection_stats (day, codec, opened, closed, unclean) VALUES (?, ?, ?, ?, ?)
+      ON CONFLICT(day, codec) DO UPDATE SET opened = opened + excluded.opened,
+        closed = closed + excluded.closed, unclean = unclean + excluded.unclean`).run(day, data.codec, opened, closed, unclean);
+  },
+};
+
+export interface ConnectionRow {
+  connection_id: string;
+  transport: string;
+  codec: string;
+  remote_address: string;
+  opened_at: number;
+  closed_at: number | null;
+  close_code: number | null;
+  close_reason: string | null;
+}
+
+export function openConnections(db: Database): ConnectionRow[] {
+  return db.prepare('SELECT * FROM connections WHERE closed_at IS NULL ORDER BY opened_at').all() as ConnectionRow[];
+}
+

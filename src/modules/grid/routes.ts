@@ -1,0 +1,148 @@
+import { isAppError } from '../../core/errors.js';
+import type { GridService } from './grid-service.js';
+import { internalDispatcher, publicDispatcher, type InternalRpcContext, type PublicRpcContext } from './rpc-methods.js';
+import {
+  RpcErrorCode,
+  errorResponse,
+  parseRpcBody,
+  rpcErrorOf,
+  type RpcDispatcher,
+  type RpcResponse,
+} from '../../protocol/jsonrpc.js';
+import type { HttpRequest, HttpResponse, HttpRoute } from '../../edge/http.js';
+
+export interface RpcRouteOptions {
+  /** Largest body of POST / and /rpc. */
+  maxBodyBytes: number;
+  /** Largest body of POST /internal (reports list every room of a server). */
+  maxInternalBodyBytes: number;
+  /** Most calls in one batch. */
+  maxBatch?: number;
+}
+
+/**
+ * CORS as the ODIN gateway answers it: any origin may call the room API, because it is
+ * authorised by a bearer token a page must hold, never by cookies. /internal gets none:
+ * browsers have no business there.
+ */
+const CORS_HEADERS: Record<string, string> = {
+  'access-control-allow-origin': '*',
+  'access-control-allow-headers': 'Authorization, Content-Type',
+  'access-control-allow-methods': 'POST, OPTIONS',
+  'access-control-max-age': '600',
+};
+const NO_STORE = { 'cache-control': 'no-store' };
+const JSON_TYPES = new Set(['application/json', 'application/json-rpc']);
+const DEFAULT_MAX_BATCH = 100;
+
+function rpcJson(status: number, body: RpcResponse | RpcResponse[] | undefined, headers: Record<string, string>): HttpResponse {
+  if (body === undefined) return { status: 204, headers };
+  return { status, headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) };
+}
+
+const isJson = (request: HttpRequest): boolean =>
+  JSON_TYPES.has((request.headers['content-type'] ?? '').split(';', 1)[0]!.trim().toLowerCase());
+
+/** HTTP status of a whole-request refusal, from its JSON-RPC error. */
+function statusOf(code: number, data: { code?: string } | undefined): number {
+  if (code === RpcErrorCode.UNAUTHORIZED) return 401;
+  if (code === RpcErrorCode.FORBIDDEN) return 403;
+  if (code === RpcErrorCode.PARSE_ERROR || code === RpcErrorCode.INVALID_REQUEST) return 400;
+  if (data?.code === 'NOT_FOUND') return 404;
+  if (data?.code === 'UNAVAILABLE') return 503;
+  return 500;
+}
+
+/**
+ * Runs a parsed body: one call answers with its response (HTTP 401/403 when the call was
+ * refused for auth, 400 for an unusable request, 200 otherwise; 204 for a notification),
+ * a batch with the array of responses to its non-notification calls (always 200).
+ */
+async function dispatch<Context>(
+  dispatcher: RpcDispatcher<Context>,
+  request: HttpRequest,
+  context: Context,
+  maxBatch: number,
+  headers: Record<string, string>,
+): Promise<HttpResponse> {
+  const parsed = parseRpcBody(request.body, maxBatch);
+  if (parsed.kind === 'invalid') return rpcJson(400, parsed.response, headers);
+  if (parsed.kind === 'single') {
+    const response = await dispatcher.call(parsed.entry, context);
+    if (response === undefined) return rpcJson(204, undefined, headers);
+    if ('error' in response) {
+      const { code } = response.error;
+      if (!parsed.entry.ok) return rpcJson(400, response, headers);
+      if (code === RpcErrorCode.UNAUTHORIZED || code === RpcErrorCode.FORBIDDEN) return rpcJson(statusOf(code, undefined), response, headers);
+    }
+    return rpcJson(200, response, headers);
+  }
+  const responses = await Promise.all(parsed.entries.map((entry) => dispatcher.call(entry, context)));
+  const answered = responses.filter((response): response is RpcResponse => response !== undefined);
+  return rpcJson(200, answered.length === 0 ? undefined : answered, headers);
+}
+
+/** A refusal of the whole request, before any call ran. */
+function refuse(error: unknown, headers: Record<string, string>): HttpResponse {
+  const rpcError = rpcErrorOf(error);
+  const status = statusOf(rpcError.code, rpcError.data);
+  const extra: Record<string, string> = status === 401 ? { 'www-authenticate': 'Bearer' } : {};
+  return rpcJson(status, errorResponse(null, rpcError), { ...headers, ...extra });
+}
+
+function unsupportedMediaType(headers: Record<string, string>): HttpResponse {
+  return rpcJson(
+    415,
+    errorResponse(null, {
+      code: RpcErrorCode.INVALID_REQUEST,
+      message: 'Content-Type must be application/json',
+      data: { code: 'BAD_REQUEST' },
+    }),
+    headers,
+  );
+}
+
+/** The room API (POST / and /rpc, with CORS preflight) and the SFU grid API (POST /internal). */
+export function rpcRoutes(grid: GridService, options: RpcRouteOptions): HttpRoute[] {
+  const maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
+  const publicRpc = publicDispatcher(grid);
+  const internalRpc: RpcDispatcher<InternalRpcContext> = internalDispatcher(grid);
+  const publicHeaders = { ...CORS_HEADERS, ...NO_STORE };
+
+  const roomApi = async (request: HttpRequest): Promise<HttpResponse> => {
+    if (!isJson(request)) return unsupportedMediaType(publicHeaders);
+    let context: PublicRpcContext;
+    try {
+      // One token per HTTP request: checked before the body is even parsed, as ODIN does.
+      context = { token: await grid.authenticate(request.headers.authorization) };
+    } catch (error) {
+      if (!isAppError(error)) throw error;
+      return refuse(error, publicHeaders);
+    }
+    return dispatch(publicRpc, request, context, maxBatch, publicHeaders);
+  };
+
+  const internalApi = async (request: HttpRequest): Promise<HttpResponse> => {
+    try {
+      grid.authenticateInternal(request.headers.authorization);
+    } catch (error) {
+      if (!isAppError(error)) throw error;
+      const response = refuse(error, NO_STORE);
+      // Basic too: ODIN servers are often configured with user:password in the gateway URL.
+      if (response.status === 401) response.headers!['www-authenticate'] = 'Bearer, Basic realm="switchyard-internal"';
+      return response;
+    }
+    if (!isJson(request)) return unsupportedMediaType(NO_STORE);
+    return dispatch(internalRpc, request, { remoteAddress: request.remoteAddress }, maxBatch, NO_STORE);
+  };
+
+  const preflight = (): HttpResponse => ({ status: 204, headers: publicHeaders });
+
+  return [
+    { method: 'options', path: '/', handler: preflight },
+    { method: 'options', path: '/rpc', handler: preflight },
+    { method: 'post', path: '/', handler: roomApi, maxBodyBytes: options.maxBodyBytes },
+    { method: 'post', path: '/rpc', handler: roomApi, maxBodyBytes: options.maxBodyBytes },
+    { method: 'post', path: '/internal', handler: internalApi, maxBodyBytes: options.maxInternalBodyBytes },
+  ];
+}

@@ -1,0 +1,303 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Config } from '../../app/config.js';
+import { AppError } from '../../core/errors.js';
+import { newId, streamId } from '../../core/ids.js';
+import { RateLimiter } from '../../core/rate-limit.js';
+import type { Clock } from '../../core/clock.js';
+import {
+  IDENTITY_CATEGORIES,
+  type UserContext,
+  type userMachine,
+  type AppCommand,
+  type ClientCommand,
+  type GroupCommand,
+  type OrganisationCommand,
+  type UserCommand,
+} from './domain/index.js';
+import { IdentityDirectory } from './projection.js';
+import type { ActorRuntime } from '../../runtime/actor-runtime.js';
+import type { EventStore } from '../../store/types.js';
+import type { SnapshotFrom } from 'xstate';
+import { PasswordHasher } from '../../auth/passwords.js';
+import type { SecretBox } from '../../auth/secrets.js';
+import type { TokenService } from '../../auth/tokens.js';
+import { matchTotp, newTotpSecret, totpUri } from '../../auth/totp.js';
+
+export const USERNAME = /^[A-Za-z0-9._@+-]{1,64}$/;
+const MAX_PASSWORD_LENGTH = 1024;
+
+export interface RequestOrigin {
+  connectionId: string | null;
+  remoteAddress: string;
+  now: number;
+}
+
+export interface VerifiedUser {
+  userId: string;
+  username: string;
+  mfaRequired: boolean;
+}
+
+type UserSnapshot = SnapshotFrom<typeof userMachine>;
+
+const sha256 = (value: string): string => createHash('sha256').update(value).digest('base64url');
+
+/**
+ * Users, organisations, groups, OAuth2 clients and app tokens: the identity operations the
+ * socket handlers, the OAuth2 server and the CLI share. Secrets are checked here (scrypt,
+ * TOTP, client secrets); what follows is decided by the domain and lands in the log.
+ */
+export class IdentityService {
+  readonly directory: IdentityDirectory;
+  readonly passwords: PasswordHasher;
+  private readonly perUser: RateLimiter;
+  private readonly perAddress: RateLimiter;
+
+  constructor(
+    private readonly runtime: ActorRuntime,
+    store: EventStore,
+    readonly tokens: TokenService,
+    private readonly secrets: SecretBox,
+    private readonly config: Config,
+    private readonly clock: Clock,
+  ) {
+    this.directory = new IdentityDirectory(store.readModels);
+    this.passwords = new PasswordHasher(config.maxConcurrentPasswordHashes);
+    this.perUser = new RateLimiter(config.loginAttemptsPerMinutePerUser, config.loginAttemptsPerMinutePerUser / 60);
+    this.perAddress = new RateLimiter(config.loginAttemptsPerMinutePerAddress, config.loginAttemptsPerMinutePerAddress / 60);
+  }
+
+  // ---- administration (CLI, later the admin API) ----
+
+  async createOrganisation(name: string, by: string): Promise<string> {
+    if (!name.trim()) throw new AppError('BAD_REQUEST', 'organisation name must not be empty');
+    const organisationId = newId(9);
+    const command: OrganisationCommand = { type: 'CreateOrganisation', organisationId, name, now: this.clock.now() };
+    await this.runtime.execute(streamId(IDENTITY_CATEGORIES.organisation, organisationId), command, { actor: by });
+    return organisationId;
+  }
+
+  async createGroup(organisation: string, name: string, by: string): Promise<string> {
+    const org = this.requireOrganisation(organisation);
+    const existing = this.directory.groupByName(org.organisation_id, name);
+    if (existing) return existing.group_id;
+    const groupId = newId(9);
+    const command: GroupCommand = { type: 'CreateGroup', groupId, organisationId: org.organisation_id, name, now: this.clock.now() };
+    const stream = streamId(IDENTITY_CATEGORIES.group, groupId);
+    try {
+      await this.runtime.execute(stream, command, { actor: by });
+    } catch (error) {
+      // Another caller created the same group meanwhile (two users added to an organisation at
+      // once both create its `members` group; the projection's UNIQUE check refuses the second).
+      // Theirs is the group: without this the second user was registered but in no group.
+      const winner = error instanceof AppError && error.code === 'CONFLICT' ? this.directory.groupByName(org.organisation_id, name) : undefined;
+      if (!winner) throw error;
+      this.runtime.release(stream);
+      return winner.group_id;
+    }
+    return groupId;
+  }
+
+  async addUser(input: { organisation: string; username: string; password: string; groups: string[]; by: string }): Promise<string> {
+    if (!USERNAME.test(input.username)) throw new AppError('BAD_REQUEST', 'username must be 1-64 characters of [A-Za-z0-9._@+-]');
+    if (input.password.length < 8 || input.password.length > MAX_PASSWORD_LENGTH) {
+      throw new AppError('BAD_REQUEST', `password must be 8-${MAX_PASSWORD_LENGTH} characters`);
+    }
+    const org = this.requireOrganisation(input.organisation);
+    if (this.directory.userByUsername(input.username)) throw new AppError('CONFLICT', `username "${input.username}" is taken`);
+    const userId = newId(9);
+    const passwordHash = await this.passwords.hash(input.password);
+    const stream = streamId(IDENTITY_CATEGORIES.user, userId);
+    const register: UserCommand = { type: 'RegisterUser', userId, username: input.username, passwordHash, now: this.clock.now() };
+    await this.runtime.execute(stream, register, { actor: input.by });
+    // Every user belongs to its organisation's `members` group, plus the groups named.
+    for (const group of ['members', ...input.groups]) {
+      const groupId = await this.createGroup(org.organisation_id, group, input.by);
+      const join: UserCommand = { type: 'AddUserToGroup', groupId, organisationId: org.organisation_id };
+      await this.runtime.execute(stream, join, { actor: input.by });
+    }
+    return userId;
+  }
+
+  async enrollMfa(username: string, by: string): Promise<{ secret: string; uri: string }> {
+    const user = this.requireUser(username);
+    const secret = newTotpSecret();
+    const command: UserCommand = { type: 'EnrollMfa', sealedSecret: this.secrets.seal(secret), now: this.clock.now() };
+    await this.runtime.execute(streamId(IDENTITY_CATEGORIES.user, user.user_id), command, { actor: by });
+    return { secret, uri: totpUri(secret, username, this.config.issuer) };
+  }
+
+  async unlockMfa(username: string, by: string): Promise<void> {
+    const user = this.requireUser(username);
+    await this.runtime.execute(streamId(IDENTITY_CATEGORIES.user, user.user_id), { type: 'UnlockMfa', by } satisfies UserCommand, { actor: by });
+  }
+
+  async disableUser(username: string, by: string, reason: string): Promise<string> {
+    const user = this.requireUser(username);
+    const command: UserCommand = { type: 'DisableUser', by, reason, now: this.clock.now() };
+    await this.runtime.execute(streamId(IDENTITY_CATEGORIES.user, user.user_id), command, { actor: by });
+    return user.user_id;
+  }
+
+  async enableUser(username: string, by: string): Promise<void> {
+    const user = this.requireUser(username);
+    await this.runtime.execute(streamId(IDENTITY_CATEGORIES.user, user.user_id), { type: 'EnableUser', by } satisfies UserCommand, { actor: by });
+  }
+
+  async registerClient(input: {
+    organisation: string;
+    name: string;
+    redirectUris: string[];
+    public: boolean;
+    by: string;
+    /** Fixed id and secret (clients from the config file); generated when absent. */
+    clientId?: string;
+    clientSecret?: string;
+  }): Promise<{ clientId: string; clientSecret: string | null }> {
+    const org = this.requireOrganisation(input.organisation);
+    for (const uri of input.redirectUris) {
+      let parsed: URL;
+      try {
+        parsed = new URL(uri);
+      } catch {
+        throw new AppError('BAD_REQUEST', `redirect URI ${uri} is not an absolute URL`);
+      }
+      if (parsed.hash) throw new AppError('BAD_REQUEST', 'redirect URIs must not have a fragment');
+    }
+    const clientId = input.clientId ?? newId(12);
+    const clientSecret = input.public ? null : (input.clientSecret ?? randomBytes(32).toString('base64url'));
+    const command: ClientCommand = {
+      type: 'RegisterClient',
+      clientId,
+      organisationId: org.organisation_id,
+      name: input.name,
+      secretHash: clientSecret === null ? null : sha256(clientSecret),
+      redirectUris: input.redirectUris,
+      public: input.public,
+      now: this.clock.now(),
+    };
+    await this.runtime.execute(streamId(IDENTITY_CATEGORIES.client, clientId), command, { actor: input.by });
+    return { clientId, clientSecret };
+  }
+
+  /** The registered client when its secret matches (constant time), else UNAUTHORIZED. */
+  authenticateClient(clientId: string, secret: string | undefined): { clientId: string; organisationId: string; public: boolean; redirectUris: string[] } {
+    // The read model first: an unknown id must not load (and keep) an actor per guess.
+    if (!this.directory.client(clientId)) throw new AppError('UNAUTHORIZED', 'unknown client');
+    const snapshot = this.runtime.read(streamId(IDENTITY_CATEGORIES.client, clientId));
+    const data = (snapshot.context as { data: ClientCommand | null }).data as
+      | { organisationId: string; secretHash: string | null; redirectUris: string[]; public: boolean }
+      | null;
+    if (!data) throw new AppError('UNAUTHORIZED', 'unknown client');
+    if (!data.public) {
+      const expected = Buffer.from(data.secretHash ?? '');
+      const actual = Buffer.from(secret === undefined ? '' : sha256(secret));
+      if (expected.length !== actual.length || !timingSafeEqual(expected, actual)) throw new AppError('UNAUTHORIZED', 'client authentication failed');
+    }
+    return { clientId, organisationId: data.organisationId, public: data.public, redirectUris: data.redirectUris };
+  }
+
+  async issueAppToken(app: string): Promise<string> {
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(app)) throw new AppError('BAD_REQUEST', 'app must be 1-64 characters of [A-Za-z0-9._-]');
+    const now = this.clock.now();
+    const issued = await this.tokens.issue('app', { subject: app, ttlSeconds: null, now });
+    const command: AppCommand = { type: 'IssueAppToken', app, jti: issued.jti, now };
+    // The token is handed out only once its issue is in the log: a revocation can always find it.
+    await this.runtime.execute(streamId(IDENTITY_CATEGORIES.app, app), command, { actor: `app:${app}` });
+    return issued.token;
+  }
+
+  async revokeAppToken(app: string, jti: string, by: string): Promise<void> {
+    await this.runtime.execute(streamId(IDENTITY_CATEGORIES.app, app), { type: 'RevokeAppToken', jti, by } satisfies AppCommand, { actor: by });
+  }
+
+  /** An app token that verifies and has not been revoked. */
+  async verifyAppToken(token: unknown, now: number): Promise<{ app: string; jti: string }> {
+    const claims = await this.tokens.verify('app', token, now);
+    const live = (this.runtime.read(streamId(IDENTITY_CATEGORIES.app, claims.sub)).context as { live: string[] }).live;
+    if (!live.includes(claims.jti)) throw new AppError('UNAUTHORIZED', 'Token is not valid');
+    return { app: claims.sub, jti: claims.jti };
+  }
+
+  // ---- authentication ----
+
+  /**
+   * Checks a username and password. Rate limits apply per username and per address before
+   * any hashing; unknown users are hashed against a decoy so they take as long as known ones.
+   */
+  async verifyPassword(username: unknown, password: unknown, origin: RequestOrigin): Promise<VerifiedUser> {
+    if (typeof username !== 'string' || typeof password !== 'string' || username.length === 0 || password.length > MAX_PASSWORD_LENGTH) {
+      throw new AppError('BAD_REQUEST', 'login needs {username, password} strings');
+    }
+    if (!this.perAddress.take(origin.remoteAddress, origin.now) || !this.perUser.take(username.toLowerCase(), origin.now)) {
+      throw new AppError('RATE_LIMITED', 'too many login attempts; wait a minute');
+    }
+    const row = USERNAME.test(username) ? this.directory.userByUsername(username) : undefined;
+    const user = row ? this.userState(row.user_id) : undefined;
+    const matches = await this.passwords.verify(password, user?.context.passwordHash);
+    if (!row || !user || !matches) throw new AppError('UNAUTHORIZED', 'unknown user or wrong password');
+    if (user.matches('disabled')) throw new AppError('FORBIDDEN', 'user is disabled');
+    return { userId: row.user_id, username: row.username, mfaRequired: user.context.sealedMfaSecret !== null };
+  }
+
+  /**
+   * Checks a TOTP code for a user through the user's mailbox, so parallel submissions of
+   * one code are decided one after another and only the first can use its time step.
+   */
+  async checkMfa(userId: string, code: unknown, origin: RequestOrigin): Promise<{ passed: boolean; reason: 'invalid' | 'locked' | null }> {
+    const stream = streamId(IDENTITY_CATEGORIES.user, userId);
+    const before = this.userState(userId);
+    if (before.context.sealedMfaSecret === null) throw new AppError('BAD_REQUEST', 'user has no MFA enrolled');
+    const secret = this.secrets.open(before.context.sealedMfaSecret);
+    const result = await this.runtime.executeWith<UserSnapshot>(stream, async (snapshot) => {
+      const context = snapshot.context as UserContext;
+      // Matched even while locked (decide refuses it then): the operator may have lifted the
+      // lock from the CLI in an event this snapshot has not seen yet, and the runtime decides
+      // this same command again after catching up. Skipping the match here turned the first
+      // right code after `users mfa unlock` into a counted failure.
+      const matched = typeof code === 'string' ? await matchTotp(secret, code, origin.now, context.lastTotpStep) : null;
+      return {
+        type: 'CheckMfaCode',
+        matchedTimeStep: matched,
+        now: origin.now,
+        maxFailures: this.config.mfaMaxFailures,
+        lockSeconds: this.config.mfaLockSeconds,
+        connectionId: origin.connectionId,
+        remoteAddress: origin.remoteAddress,
+      } satisfies UserCommand;
+    }, { actor: `user:${userId}` });
+    const accepted = result.events.find((event) => event.type === 'MfaCodeAccepted');
+    if (accepted) return { passed: true, reason: null };
+    const rejected = result.events.find((event) => event.type === 'MfaCodeRejected');
+    return { passed: false, reason: (rejected?.data as { reason?: 'invalid' | 'locked' } | undefined)?.reason ?? 'invalid' };
+  }
+
+  userState(userId: string): UserSnapshot {
+    return this.runtime.read<typeof userMachine>(streamId(IDENTITY_CATEGORIES.user, userId));
+  }
+
+  /** True when the user exists and is not disabled (tokens of disabled users stop working). */
+  userActive(userId: string): boolean {
+    const state = this.userState(userId);
+    return state.matches('active');
+  }
+
+  /** The organisation a user acts for: the one asked for if the user is in it, else the first. */
+  organisationFor(userId: string, preferred: string | null): string | null {
+    const organisations = this.directory.organisationsOf(userId);
+    if (preferred && organisations.includes(preferred)) return preferred;
+    return organisations[0] ?? null;
+  }
+
+  private requireOrganisation(key: string): { organisation_id: string; name: string } {
+    const org = this.directory.organisationByIdOrName(key);
+    if (!org) throw new AppError('NOT_FOUND', `no organisation "${key}"`);
+    return org;
+  }
+
+  private requireUser(username: string): { user_id: string } {
+    const row = this.directory.userByUsername(username);
+    if (!row) throw new AppError('NOT_FOUND', `no user "${username}"`);
+    return row;
+  }
+}

@@ -1,0 +1,163 @@
+import type { Database } from 'better-sqlite3';
+import { AppError } from '../../core/errors.js';
+import type { ClientRegistered, GroupCreated, OrganisationCreated, UserEvent } from './domain/index.js';
+import type { Projection } from '../../store/types.js';
+import { statement } from '../../store/statements.js';
+
+/**
+ * Read models of the identity area, inline so a login never sees a user the log does not
+ * have. `users.username` is UNIQUE and checked here, inside the append's transaction: two
+ * registrations of one name cannot both commit.
+ */
+export const identityProjection: Projection = {
+  name: 'identity',
+  mode: 'inline',
+  tables: ['organisations', 'organisation_groups', 'users', 'user_groups', 'oauth_clients'],
+  setup(db) {
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS organisations (
+        organisation_id TEXT PRIMARY KEY, name TEXT NOT NULL, created_at INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS organisation_groups (
+        group_id TEXT PRIMARY KEY, organisation_id TEXT NOT NULL, name TEXT NOT NULL, created_at INTEGER NOT NULL,
+        UNIQUE (organisation_id, name));
+      CREATE TABLE IF NOT EXISTS users (
+        user_id TEXT PRIMARY KEY, username TEXT NOT NULL UNIQUE, status TEXT NOT NULL,
+        mfa_enrolled INTEGER NOT NULL DEFAULT 0, mfa_locked_until INTEGER, registered_at INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS user_groups (
+        user_id TEXT NOT NULL, group_id TEXT NOT NULL, organisation_id TEXT NOT NULL, PRIMARY KEY (user_id, group_id));
+      CREATE TABLE IF NOT EXISTS oauth_clients (
+        client_id TEXT PRIMARY KEY, organisation_id TEXT NOT NULL, name TEXT NOT NULL, public INTEGER NOT NULL,
+        redirect_uris TEXT NOT NULL, registered_at INTEGER NOT NULL);
+    `);
+  },
+  apply(db, event) {
+    switch (event.type) {
+      case 'OrganisationCreated': {
+        const { organisationId, name, createdAt } = event.data as OrganisationCreated['data'];
+        statement(db, 'org', 'INSERT INTO organisations VALUES (?, ?, ?)').run(organisationId, name, createdAt);
+        return;
+      }
+      case 'GroupCreated': {
+        const { groupId, organisationId, name, createdAt } = event.data as GroupCreated['data'];
+        if (statement(db, 'group?', 'SELECT 1 FROM organisation_groups WHERE organisation_id = ? AND name = ?').get(organisationId, name)) {
+          throw new AppError('CONFLICT', `group "${name}" already exists in that organisation`);
+        }
+        statement(db, 'group', 'INSERT INTO organisation_groups VALUES (?, ?, ?, ?)').run(groupId, organisationId, name, createdAt);
+        return;
+      }
+      case 'ClientRegistered': {
+        const data = event.data as ClientRegistered['data'];
+        statement(db, 'client', 'INSERT INTO oauth_clients VALUES (?, ?, ?, ?, ?, ?)').run(
+          data.clientId,
+          data.organisationId,
+          data.name,
+          data.public ? 1 : 0,
+          JSON.stringify(data.redirectUris),
+          data.registeredAt,
+        );
+        return;
+      }
+    }
+    applyUserEvent(db, event as unknown as UserEvent);
+  },
+};
+
+function applyUserEvent(db: Database, event: UserEvent): void {
+  switch (event.type) {
+    case 'UserRegistered': {
+      const { userId, username, registeredAt } = event.data;
+      if (statement(db, 'user?', 'SELECT 1 FROM users WHERE username = ?').get(username)) {
+        throw new AppError('CONFLICT', `username "${username}" is taken`);
+      }
+      statement(db, 'user', "INSERT INTO users (user_id, username, status, registered_at) VALUES (?, ?, 'active', ?)").run(
+        userId,
+        username,
+        registeredAt,
+      );
+      return;
+    }
+    case 'UserAddedToGroup':
+      statement(db, 'member', 'INSERT OR IGNORE INTO user_groups VALUES (?, ?, ?)').run(event.data.userId, event.data.groupId, event.data.organisationId);
+      return;
+    case 'MfaEnrolled':
+      statement(db, 'mfa', 'UPDATE users SET mfa_enrolled = 1 WHERE user_id = ?').run(event.data.userId);
+      return;
+    case 'MfaLocked':
+      statement(db, 'lock', 'UPDATE users SET mfa_locked_until = ? WHERE user_id = ?').run(event.data.until, event.data.userId);
+      return;
+    case 'MfaUnlocked':
+      statement(db, 'unlock', 'UPDATE users SET mfa_locked_until = NULL WHERE user_id = ?').run(event.data.userId);
+      return;
+    case 'UserDisabled':
+      statement(db, 'disable', "UPDATE users SET status = 'disabled' WHERE user_id = ?").run(event.data.userId);
+      return;
+    case 'UserEnabled':
+      statement(db, 'enable', "UPDATE users SET status = 'active' WHERE user_id = ?").run(event.data.userId);
+      return;
+    default:
+      return;
+  }
+}
+
+export interface UserRow {
+  user_id: string;
+  username: string;
+  status: 'active' | 'disabled';
+  mfa_enrolled: number;
+  mfa_locked_until: number | null;
+  registered_at: number;
+}
+
+/** Queries over the identity read models. */
+export class IdentityDirectory {
+  constructor(private readonly db: Database) {}
+
+  userByUsername(username: string): UserRow | undefined {
+    return statement(this.db, 'q:user-by-name', 'SELECT * FROM users WHERE username = ?').get(username) as UserRow | undefined;
+  }
+
+  organisation(organisationId: string): { organisation_id: string; name: string } | undefined {
+    return statement(this.db, 'q:org', 'SELECT organisation_id, name FROM organisations WHERE organisation_id = ?').get(organisationId) as
+      | { organisation_id: string; name: string }
+      | undefined;
+  }
+
+  organisationByIdOrName(key: string): { organisation_id: string; name: string } | undefined {
+    return statement(this.db, 'q:org-key', 'SELECT organisation_id, name FROM organisations WHERE organisation_id = ? OR name = ? LIMIT 1').get(key, key) as
+      | { organisation_id: string; name: string }
+      | undefined;
+  }
+
+  groupByName(organisationId: string, name: string): { group_id: string } | undefined {
+    return statement(this.db, 'q:group', 'SELECT group_id FROM organisation_groups WHERE organisation_id = ? AND (name = ? OR group_id = ?)').get(
+      organisationId,
+      name,
+      name,
+    ) as { group_id: string } | undefined;
+  }
+
+  /** Group names of a user, optionally within one organisation. */
+  groupsOf(userId: string, organisationId?: string | null): string[] {
+    const rows = statement(
+      this.db,
+      'q:groups-of',
+      `SELECT c.name FROM user_groups m JOIN organisation_groups c ON c.group_id = m.group_id
+       WHERE m.user_id = ? AND (? IS NULL OR m.organisation_id = ?) ORDER BY c.name`,
+    ).all(userId, organisationId ?? null, organisationId ?? null) as { name: string }[];
+    return rows.map((row) => row.name);
+  }
+
+  /** The organisations a user belongs to through groups, oldest membership first. */
+  organisationsOf(userId: string): string[] {
+    const rows = statement(this.db, 'q:orgs-of', 'SELECT DISTINCT organisation_id FROM user_groups WHERE user_id = ? ORDER BY rowid').all(userId) as {
+      organisation_id: string;
+    }[];
+    return rows.map((row) => row.organisation_id);
+  }
+
+  client(clientId: string): { client_id: string; organisation_id: string; public: number; redirect_uris: string } | undefined {
+    return statement(this.db, 'q:client', 'SELECT * FROM oauth_clients WHERE client_id = ?').get(clientId) as
+      | { client_id: string; organisation_id: string; public: number; redirect_uris: string }
+      | undefined;
+  }
+}
