@@ -1,39 +1,25 @@
 import { join } from 'node:path';
 import type { Config } from './config.js';
-import { CloseCode } from '../core/errors.js';
-import { addToIndex, removeFromIndex } from '../core/collections.js';
 import { systemClock, type Clock } from '../core/clock.js';
-import { streamId } from '../core/ids.js';
-import { CONNECTION_CATEGORY, connectionAggregate, type CloseConnection, type OpenConnection } from '../modules/connections/domain/index.js';
-import { IdentityService } from '../modules/identity/identity-service.js';
-import { KeyRing } from '../auth/keys.js';
-import { SecretBox } from '../auth/secrets.js';
-import { TokenService, type ExternalIssuer } from '../auth/tokens.js';
-import { OAuthService } from '../modules/identity/oauth-service.js';
-import { identityAggregates } from '../modules/identity/domain/index.js';
-import { oauthAggregates } from '../modules/identity/domain/index.js';
-import { sessionAggregate, SESSION_CATEGORY } from '../modules/identity/domain/index.js';
-import { roomAggregate, ROOM_CATEGORY } from '../modules/rooms/domain/index.js';
-import { allProjections } from './projections.js';
-import { ActorRuntime, LogFollower } from '../runtime/index.js';
-import type { RecordedEvent } from '../store/index.js';
-import { registerIdentityEvents } from '../modules/identity/topics.js';
-import { identityRoutes } from '../modules/identity/routes.js';
-import { oauthRoutes } from '../modules/identity/oauth-routes.js';
-import { RoomService } from '../modules/rooms/room-service.js';
+import { LocalLogSource } from '../cluster/index.js';
+import { ActorRuntime, ProcessorRunner, Scheduler, type Processor, type StartReport } from '../runtime/index.js';
 import { DATABASE_FILE, SqliteEventStore } from '../store/index.js';
 import { startEdge, uwsIsNative, type Edge } from '../edge/uws.js';
 import type { ClientConnection } from '../edge/connection.js';
-import { EventHandlers, pingHandler } from '../edge/handlers.js';
-import { demoPageRoute } from '../modules/rooms/demo-page.js';
+import { Dispatcher } from '../edge/dispatch.js';
+import { pingTopic } from '../edge/handlers.js';
 import { json, type HttpRoute } from '../edge/http.js';
 import type { Logger } from '../edge/logger.js';
 import { GatewayMetrics } from '../edge/metrics.js';
 import { nativeSocketRoute } from '../edge/native-socket.js';
 import { engineIoHttpRoutes } from '../edge/socketio/engineio-socket.js';
 import { socketIoRoute } from '../edge/socketio/socketio-socket.js';
-import { GridService, type GatewayRoomHost } from '../modules/grid/index.js';
-import { rpcRoutes } from '../modules/grid/routes.js';
+import type { Connections } from '../modules/connections/index.js';
+import type { GatewayRoomHost, GridService } from '../modules/grid/index.js';
+import type { IdentityService, OAuthService } from '../modules/identity/index.js';
+import type { KeyRing } from '../auth/keys.js';
+import type { RoomService } from '../modules/rooms/index.js';
+import { MODULES, allProjections, createModules, type CreatedModules } from './modules.js';
 
 export { DATABASE_FILE } from '../store/index.js';
 
@@ -41,39 +27,40 @@ export interface GatewayOptions {
   config: Config;
   logger: Logger;
   clock?: Clock;
-  /** Rooms the gateway hosts, as the room API reaches them; default: none (all go to SFU servers). */
+  /** Rooms the gateway hosts, as the room API reaches them; default: the rooms module's. */
   roomHost?: GatewayRoomHost;
 }
 
+/** How often the log is polled for events other processes (the CLI) appended. */
+const LOG_POLL_MS = 250;
+
 /**
- * Wires the gateway: event log, actors, the uWS edge and its routes. Owns the lifecycle:
- * start (open log, listen, rebuild actors, then ready) and a graceful stop.
+ * Lifecycle and wiring: the event log, the actor runtime, the processors and the scheduler,
+ * the modules of app/modules.ts, and the uWS edge with their topics and routes. Start: open
+ * the log, listen (not ready), rebuild actors, start processors and modules, then ready.
+ * Stop: not ready, close every socket with 1001, let in-flight commands commit, close.
  */
 export class Gateway {
   readonly store: SqliteEventStore;
   readonly runtime: ActorRuntime;
   readonly metrics = new GatewayMetrics();
-  readonly handlers = new EventHandlers();
-  readonly identity: IdentityService;
-  readonly oauth: OAuthService;
-  readonly keyRing: KeyRing;
-  readonly rooms: RoomService;
-  /** Room API (JSON-RPC) and SFU grid. */
-  readonly grid: GridService;
-  private readonly follower: LogFollower;
-  private readonly connections = new Map<string, ClientConnection>();
-  /** Sockets by the user they speak for: disabling a user closes all of them. */
-  private readonly socketsByUser = new Map<string, Set<ClientConnection>>();
-  private readonly userOfSocket = new Map<ClientConnection, string>();
-  /** Commands in flight (connection open/close); shutdown waits for them. */
-  private readonly inFlight = new Set<Promise<unknown>>();
+  readonly dispatcher: Dispatcher;
+  readonly scheduler: Scheduler;
+  readonly processors: ProcessorRunner;
+  private readonly source: LocalLogSource;
+  private readonly modules: CreatedModules;
   private edge: Edge | undefined;
   private ready = false;
   private stopping: Promise<void> | undefined;
   private readonly clock: Clock;
   private readonly logger: Logger;
 
-  private constructor(private readonly config: Config, logger: Logger, clock: Clock) {
+  private constructor(
+    private readonly config: Config,
+    logger: Logger,
+    clock: Clock,
+    roomHost: GatewayRoomHost | undefined,
+  ) {
     this.logger = logger;
     this.clock = clock;
     this.store = new SqliteEventStore({
@@ -85,41 +72,24 @@ export class Gateway {
       walCheckpointIntervalMs: config.walCheckpointIntervalMs,
     });
     this.runtime = new ActorRuntime(this.store, logger);
-    this.runtime.register(connectionAggregate);
-    this.runtime.register(sessionAggregate);
-    this.runtime.register(roomAggregate);
-    for (const aggregate of identityAggregates) this.runtime.register(aggregate);
-    for (const aggregate of oauthAggregates) this.runtime.register(aggregate);
-
-    this.keyRing = new KeyRing(config.dataDir);
-    const key = this.keyRing.loadOrCreate(clock.now());
-    if (key.generated) logger.warn({ kid: key.kid, dir: join(config.dataDir, 'keys') }, 'generated a new token signing key (first start)');
-    const secrets = SecretBox.open(config.dataDir);
-    if (secrets.generated) logger.warn({ dir: join(config.dataDir, 'keys') }, 'generated a new secrets key for MFA seeds (first start)');
-    const tokens = new TokenService(this.keyRing, {
-      issuer: config.issuer,
-      clockToleranceSeconds: config.tokenClockToleranceSeconds,
-      externalIssuers: config.externalIssuers as ExternalIssuer[],
+    for (const module of MODULES) for (const aggregate of module.aggregates) this.runtime.register(aggregate);
+    this.scheduler = new Scheduler(clock, logger);
+    this.source = new LocalLogSource(this.store, LOG_POLL_MS, (error) => logger.error({ err: error }, 'log source failed'));
+    this.processors = new ProcessorRunner(this.source, this.store.checkpoints, logger);
+    this.dispatcher = new Dispatcher({
+      metrics: this.metrics,
+      clock,
+      onHandlerError: (connection, event, error) => logger.error({ err: error, connectionId: connection.id, event }, 'event handler failed'),
     });
-    this.identity = new IdentityService(this.runtime, this.store, tokens, secrets.box, config, clock);
-    this.oauth = new OAuthService(this.identity, this.runtime, config, clock, logger);
+    this.modules = createModules({ config, logger, clock, store: this.store, runtime: this.runtime, scheduler: this.scheduler, registry: this.metrics.registry, roomHost });
 
-    this.follower = new LogFollower(this.store, 250, (error) => logger.error({ err: error }, 'log follower failed'));
-    this.follower.subscribe((events) => this.runtime.applyCommitted(events));
-    this.follower.subscribe((events) => this.react(events));
-    this.rooms = new RoomService({ runtime: this.runtime, config, clock, connection: (id) => this.connections.get(id) });
-    this.follower.subscribe((events) => this.rooms.applyCommitted(events));
-
-    this.handlers.on('ping', pingHandler);
-    registerIdentityEvents(this.handlers, {
-      identity: this.identity,
-      runtime: this.runtime,
-      config,
-      boundToUser: (connection, userId) => this.bindToUser(connection, userId),
-      unboundFromUser: (connection) => this.unbind(connection),
-    });
-    this.rooms.register(this.handlers);
-    this.grid = new GridService({ config, dataDir: config.dataDir, logger, clock, store: this.store, runtime: this.runtime, registry: this.metrics.registry });
+    // Live actors follow what other processes (the CLI) commit, before any module reacts to it.
+    this.processors.add(actorsProcessor(this.runtime));
+    this.dispatcher.add(pingTopic);
+    for (const module of this.modules.list) {
+      for (const topic of module.topics ?? []) this.dispatcher.add(topic);
+      for (const processor of module.processors ?? []) this.processors.add(processor);
+    }
   }
 
   static async start(options: GatewayOptions): Promise<Gateway> {
@@ -133,19 +103,44 @@ export class Gateway {
       }
       logger.warn('uWebSockets.js native binary not loaded: running on the slow fallback shim');
     }
-    const gateway = new Gateway(config, logger, options.clock ?? systemClock);
-    // Room API calls on rooms this gateway hosts act at once; others go to the SFU grid.
-    gateway.grid.setRoomHost(options.roomHost ?? gateway.rooms.asGatewayRoomHost());
+    const gateway = new Gateway(config, logger, options.clock ?? systemClock, options.roomHost);
     await gateway.listen();
-    await gateway.recover();
-    // Clients of the `oauthClients` config key; a bad entry stops the start, not a half-started gateway.
-    await gateway.oauth.registerConfiguredClients().catch(async (error: unknown) => {
+    try {
+      await gateway.recover();
+    } catch (error) {
       await gateway.stop();
       throw error;
-    });
+    }
     gateway.ready = true;
     logger.info({ port: gateway.port, dataDir: config.dataDir }, 'gateway ready');
     return gateway;
+  }
+
+  // ---- what tests, benches and operators reach ----
+
+  get connections(): Connections {
+    return this.modules.connections.api;
+  }
+
+  get identity(): IdentityService {
+    return this.modules.identity.api.identity;
+  }
+
+  get oauth(): OAuthService {
+    return this.modules.identity.api.oauth;
+  }
+
+  get keyRing(): KeyRing {
+    return this.modules.identity.api.keyRing;
+  }
+
+  get rooms(): RoomService {
+    return this.modules.rooms.api.service;
+  }
+
+  /** Room API (JSON-RPC) and SFU grid. */
+  get grid(): GridService {
+    return this.modules.grid.api;
   }
 
   get port(): number {
@@ -166,51 +161,41 @@ export class Gateway {
     return this.stopping;
   }
 
+  /**
+   * The last resort for an exception no handler caught (uWS callbacks, timers, promise
+   * chains): logged with where it happened and counted, and the gateway keeps serving.
+   */
+  uncaught(where: string, error: unknown): void {
+    this.metrics.uncaught.inc({ where });
+    this.logger.error({ err: error, where }, 'uncaught error (a bug); the gateway keeps serving');
+  }
+
   private async shutdown(): Promise<void> {
     this.ready = false;
-    this.follower.stop();
     this.edge?.stopListening();
-    for (const connection of this.connections.values()) {
-      connection.close(CloseCode.GOING_AWAY, 'server shutting down');
-    }
-    await Promise.allSettled([...this.inFlight]);
-    await this.grid.stop();
+    // Sockets first (the connections module closes them and waits for their commands), then
+    // the other modules, timers and processors, then the log.
+    const [first, ...rest] = this.modules.list;
+    await first?.stop?.();
+    await this.scheduler.stop();
+    for (const module of rest.reverse()) await module.stop?.();
+    await this.processors.stop();
+    this.source.stop();
     await this.store.close();
     this.logger.info('gateway stopped');
   }
 
-  private track<T>(promise: Promise<T>): Promise<T> {
-    this.inFlight.add(promise);
-    const forget = () => this.inFlight.delete(promise);
-    promise.then(forget, forget);
-    return promise;
-  }
-
-  /**
-   * Rebuilds actors from the log. Connections the log still shows open died with the last
-   * process (sockets do not survive a restart): they are closed as unclean, so the audit
-   * trail has an end for every connection.
-   */
+  /** Rebuilds actors from the log, then starts processors, timers and modules in order. */
   private async recover(): Promise<void> {
     const started = performance.now();
     const rebuilt = this.runtime.rebuild();
     // Events committed from here on (ours and the CLI's) reach actors and reactions.
-    this.follower.start();
-    const stale = this.runtime.streams(CONNECTION_CATEGORY);
-    const close: CloseConnection = {
-      type: 'CloseConnection',
-      code: 1006,
-      reason: 'gateway restarted',
-      unclean: true,
-      framesIn: 0,
-      framesOut: 0,
-      now: this.clock.now(),
-    };
-    await Promise.all(stale.map((stream) => this.runtime.execute(stream, close, { actor: 'system' })));
-    const closedRooms = await this.rooms.recover(this.runtime.streams(ROOM_CATEGORY));
-    this.grid.start();
+    this.processors.start();
+    this.scheduler.start();
+    const report: StartReport = {};
+    for (const module of this.modules.list) Object.assign(report, await module.start?.());
     this.logger.info(
-      { events: rebuilt.events, actors: rebuilt.streams, uncleanConnections: stale.length, closedRooms, ms: Math.round(performance.now() - started) },
+      { events: rebuilt.events, actors: rebuilt.streams, ...report, processors: this.processors.names.length, ms: Math.round(performance.now() - started) },
       'actors rebuilt from the event log',
     );
   }
@@ -224,22 +209,32 @@ export class Gateway {
       badFrameWindowMs: config.badFrameWindowSeconds * 1000,
       maxFrameDepth: config.maxFrameDepth,
     };
+    const connections = this.connections;
+    const lifecycle = {
+      accepting: () => this.ready,
+      opened: (connection: ClientConnection) => {
+        this.metrics.connectionOpened(connection.info.transport, connection.info.codec);
+        connections.opened(connection);
+      },
+      closed: (connection: ClientConnection, code: number, reason: string) => {
+        this.metrics.connectionClosed(connection.info.transport, connection.info.codec);
+        connections.closed(connection, code, reason);
+      },
+    };
+    const fastPaths = this.modules.list.flatMap((module) => (module.fastPath ? [module.fastPath] : []));
+    if (fastPaths.length > 1) throw new Error('only one module may claim the text fast path');
     const native = nativeSocketRoute({
-      handlers: this.handlers,
+      dispatcher: this.dispatcher,
       metrics: this.metrics,
       clock: this.clock,
       limits: { ...limits, maxFrameBytes: config.maxFrameBytes },
       allowedOrigins: config.allowedOrigins,
-      accepting: () => this.ready,
-      opened: (connection) => this.connectionOpened(connection),
-      closed: (connection, code, reason) => this.connectionClosed(connection, code, reason),
-      textFastPath: (connection, bytes, now) => this.rooms.relayFromJsonText(connection, bytes, now),
-      onHandlerError: (connection, event, error) =>
-        this.logger.error({ err: error, connectionId: connection.id, event }, 'event handler failed'),
+      textFastPath: fastPaths[0],
+      ...lifecycle,
     });
-    // PROTOCOL.md section 3: the same handlers and connection lifecycle, Socket.IO packets.
+    // PROTOCOL.md section 3: the same topics and connection lifecycle, Socket.IO packets.
     const socketIo = socketIoRoute({
-      handlers: this.handlers,
+      dispatcher: this.dispatcher,
       metrics: this.metrics,
       clock: this.clock,
       limits,
@@ -251,12 +246,8 @@ export class Gateway {
         namespaces: config.socketIoNamespaces,
       },
       allowedOrigins: config.allowedOrigins,
-      accepting: () => this.ready,
-      opened: (connection) => this.connectionOpened(connection),
-      closed: (connection, code, reason) => this.connectionClosed(connection, code, reason),
-      onHandlerError: (connection, event, error) =>
-        this.logger.error({ err: error, connectionId: connection.id, event }, 'event handler failed'),
       authenticateOnConnect: true,
+      ...lifecycle,
     });
     this.edge = await startEdge({
       host: config.host,
@@ -265,22 +256,13 @@ export class Gateway {
       maxFrameBytes: config.maxFrameBytes,
       maxBackpressureBytes: config.maxBackpressureBytes,
       idleTimeoutSeconds: config.idleTimeoutSeconds,
-      http: [...identityRoutes(this.identity, this.clock, config.appPassword), ...oauthRoutes(this.oauth, { secureCookies: config.ssl, logger: this.logger }), ...engineIoHttpRoutes('/socket.io/'), ...this.httpRoutes()],
+      http: [...this.modules.list.flatMap((module) => module.routes ?? []), ...engineIoHttpRoutes('/socket.io/'), ...this.operatorRoutes()],
       webSockets: [native, socketIo],
       onUncaught: (where, error) => this.uncaught(where, error),
     });
   }
 
-  /**
-   * The last resort for an exception no handler caught (uWS callbacks, timers, promise
-   * chains): logged with where it happened and counted, and the gateway keeps serving.
-   */
-  uncaught(where: string, error: unknown): void {
-    this.metrics.uncaught.inc({ where });
-    this.logger.error({ err: error, where }, 'uncaught error (a bug); the gateway keeps serving');
-  }
-
-  private httpRoutes(): HttpRoute[] {
+  private operatorRoutes(): HttpRoute[] {
     return [
       { method: 'get', path: '/healthz', handler: () => json(200, { status: 'ok' }) },
       {
@@ -297,8 +279,6 @@ export class Gateway {
           body: await this.metrics.render(),
         }),
       },
-      ...rpcRoutes(this.grid, { maxBodyBytes: this.config.rpcMaxBodyBytes, maxInternalBodyBytes: this.config.internalMaxBodyBytes }),
-      demoPageRoute(),
       {
         method: 'any',
         path: '/*',
@@ -306,89 +286,14 @@ export class Gateway {
       },
     ];
   }
+}
 
-  /**
-   * Reactions to committed events, from this process or the CLI: a disabled user's sockets
-   * close (4501) and an operator-ended session's socket closes (4503).
-   */
-  private react(events: readonly RecordedEvent[]): void {
-    for (const event of events) {
-      if (event.type === 'UserDisabled') {
-        const userId = (event.data as { userId: string }).userId;
-        for (const connection of this.socketsByUser.get(userId) ?? []) connection.close(CloseCode.BANNED, 'user disabled');
-      } else if (event.type === 'SessionEnded') {
-        const connectionId = event.streamId.slice(SESSION_CATEGORY.length + 1);
-        this.connections.get(connectionId)?.close(CloseCode.KICKED, 'session ended by an operator');
-      }
-    }
-  }
-
-  private bindToUser(connection: ClientConnection, userId: string): void {
-    const previous = this.userOfSocket.get(connection);
-    if (previous !== undefined && previous !== userId) removeFromIndex(this.socketsByUser, previous, connection);
-    addToIndex(this.socketsByUser, userId, connection);
-    this.userOfSocket.set(connection, userId);
-    // Disabled between the token check and now: do not let the socket slip through.
-    if (!this.identity.userActive(userId)) connection.close(CloseCode.BANNED, 'user disabled');
-  }
-
-  private unbind(connection: ClientConnection): void {
-    const userId = this.userOfSocket.get(connection);
-    if (userId === undefined) return;
-    this.userOfSocket.delete(connection);
-    removeFromIndex(this.socketsByUser, userId, connection);
-  }
-
-  private connectionOpened(connection: ClientConnection): void {
-    const { info } = connection;
-    this.connections.set(info.id, connection);
-    if (this.config.authDeadlineSeconds > 0) {
-      const deadline = setTimeout(() => {
-        const kind = connection.principal.kind;
-        if (kind === 'anonymous' || kind === 'mfa-pending') connection.close(CloseCode.AUTH_TIMEOUT, 'not authenticated in time');
-      }, this.config.authDeadlineSeconds * 1000);
-      connection.timers.push(deadline);
-    }
-    this.metrics.connectionOpened(info.transport, info.codec);
-    const command: OpenConnection = {
-      type: 'OpenConnection',
-      connectionId: info.id,
-      codec: info.codec,
-      transport: info.transport,
-      remoteAddress: info.remoteAddress,
-      userAgent: info.userAgent,
-      origin: info.origin,
-      now: this.clock.now(),
-    };
-    this.track(this.runtime.execute(streamId(CONNECTION_CATEGORY, info.id), command, { actor: `connection:${info.id}` })).then(
-      // The welcome goes out after the commit: a client that saw it knows its connection is in the log.
-      () => connection.send({ event: 'welcome', data: { peer_id: info.id, codec: info.codec, protocol: 1 } }),
-      (error: unknown) => {
-        this.logger.error({ err: error, connectionId: info.id }, 'could not record connection; closing it');
-        connection.close(CloseCode.INTERNAL_ERROR, 'server error');
-      },
-    );
-  }
-
-  private connectionClosed(connection: ClientConnection, code: number, reason: string): void {
-    const { info } = connection;
-    if (!this.connections.delete(info.id)) return;
-    for (const timer of connection.timers) clearTimeout(timer);
-    this.unbind(connection);
-    // A session lives as long as its socket: its actor need not stay in memory.
-    this.runtime.release(`${SESSION_CATEGORY}-${info.id}`);
-    this.track(this.rooms.connectionClosed(connection));
-    this.metrics.connectionClosed(info.transport, info.codec);
-    const command: CloseConnection = {
-      type: 'CloseConnection',
-      code,
-      reason,
-      framesIn: connection.framesIn,
-      framesOut: connection.framesOut,
-      now: this.clock.now(),
-    };
-    this.track(this.runtime.execute(streamId(CONNECTION_CATEGORY, info.id), command, { actor: `connection:${info.id}` })).catch(
-      (error: unknown) => this.logger.error({ err: error, connectionId: info.id }, 'could not record connection close'),
-    );
-  }
+/** Keeps live actors in step with events other processes committed (idempotent for our own). */
+function actorsProcessor(runtime: ActorRuntime): Processor {
+  return {
+    name: 'runtime.actors',
+    startFrom: 'now',
+    canHandle: () => true,
+    handle: (events) => runtime.applyCommitted(events),
+  };
 }

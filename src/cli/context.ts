@@ -8,7 +8,7 @@ import { KeyRing } from '../auth/keys.js';
 import { SecretBox } from '../auth/secrets.js';
 import { TokenService, type ExternalIssuer } from '../auth/tokens.js';
 import { identityAggregates } from '../modules/identity/domain/index.js';
-import { allProjections } from '../app/projections.js';
+import { allProjections } from '../app/modules.js';
 import { ActorRuntime } from '../runtime/index.js';
 import { SqliteEventStore, DATABASE_FILE } from '../store/index.js';
 

@@ -1,7 +1,7 @@
 import BetterSqlite3, { type Database } from 'better-sqlite3';
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { allProjections } from '../app/projections.js';
+import { allProjections } from '../app/modules.js';
 import { headPositionOf, openDatabase, projectionCheckpoints, readAllFrom, type Projection, DATABASE_FILE } from '../store/index.js';
 import type { Output } from './output.js';
 

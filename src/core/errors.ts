@@ -61,33 +61,3 @@ export function toPublicError(error: unknown): { code: ErrorCode; message: strin
   if (isAppError(error)) return { code: error.code, message: error.message };
   return { code: 'INTERNAL', message: 'internal error' };
 }
-
-/** WebSocket close codes (PROTOCOL.md section 2). 4000-4499: client may reconnect. */
-export const CloseCode = {
-  NORMAL: 1000,
-  GOING_AWAY: 1001,
-  INVALID_PAYLOAD: 1007,
-  TOO_LARGE: 1009,
-  INTERNAL_ERROR: 1011,
-  SLOW_CONSUMER: 4008,
-  RATE_LIMITED: 4029,
-  BAD_FRAMES: 4400,
-  AUTH_TIMEOUT: 4401,
-  BANNED: 4501,
-  KICKED: 4503,
-} as const;
-
-/** HTTP status for each code, used by every HTTP route so the mapping lives in one place. */
-export const HTTP_STATUS: Record<ErrorCode, number> = {
-  BAD_REQUEST: 400,
-  UNKNOWN_EVENT: 404,
-  UNAUTHORIZED: 401,
-  FORBIDDEN: 403,
-  NOT_FOUND: 404,
-  CONFLICT: 409,
-  PAYLOAD_TOO_LARGE: 413,
-  RATE_LIMITED: 429,
-  LIMIT_EXCEEDED: 429,
-  UNAVAILABLE: 503,
-  INTERNAL: 500,
-};

@@ -6,3 +6,5 @@ export * from './rate-limit.js';
 export * from './collections.js';
 export * from './events.js';
 export * from './decider.js';
+export * from './disconnect.js';
+export * from './module.js';

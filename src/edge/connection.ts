@@ -1,4 +1,4 @@
-import { AppError, CloseCode, toPublicError, type ErrorCode } from '../core/errors.js';
+import { DISCONNECT, type Disconnect } from '../core/disconnect.js';
 import { ANONYMOUS, type Codec, type Principal, type Transport } from '../core/types.js';
 import { encodeFrame, type OutboundFrame } from '../protocol/index.js';
 
@@ -91,7 +91,7 @@ export class ClientConnection {
     // is closed, its buffer freed, and it may reconnect (4008 is in the retryable range).
     // Status 1 means written with nothing left queued: only a buffered send needs the count.
     if (status === 2 || (status === 0 && this.sink.bufferedAmount() > this.limits.maxBackpressureBytes)) {
-      this.close(CloseCode.SLOW_CONSUMER, 'slow consumer: backpressure limit exceeded');
+      this.close(DISCONNECT.slowConsumer);
     }
   }
 
@@ -99,34 +99,26 @@ export class ClientConnection {
     this.send({ event, data, id });
   }
 
-  replyError(id: number | undefined, code: ErrorCode, message: string): void {
-    this.send({ event: 'error', data: { code, message }, id });
+  /**
+   * Counts a frame that was the client's fault (edge/dispatch.ts decides which); past
+   * `badFrameLimit` within the window the socket is closed (4400).
+   */
+  countBadFrame(now: number): void {
+    const windowStart = now - this.limits.badFrameWindowMs;
+    this.badFrameTimes = this.badFrameTimes.filter((time) => time > windowStart);
+    this.badFrameTimes.push(now);
+    if (this.badFrameTimes.length >= this.limits.badFrameLimit) this.close(DISCONNECT.badFrames);
   }
 
-  /** Sends the error for a failed frame and counts it toward the abuse limit. */
-  fail(id: number | undefined, error: unknown, now: number): { code: ErrorCode } {
-    const { code, message } = toPublicError(error);
-    this.replyError(id, code, message);
-    if (code === 'BAD_REQUEST' || code === 'UNKNOWN_EVENT' || code === 'PAYLOAD_TOO_LARGE') this.countBadFrame(now);
-    return { code };
-  }
-
-  close(code: number, reason: string): void {
+  /** Ends the socket the catalogued way; `detail` replaces the catalogue's reason text (same code). */
+  close(disconnect: Disconnect, detail?: string): void {
     if (this.closed) return;
     this.closed = true;
+    const { code } = disconnect;
+    const reason = detail ?? disconnect.reason;
     // Straight to the sink: the socket is closing, so backpressure no longer matters.
     for (const message of this.encoder?.closing?.(code, reason) ?? []) this.sink.send(message, typeof message !== 'string');
     this.sink.end(code, reason);
   }
-
-  private countBadFrame(now: number): void {
-    const windowStart = now - this.limits.badFrameWindowMs;
-    this.badFrameTimes = this.badFrameTimes.filter((time) => time > windowStart);
-    this.badFrameTimes.push(now);
-    if (this.badFrameTimes.length >= this.limits.badFrameLimit) {
-      this.close(CloseCode.BAD_FRAMES, 'too many bad frames');
-    }
-  }
 }
 
-export const unknownEvent = (event: string): AppError => new AppError('UNKNOWN_EVENT', `unknown event "${event}"`);

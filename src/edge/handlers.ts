@@ -1,4 +1,5 @@
 import type { InboundFrame } from '../protocol/index.js';
+import { defineTopic, runTopic, type AnyTopic, type RejectStyle } from '../runtime/topic-handler.js';
 import type { ClientConnection } from './connection.js';
 
 export interface HandlerContext {
@@ -7,28 +8,44 @@ export interface HandlerContext {
   now: number;
 }
 
-/** Handles one native event. Throw an AppError to answer with an error frame. */
+/** A topic written as a plain function of the connection and the raw frame. */
 export type EventHandler = (context: HandlerContext) => void | Promise<void>;
 
 /**
- * Native events by name. Areas (identity, rooms, ...) add theirs at wiring time, so the
- * edge knows no event names of its own beyond `ping`.
+ * A topic from a plain handler: the pipeline runs it like any other (dispatch, replies,
+ * counting), without a schema of its own; the handler checks the raw data itself.
  */
-export class EventHandlers {
-  private readonly handlers = new Map<string, EventHandler>();
+export function handlerTopic(name: string, handler: EventHandler, reject?: RejectStyle): AnyTopic<ClientConnection> {
+  return defineTopic<unknown, ClientConnection>({
+    name,
+    ...(reject ? { reject } : {}),
+    handle: ({ client, frame, now }) => handler({ connection: client, frame, now }),
+  });
+}
 
-  on(event: string, handler: EventHandler): this {
-    if (this.handlers.has(event)) throw new Error(`handler for ${event} registered twice`);
-    this.handlers.set(event, handler);
+/** Collects handler topics by name (tests, the Socket.IO fixture). */
+export class EventHandlers {
+  private readonly byName = new Map<string, AnyTopic<ClientConnection>>();
+
+  on(event: string, handler: EventHandler, reject?: RejectStyle): this {
+    if (this.byName.has(event)) throw new Error(`handler for ${event} registered twice`);
+    this.byName.set(event, handlerTopic(event, handler, reject));
     return this;
   }
 
+  get topics(): AnyTopic<ClientConnection>[] {
+    return [...this.byName.values()];
+  }
+
+  /** The topic as a plain function, through the pipeline (tests drive topics this way). */
   get(event: string): EventHandler | undefined {
-    return this.handlers.get(event);
+    const topic = this.byName.get(event);
+    return topic && (({ connection, frame, now }) => runTopic(topic, connection, frame, now));
   }
 }
 
 /** `ping` -> `pong {ts}`: proves the whole path (decode, dispatch, encode, send) end to end. */
-export const pingHandler: EventHandler = ({ connection, frame, now }) => {
-  connection.reply(frame.id, 'pong', { ts: now });
-};
+export const pingTopic = defineTopic<unknown, ClientConnection>({
+  name: 'ping',
+  handle: ({ client, id, now }) => client.reply(id, 'pong', { ts: now }),
+});

@@ -1,39 +1,9 @@
-import { AppError, HTTP_STATUS, toPublicError } from '../core/errors.js';
-
-/** An HTTP request as route handlers see it: copied out of uWS, safe to use after awaits. */
-export interface HttpRequest {
-  method: string;
-  path: string;
-  query: string;
-  headers: Readonly<Record<string, string>>;
-  body: Buffer;
-  remoteAddress: string;
-}
-
-export interface HttpResponse {
-  status: number;
-  headers?: Record<string, string>;
-  body?: string | Buffer;
-}
-
-export type HttpHandler = (request: HttpRequest) => HttpResponse | Promise<HttpResponse>;
-
-export interface HttpRoute {
-  method: 'get' | 'post' | 'options' | 'any';
-  path: string;
-  handler: HttpHandler;
-  /** Largest body read for this route; larger requests get 413 without reaching the handler. */
-  maxBodyBytes?: number;
-}
+export type { HttpHandler, HttpRequest, HttpResponse, HttpRoute } from '../protocol/http.js';
+import type { HttpResponse } from '../protocol/http.js';
+import { AppError } from '../core/errors.js';
 
 export function json(status: number, value: unknown, headers: Record<string, string> = {}): HttpResponse {
   return { status, headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(value) };
-}
-
-/** The HTTP form of an error, the one place errors become statuses (DESIGN.md rule 4). */
-export function errorResponse(error: unknown): HttpResponse {
-  const { code, message } = toPublicError(error);
-  return json(HTTP_STATUS[code], { error: { code, message } });
 }
 
 export const notFound = (path: string): AppError => new AppError('NOT_FOUND', `no route for ${path}`);

@@ -1,17 +1,17 @@
-import { AppError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import type { Clock } from '../core/clock.js';
 import type { Codec } from '../core/types.js';
 import { FrameCodec, FrameError, negotiateSubprotocol, type InboundFrame } from '../protocol/index.js';
 import type { WebSocketRoute } from './uws.js';
-import { ClientConnection, unknownEvent, type ConnectionInfo, type ConnectionLimits } from './connection.js';
-import type { EventHandlers } from './handlers.js';
+import { ClientConnection, type ConnectionInfo, type ConnectionLimits } from './connection.js';
+import type { Dispatcher } from './dispatch.js';
+import type { FastPath } from '../runtime/module.js';
 import { json } from './http.js';
 import type { GatewayMetrics } from './metrics.js';
 import { originAllowed } from './origin.js';
 
 export interface NativeSocketDependencies {
-  handlers: EventHandlers;
+  dispatcher: Dispatcher;
   metrics: GatewayMetrics;
   clock: Clock;
   limits: ConnectionLimits & { maxFrameBytes: number; maxFrameDepth: number };
@@ -20,12 +20,11 @@ export interface NativeSocketDependencies {
   accepting(): boolean;
   opened(connection: ClientConnection): void;
   closed(connection: ClientConnection, code: number, reason: string): void;
-  onHandlerError(connection: ClientConnection, event: string, error: unknown): void;
   /**
    * Tried on text frames before the generic decode (the relay's route-on-the-envelope path);
    * returns true when it handled the frame, false to let the generic path decode it.
    */
-  textFastPath?(connection: ClientConnection, message: ArrayBuffer | Uint8Array, now: number): boolean;
+  textFastPath?: FastPath<ClientConnection> | undefined;
 }
 
 /** `/ws`: the native protocol of PROTOCOL.md section 2 over the uWS edge. */
@@ -35,39 +34,24 @@ export function nativeSocketRoute(deps: NativeSocketDependencies): WebSocketRout
     deps.metrics.frames.out[which] += 1;
   };
 
-  const handlerFailed = (connection: ClientConnection, frame: InboundFrame, error: unknown): void => {
-    if (!(error instanceof AppError)) deps.onHandlerError(connection, frame.event, error);
-    const { code } = connection.fail(frame.id, error, deps.clock.now());
-    deps.metrics.errors.inc({ code });
+  // Bound once: the fast path's refusals go through the dispatcher without a closure per frame.
+  const failFast = (connection: ClientConnection, id: number | undefined, error: unknown, now: number): void => {
+    deps.dispatcher.fail(connection, { event: 'relay', data: undefined, id }, error, now);
   };
 
   const dispatch = (connection: ClientConnection, message: ArrayBuffer | Uint8Array, isBinary: boolean): void => {
     const now = deps.clock.now();
     connection.framesIn += 1;
     deps.metrics.frames.in[isBinary ? 'msgpack' : 'json'] += 1;
-    if (!isBinary && deps.textFastPath?.(connection, message, now)) return;
-    let frame;
+    if (!isBinary && deps.textFastPath?.(connection, message, now, failFast)) return;
+    let frame: InboundFrame;
     try {
       frame = codec.decode(message, isBinary);
     } catch (error) {
-      const { code } = connection.fail(error instanceof FrameError ? error.frameId : undefined, error, now);
-      deps.metrics.errors.inc({ code });
+      deps.dispatcher.fail(connection, { event: 'frame', data: undefined, id: error instanceof FrameError ? error.frameId : undefined }, error, now);
       return;
     }
-    const handler = deps.handlers.get(frame.event);
-    if (!handler) {
-      const { code } = connection.fail(frame.id, unknownEvent(frame.event), now);
-      deps.metrics.errors.inc({ code });
-      return;
-    }
-    try {
-      const result = handler({ connection, frame, now });
-      // The rejection closure is made only for asynchronous handlers: most answer at once,
-      // and a closure per frame is an allocation on the hottest path.
-      if (result instanceof Promise) result.catch((error: unknown) => handlerFailed(connection, frame, error));
-    } catch (error) {
-      handlerFailed(connection, frame, error);
-    }
+    deps.dispatcher.dispatch(connection, frame, now);
   };
 
   return {
@@ -105,9 +89,7 @@ export function nativeSocketRoute(deps: NativeSocketDependencies): WebSocketRout
       } catch (error) {
         // A bug on the way to a handler (a fast path, a codec): this frame is answered
         // INTERNAL and counted as bad, and the connection and the process go on.
-        deps.onHandlerError(client, 'frame', error);
-        const { code } = client.fail(undefined, error, deps.clock.now());
-        deps.metrics.errors.inc({ code });
+        deps.dispatcher.fail(client, undefined, error, deps.clock.now());
       }
     },
     close(connection, code, reason) {

@@ -1,9 +1,11 @@
 import uWS from 'uWebSockets.js';
-import { AppError, CloseCode } from '../core/errors.js';
+import { DISCONNECT } from '../core/disconnect.js';
+import { AppError } from '../core/errors.js';
 import type { Codec } from '../core/types.js';
 import { negotiateSubprotocol } from '../protocol/index.js';
 import type { SocketSink } from './connection.js';
-import { errorResponse, statusLine, type HttpRequest, type HttpResponse, type HttpRoute } from './http.js';
+import { httpErrorResponse } from './replies.js';
+import { statusLine, type HttpRequest, type HttpResponse, type HttpRoute } from './http.js';
 
 /**
  * The only file that imports uWebSockets.js (DESIGN.md rule 2). It turns uWS callbacks into
@@ -189,7 +191,7 @@ export function startEdge(options: EdgeOptions): Promise<Edge> {
         );
       }, () => {
         // The request is answered once: a refusal written before the throw stays as it is.
-        writeResponse(res, errorResponse(new Error('internal')));
+        writeResponse(res, httpErrorResponse(new Error('internal')));
       }),
       open: (ws) => guarded(`${route.path} open`, () => {
         const data = ws.getUserData();
@@ -199,11 +201,11 @@ export function startEdge(options: EdgeOptions): Promise<Edge> {
           bufferedAmount: () => ws.getBufferedAmount(),
         };
         data.connection = route.open(sink, data.payload);
-      }, () => ws.end(CloseCode.INTERNAL_ERROR, 'internal error')),
+      }, () => ws.end(DISCONNECT.internal.code, DISCONNECT.internal.reason)),
       message: (ws, message, isBinary) => guarded(`${route.path} message`, () => {
         const { connection } = ws.getUserData();
         if (message.byteLength > maxFrameBytes) {
-          ws.end(CloseCode.TOO_LARGE, `frame exceeds ${maxFrameBytes} bytes`);
+          ws.end(DISCONNECT.frameTooLarge.code, `frame exceeds ${maxFrameBytes} bytes`);
           return;
         }
         route.message(connection, message, isBinary);
@@ -235,12 +237,12 @@ export function startEdge(options: EdgeOptions): Promise<Edge> {
         : Promise.resolve(Buffer.alloc(0));
       void body
         .then((bytes) => route.handler({ ...request, body: bytes }))
-        .catch((error: unknown) => errorResponse(error))
+        .catch((error: unknown) => httpErrorResponse(error))
         .then((response) => {
           if (!aborted.value) writeResponse(res, response);
         })
         .catch((error: unknown) => options.onUncaught(`${route.method.toUpperCase()} ${route.path}`, error));
-    }, () => writeResponse(res, errorResponse(new Error('internal')))));
+    }, () => writeResponse(res, httpErrorResponse(new Error('internal')))));
   }
 
   return new Promise((resolve, reject) => {

@@ -3,9 +3,9 @@ import { isAppError, type ErrorCode } from '../core/errors.js';
 
 /**
  * JSON-RPC 2.0 envelopes (PROTOCOL.md section 6): parsing single and batch requests,
- * notifications, params validation against zod schemas, and the one mapping from the
- * gateway's stable error codes to JSON-RPC error codes. Transport-free: HTTP lives in
- * server/rpc-routes.ts.
+ * notifications, params validation against zod schemas. Transport-free: HTTP lives in the
+ * grid module's routes.ts; the mapping from the gateway's stable error codes to JSON-RPC
+ * error codes is edge/replies.ts's, handed to the dispatcher as `errorOf`.
  */
 
 export const RpcErrorCode = {
@@ -58,32 +58,10 @@ export class RpcError extends Error {
     super(message);
     this.name = 'RpcError';
   }
-}
 
-const JSON_RPC_CODE: Record<ErrorCode, number> = {
-  BAD_REQUEST: RpcErrorCode.INVALID_PARAMS,
-  UNKNOWN_EVENT: RpcErrorCode.METHOD_NOT_FOUND,
-  UNAUTHORIZED: RpcErrorCode.UNAUTHORIZED,
-  FORBIDDEN: RpcErrorCode.FORBIDDEN,
-  NOT_FOUND: RpcErrorCode.NOT_FOUND,
-  CONFLICT: RpcErrorCode.INTERNAL_ERROR,
-  PAYLOAD_TOO_LARGE: RpcErrorCode.INVALID_REQUEST,
-  RATE_LIMITED: RpcErrorCode.LIMIT_EXCEEDED,
-  LIMIT_EXCEEDED: RpcErrorCode.LIMIT_EXCEEDED,
-  UNAVAILABLE: RpcErrorCode.INTERNAL_ERROR,
-  INTERNAL: RpcErrorCode.INTERNAL_ERROR,
-};
-
-/**
- * The JSON-RPC error for anything thrown: AppErrors keep their message and stable code
- * (in `data.code`); anything else is -32603 with a fixed message, internals never leave.
- */
-export function rpcErrorOf(error: unknown): RpcErrorObject {
-  if (error instanceof RpcError) return { code: error.code, message: error.message, ...(error.data ? { data: error.data } : {}) };
-  if (isAppError(error)) {
-    return { code: JSON_RPC_CODE[error.code], message: error.message, data: { code: error.code, ...error.details } };
+  toObject(): RpcErrorObject {
+    return { code: this.code, message: this.message, ...(this.data ? { data: this.data } : {}) };
   }
-  return { code: RpcErrorCode.INTERNAL_ERROR, message: 'internal error', data: { code: 'INTERNAL' } };
 }
 
 export const errorResponse = (id: RpcId, error: RpcErrorObject): RpcResponse => ({ jsonrpc: '2.0', id, error });
@@ -175,6 +153,9 @@ export interface DispatchHooks<Context> {
   observe?(call: CallOutcome): void;
 }
 
+/** Turns whatever a method threw into the JSON-RPC error object (edge/replies.ts `rpcErrorOf`). */
+export type RpcErrorMapper = (error: unknown) => RpcErrorObject;
+
 /** Runs calls against a fixed set of methods. */
 export class RpcDispatcher<Context> {
   private readonly methods = new Map<string, RpcMethod<Context, unknown>>();
@@ -183,6 +164,7 @@ export class RpcDispatcher<Context> {
     // Each method has its own params type; the dispatcher only passes validated params through.
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     methods: readonly RpcMethod<Context, any>[],
+    private readonly errorOf: RpcErrorMapper,
     private readonly hooks: DispatchHooks<Context> = {},
   ) {
     for (const method of methods) this.methods.set(method.name, method as RpcMethod<Context, unknown>);
@@ -218,7 +200,7 @@ export class RpcDispatcher<Context> {
     } catch (error) {
       const rejected = error instanceof RpcError || (isAppError(error) && error.code !== 'INTERNAL');
       this.hooks.observe?.({ method: method.name, outcome: rejected ? 'rejected' : 'failure', error });
-      return answer(errorResponse(id, rpcErrorOf(error)));
+      return answer(errorResponse(id, error instanceof RpcError ? error.toObject() : this.errorOf(error)));
     }
   }
 

@@ -3,7 +3,9 @@ import { systemClock, type Clock } from '../core/clock.js';
 import { assertExpectedVersion } from './expected-version.js';
 import { GroupCommitter, type AppendOutcome, type PendingAppend } from './group-commit.js';
 import { AsyncProjector } from './async-projector.js';
+import { checkpointStoreOf } from './sqlite-store.js';
 import type {
+  CheckpointStore,
   AppendResult,
   EventStore,
   ExpectedVersion,
@@ -28,6 +30,7 @@ export interface MemoryStoreOptions {
  */
 export class InMemoryEventStore implements EventStore {
   readonly readModels: Database;
+  readonly checkpoints: CheckpointStore;
   private readonly log: { event: RecordedEvent; data: string; metadata: string }[] = [];
   private readonly streams = new Map<string, number[]>();
   private readonly committer: GroupCommitter;
@@ -40,6 +43,7 @@ export class InMemoryEventStore implements EventStore {
     this.readModels = new BetterSqlite3(':memory:');
     const projections = options.projections ?? [];
     for (const projection of projections) projection.setup(this.readModels);
+    this.checkpoints = checkpointStoreOf(this.readModels);
     this.inline = projections.filter((projection) => projection.mode === 'inline');
     this.committer = new GroupCommitter(this.commitBatch, 2000, options.observer);
     this.projector = new AsyncProjector(

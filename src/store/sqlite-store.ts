@@ -6,8 +6,9 @@ import { assertExpectedVersion } from './expected-version.js';
 import { GroupCommitter, type AppendOutcome, type PendingAppend } from './group-commit.js';
 import { WalCheckpointer } from './wal-checkpointer.js';
 import { AsyncProjector } from './async-projector.js';
-import { migrate } from './schema.js';
+import { ensureCheckpointTable, migrate } from './schema.js';
 import type {
+  CheckpointStore,
   AppendResult,
   EventStore,
   ExpectedVersion,
@@ -96,6 +97,20 @@ export function projectionCheckpoints(db: Database): Map<string, number> {
   return new Map(rows.map((row) => [row.name, row.position]));
 }
 
+/** Processor checkpoints in the `projection_checkpoints` table of `db`. */
+export function checkpointStoreOf(db: Database): CheckpointStore {
+  ensureCheckpointTable(db);
+  const load = db.prepare('SELECT position FROM projection_checkpoints WHERE name = ?').pluck();
+  const save = db.prepare('INSERT INTO projection_checkpoints (name, position) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET position = excluded.position');
+  return {
+    load: (name) => (load.get(name) as number | undefined) ?? 0,
+    save: (name, position) => {
+      save.run(name, position);
+    },
+    atomically: (work) => db.transaction(work).immediate(),
+  };
+}
+
 /** Opens a database with the pragmas every Switchyard connection needs. */
 export function openDatabase(path: string, options: { readonly?: boolean } = {}): Database {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -115,6 +130,7 @@ export function openDatabase(path: string, options: { readonly?: boolean } = {})
  */
 export class SqliteEventStore implements EventStore {
   readonly readModels: Database;
+  readonly checkpoints: CheckpointStore;
   private readonly db: Database;
   private readonly committer: GroupCommitter;
   private readonly checkpointer: WalCheckpointer | undefined;
@@ -182,6 +198,7 @@ export class SqliteEventStore implements EventStore {
       (after, limit) => this.readAll({ after, limit }),
       options.projectionPollMs ?? 1000,
     );
+    this.checkpoints = checkpointStoreOf(this.db);
     this.committer.onCommitted(() => this.projector.schedule());
     this.projector.schedule();
   }

@@ -45,6 +45,17 @@ export interface Projection {
   apply(db: Database, event: RecordedEvent): void;
 }
 
+/**
+ * Where checkpointed processors (runtime/processors.ts) keep their positions, in the
+ * database that holds the read models. `atomically` runs its work in one transaction, so an
+ * async read model's rows and its checkpoint commit together.
+ */
+export interface CheckpointStore {
+  load(name: string): number;
+  save(name: string, position: number): void;
+  atomically<T>(work: () => T): T;
+}
+
 export interface StoreObserver {
   /** Called once per committed batch with each append's wait-to-commit time in seconds. */
   committed?(appendLatenciesSeconds: readonly number[], eventCount: number): void;
@@ -62,6 +73,8 @@ export interface EventStore {
   readonly readModels: Database;
   /** Commits whatever is queued, then closes. Appends after close are refused. */
   close(): Promise<void>;
+  /** Processor checkpoints, next to the read models they describe. */
+  readonly checkpoints: CheckpointStore;
   /** Registers a listener called after each commit with the new events, in order. */
   onCommitted(listener: (events: readonly RecordedEvent[]) => void): () => void;
 }

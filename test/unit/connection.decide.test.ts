@@ -1,19 +1,13 @@
-import { initialTransition, transition } from 'xstate';
 import { describe, expect, it } from 'vitest';
-import { AppError } from '../../src/core/errors.js';
-import {
-  connectionMachine,
-  decideConnection,
-  type CloseConnection,
-  type ConnectionEvent,
-  type ConnectionSnapshot,
-  type OpenConnection,
-} from '../../src/modules/connections/domain/index.js';
+import { connectionAggregate, type CloseConnection, type ConnectionEvent, type OpenConnection } from '../../src/modules/connections/domain/index.js';
+import { deciderSpec } from '../helpers/spec.js';
 
 /**
  * decide() against snapshots: given past events (folded by the machine with XState's pure
  * `transition`, no actor, no store), when a command, then the events or the error.
  */
+
+const spec = deciderSpec(connectionAggregate);
 
 const T0 = Date.UTC(2025, 3, 4, 5, 6, 7);
 
@@ -64,27 +58,10 @@ const closedEvent: ConnectionEvent = {
   },
 };
 
-/** The state after `history`, computed purely. */
-function given(...history: ConnectionEvent[]): ConnectionSnapshot {
-  let [snapshot] = initialTransition(connectionMachine);
-  for (const event of history) [snapshot] = transition(connectionMachine, snapshot, event);
-  return snapshot;
-}
-
-function refusal(run: () => unknown): AppError {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(AppError);
-    return error as AppError;
-  }
-  throw new Error('expected decide to refuse the command');
-}
-
 describe('connection evolve (the machine)', () => {
   it('folds history into state', () => {
-    expect(given().value).toBe('idle');
-    const open = given(openedEvent);
+    expect(spec.given().state.value).toBe('idle');
+    const open = spec.given([openedEvent]).state;
     expect(open.value).toBe('open');
     expect(open.context).toEqual({
       connectionId: 'c-1',
@@ -96,80 +73,82 @@ describe('connection evolve (the machine)', () => {
       closeCode: null,
       closeReason: null,
     });
-    const done = given(openedEvent, closedEvent);
+    const done = spec.given([openedEvent, closedEvent]).state;
     expect(done.value).toBe('closed');
     expect(done.status).toBe('done');
     expect(done.context).toMatchObject({ connectionId: 'c-1', closedAt: T0 + 1, closeCode: 1000, closeReason: 'bye' });
   });
 
   it('ignores events that do not fit the state', () => {
-    expect(given(closedEvent).value).toBe('idle');
-    expect(given(openedEvent, openedEvent).context.openedAt).toBe(T0);
-    expect(given(openedEvent, closedEvent, openedEvent).value).toBe('closed');
+    expect(spec.given([closedEvent]).state.value).toBe('idle');
+    expect(spec.given([openedEvent, openedEvent]).state.context.openedAt).toBe(T0);
+    expect(spec.given([openedEvent, closedEvent, openedEvent]).state.value).toBe('closed');
   });
 });
 
 describe('decideConnection', () => {
   describe('OpenConnection', () => {
     it('given nothing, opens the connection with every field of the command', () => {
-      expect(decideConnection(openCommand, given())).toEqual([openedEvent]);
+      spec.given().when(openCommand).then([openedEvent]);
     });
 
     it('keeps null user agent and origin as null', () => {
-      const [event] = decideConnection({ ...openCommand, userAgent: null, origin: null }, given());
+      const [event] = spec.given().when({ ...openCommand, userAgent: null, origin: null }).events;
       expect(event!.data).toMatchObject({ userAgent: null, origin: null });
     });
 
     it('given an open connection, is refused with CONFLICT', () => {
-      const error = refusal(() => decideConnection(openCommand, given(openedEvent)));
-      expect(error.code).toBe('CONFLICT');
+      spec.given([openedEvent]).when(openCommand).thenThrows('CONFLICT');
     });
 
     it('given a closed connection, is refused with CONFLICT', () => {
-      const error = refusal(() => decideConnection(openCommand, given(openedEvent, closedEvent)));
-      expect(error.code).toBe('CONFLICT');
+      spec.given([openedEvent, closedEvent]).when(openCommand).thenThrows('CONFLICT');
     });
   });
 
   describe('CloseConnection', () => {
     it('given an open connection, closes it with id and codec from its history', () => {
-      expect(decideConnection(closeCommand, given(openedEvent))).toEqual([
-        {
-          type: 'ConnectionClosed',
-          data: {
-            connectionId: 'c-1',
-            codec: 'msgpack',
-            code: 4008,
-            reason: 'slow consumer',
-            unclean: false,
-            framesIn: 10,
-            framesOut: 12,
-            closedAt: T0 + 60_000,
+      spec
+        .given([openedEvent])
+        .when(closeCommand)
+        .then([
+          {
+            type: 'ConnectionClosed',
+            data: {
+              connectionId: 'c-1',
+              codec: 'msgpack',
+              code: 4008,
+              reason: 'slow consumer',
+              unclean: false,
+              framesIn: 10,
+              framesOut: 12,
+              closedAt: T0 + 60_000,
+            },
           },
-        },
-      ]);
+        ]);
     });
 
     it('carries unclean: true for connections found open at start', () => {
-      const [event] = decideConnection({ ...closeCommand, unclean: true }, given(openedEvent));
+      const [event] = spec.given([openedEvent]).when({ ...closeCommand, unclean: true }).events;
       expect(event!.data).toMatchObject({ unclean: true });
     });
 
     it('given a closed connection, decides nothing (closing twice is not history)', () => {
-      expect(decideConnection(closeCommand, given(openedEvent, closedEvent))).toEqual([]);
+      spec.given([openedEvent, closedEvent]).when(closeCommand).then([]);
     });
 
     it('given nothing, decides nothing', () => {
-      expect(decideConnection(closeCommand, given())).toEqual([]);
+      spec.given().when(closeCommand).then([]);
     });
   });
 
   it('is pure: same input, same output, and neither command nor snapshot is changed', () => {
-    const snapshot = given(openedEvent);
+    const opened = spec.given([openedEvent]);
+    const snapshot = opened.state;
     const contextBefore = structuredClone(snapshot.context);
     const command = structuredClone(closeCommand);
-    const first = decideConnection(command, snapshot);
-    const second = decideConnection(command, snapshot);
+    const first = opened.when(command).events;
+    const second = opened.when(command).events;
     expect(second).toEqual(first);
     expect(first).not.toBe(second);
     expect(snapshot.value).toBe('open');

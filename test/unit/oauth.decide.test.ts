@@ -1,41 +1,24 @@
-import { initialTransition, transition, type AnyStateMachine, type SnapshotFrom } from 'xstate';
 import { describe, expect, it } from 'vitest';
-import { AppError } from '../../src/core/errors.js';
 import {
-  decideOAuthFlow,
-  decideOAuthGrant,
-  decideOAuthRequest,
-  oauthFlowMachine,
-  oauthGrantMachine,
-  oauthRequestMachine,
+  oauthFlowAggregate,
+  oauthGrantAggregate,
+  oauthRequestAggregate,
   type OAuthFlowCommand,
   type OAuthFlowEvent,
   type OAuthGrantCommand,
   type OAuthGrantEvent,
   type OAuthRequestCommand,
 } from '../../src/modules/identity/domain/index.js';
+import { deciderSpec } from '../helpers/spec.js';
 
 /** Given past events (folded purely by the machine), when a command, then events or an error. */
 
 const T0 = Date.UTC(2025, 5, 1, 12, 0, 0);
 const ADDRESS = '192.0.2.7';
 
-function given<Machine extends AnyStateMachine>(machine: Machine, ...history: { type: string; data: unknown }[]): SnapshotFrom<Machine> {
-  const pure = machine as AnyStateMachine;
-  let [snapshot] = initialTransition(pure);
-  for (const event of history) [snapshot] = transition(pure, snapshot, event);
-  return snapshot as SnapshotFrom<Machine>;
-}
-
-function refusal(run: () => unknown): AppError {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(AppError);
-    return error as AppError;
-  }
-  throw new Error('expected decide to refuse the command');
-}
+const flow = deciderSpec(oauthFlowAggregate);
+const grant = deciderSpec(oauthGrantAggregate);
+const request = deciderSpec(oauthRequestAggregate);
 
 describe('oauth flow (one login form)', () => {
   const issue: Extract<OAuthFlowCommand, { type: 'IssueAuthorizationCode' }> = {
@@ -72,41 +55,38 @@ describe('oauth flow (one login form)', () => {
   };
 
   it('given an open form, issues a code after the password alone for a user without MFA', () => {
-    expect(decideOAuthFlow(issue, given(oauthFlowMachine))).toEqual([issued]);
+    flow.given().when(issue).then([issued]);
   });
 
   it('refuses a code after the password alone when the user has MFA', () => {
-    expect(refusal(() => decideOAuthFlow({ ...issue, mfaRequired: true }, given(oauthFlowMachine))).code).toBe('FORBIDDEN');
+    flow.given().when({ ...issue, mfaRequired: true }).thenThrows('FORBIDDEN');
   });
 
   it('issues a code after the TOTP step only for the user challenged on this flow', () => {
     const mfa = { ...issue, method: 'mfa' as const, mfaRequired: true };
-    expect(refusal(() => decideOAuthFlow(mfa, given(oauthFlowMachine))).code).toBe('FORBIDDEN');
-    expect(refusal(() => decideOAuthFlow({ ...mfa, userId: 'u2' }, given(oauthFlowMachine, challenged))).code).toBe('FORBIDDEN');
-    expect(decideOAuthFlow(mfa, given(oauthFlowMachine, challenged))).toEqual([{ ...issued, data: { ...issued.data, method: 'mfa' } }]);
+    flow.given().when(mfa).thenThrows('FORBIDDEN');
+    flow.given([challenged]).when({ ...mfa, userId: 'u2' }).thenThrows('FORBIDDEN');
+    flow.given([challenged]).when(mfa).then([{ ...issued, data: { ...issued.data, method: 'mfa' } }]);
   });
 
   it('is finished once a code was issued or the user cancelled: one form, one code', () => {
-    const done = given(oauthFlowMachine, issued);
-    expect(done.status).toBe('done');
-    expect(refusal(() => decideOAuthFlow(issue, done)).code).toBe('CONFLICT');
-    const denied = given(oauthFlowMachine, { type: 'AuthorizationDenied', data: { flowId: 'f1', clientId: 'c1', userId: null, remoteAddress: ADDRESS } });
-    expect(refusal(() => decideOAuthFlow({ type: 'ChallengeOAuthMfa', flowId: 'f1', clientId: 'c1', userId: 'u1', remoteAddress: ADDRESS }, denied)).code).toBe(
-      'CONFLICT',
-    );
+    const done = flow.given([issued]);
+    expect(done.state.status).toBe('done');
+    done.when(issue).thenThrows('CONFLICT');
+    const denied = flow.given([{ type: 'AuthorizationDenied', data: { flowId: 'f1', clientId: 'c1', userId: null, remoteAddress: ADDRESS } }]);
+    denied.when({ type: 'ChallengeOAuthMfa', flowId: 'f1', clientId: 'c1', userId: 'u1', remoteAddress: ADDRESS }).thenThrows('CONFLICT');
   });
 
   it('records login failures and keeps the form open', () => {
     const failure: OAuthFlowCommand = { type: 'RecordOAuthLoginFailure', flowId: 'f1', clientId: 'c1', username: 'eve', reason: 'unknown_user_or_password', remoteAddress: ADDRESS };
-    const [event] = decideOAuthFlow(failure, given(oauthFlowMachine));
-    expect(event).toEqual({ type: 'OAuthLoginFailed', data: { flowId: 'f1', clientId: 'c1', username: 'eve', reason: 'unknown_user_or_password', remoteAddress: ADDRESS } });
-    const after = given(oauthFlowMachine, event!);
-    expect(after.value).toBe('open');
-    expect(after.context.loginFailures).toBe(1);
+    const { events, after } = flow.given().when(failure);
+    expect(events[0]).toEqual({ type: 'OAuthLoginFailed', data: { flowId: 'f1', clientId: 'c1', username: 'eve', reason: 'unknown_user_or_password', remoteAddress: ADDRESS } });
+    expect(after.state.value).toBe('open');
+    expect(after.state.context.loginFailures).toBe(1);
   });
 
   it('names the challenged user on a cancel after the password step', () => {
-    const [event] = decideOAuthFlow({ type: 'DenyAuthorization', flowId: 'f1', clientId: 'c1', remoteAddress: ADDRESS }, given(oauthFlowMachine, challenged));
+    const [event] = flow.given([challenged]).when({ type: 'DenyAuthorization', flowId: 'f1', clientId: 'c1', remoteAddress: ADDRESS }).events;
     expect(event).toEqual({ type: 'AuthorizationDenied', data: { flowId: 'f1', clientId: 'c1', userId: 'u1', remoteAddress: ADDRESS } });
   });
 });
@@ -160,52 +140,53 @@ describe('oauth grant (one authorization code)', () => {
   });
 
   it('given nothing, redeems the code', () => {
-    expect(decideOAuthGrant(redeem, given(oauthGrantMachine))).toEqual([redeemed]);
+    grant.given().when(redeem).then([redeemed]);
   });
 
   it('given a redemption, refuses a second one and revokes the grant', () => {
-    expect(decideOAuthGrant({ ...redeem, accessTokenId: 'a9', refreshTokenId: 'r9' }, given(oauthGrantMachine, redeemed))).toEqual([
-      { type: 'AuthorizationCodeReuseRefused', data: { grantId: 'g1', clientId: 'c1', remoteAddress: ADDRESS } },
-      revoked('code_reuse', T0),
-    ]);
+    grant
+      .given([redeemed])
+      .when({ ...redeem, accessTokenId: 'a9', refreshTokenId: 'r9' })
+      .then([{ type: 'AuthorizationCodeReuseRefused', data: { grantId: 'g1', clientId: 'c1', remoteAddress: ADDRESS } }, revoked('code_reuse', T0)]);
   });
 
   it('given a revoked grant, refuses again without revoking twice', () => {
-    const events = decideOAuthGrant(redeem, given(oauthGrantMachine, redeemed, revoked('code_reuse', T0)));
+    const { events } = grant.given([redeemed, revoked('code_reuse', T0)]).when(redeem);
     expect(events.map((event) => event.type)).toEqual(['AuthorizationCodeReuseRefused']);
   });
 
   it('rotates the newest refresh token', () => {
-    const [event] = decideOAuthGrant(rotate, given(oauthGrantMachine, redeemed));
-    expect(event).toMatchObject({ type: 'RefreshTokenRotated', data: { previousRefreshTokenId: 'r1', refreshTokenId: 'r2', userId: 'u1' } });
-    expect(given(oauthGrantMachine, redeemed, event!).context.refreshTokenId).toBe('r2');
+    const { events, after } = grant.given([redeemed]).when(rotate);
+    expect(events[0]).toMatchObject({ type: 'RefreshTokenRotated', data: { previousRefreshTokenId: 'r1', refreshTokenId: 'r2', userId: 'u1' } });
+    expect(after.state.context.refreshTokenId).toBe('r2');
   });
 
   it('treats an older refresh token as a replay: refused, and the grant revoked', () => {
-    const rotated = decideOAuthGrant(rotate, given(oauthGrantMachine, redeemed))[0]!;
-    const events = decideOAuthGrant({ ...rotate, refreshTokenId: 'r3' }, given(oauthGrantMachine, redeemed, rotated));
-    expect(events).toEqual([
-      { type: 'RefreshTokenRefused', data: { grantId: 'g1', clientId: 'c1', refreshTokenId: 'r1', reason: 'reused', remoteAddress: ADDRESS } },
-      revoked('refresh_token_reuse', T0 + 3_600_000),
-    ]);
-    const after = given(oauthGrantMachine, redeemed, rotated, ...events);
-    expect(after.value).toBe('revoked');
+    const rotated = grant.given([redeemed]).when(rotate).after;
+    const after = rotated
+      .when({ ...rotate, refreshTokenId: 'r3' })
+      .then([
+        { type: 'RefreshTokenRefused', data: { grantId: 'g1', clientId: 'c1', refreshTokenId: 'r1', reason: 'reused', remoteAddress: ADDRESS } },
+        revoked('refresh_token_reuse', T0 + 3_600_000),
+      ]);
+    expect(after.state.value).toBe('revoked');
     // The newest token is dead as well.
-    expect(decideOAuthGrant({ ...rotate, presentedRefreshTokenId: 'r2' }, after)).toEqual([
-      { type: 'RefreshTokenRefused', data: { grantId: 'g1', clientId: 'c1', refreshTokenId: 'r2', reason: 'revoked', remoteAddress: ADDRESS } },
-    ]);
+    after
+      .when({ ...rotate, presentedRefreshTokenId: 'r2' })
+      .then([{ type: 'RefreshTokenRefused', data: { grantId: 'g1', clientId: 'c1', refreshTokenId: 'r2', reason: 'revoked', remoteAddress: ADDRESS } }]);
   });
 
   it('refuses the refresh of a disabled user without revoking, and of another client', () => {
-    expect(decideOAuthGrant({ ...rotate, userActive: false }, given(oauthGrantMachine, redeemed))).toEqual([
-      { type: 'RefreshTokenRefused', data: { grantId: 'g1', clientId: 'c1', refreshTokenId: 'r1', reason: 'user_disabled', remoteAddress: ADDRESS } },
-    ]);
-    const [other] = decideOAuthGrant({ ...rotate, clientId: 'c2' }, given(oauthGrantMachine, redeemed));
+    grant
+      .given([redeemed])
+      .when({ ...rotate, userActive: false })
+      .then([{ type: 'RefreshTokenRefused', data: { grantId: 'g1', clientId: 'c1', refreshTokenId: 'r1', reason: 'user_disabled', remoteAddress: ADDRESS } }]);
+    const [other] = grant.given([redeemed]).when({ ...rotate, clientId: 'c2' }).events;
     expect(other).toMatchObject({ type: 'RefreshTokenRefused', data: { reason: 'wrong_client', clientId: 'c2' } });
   });
 
   it('has nothing to rotate before the code is redeemed', () => {
-    expect(refusal(() => decideOAuthGrant(rotate, given(oauthGrantMachine))).code).toBe('NOT_FOUND');
+    grant.given().when(rotate).thenThrows('NOT_FOUND');
   });
 });
 
@@ -223,11 +204,11 @@ describe('oauth request (one token request or refusal)', () => {
   };
 
   it('records one event and is done', () => {
-    const [event] = decideOAuthRequest(refuse, given(oauthRequestMachine));
-    expect(event).toEqual({
+    const { events, after } = request.given().when(refuse);
+    expect(events[0]).toEqual({
       type: 'OAuthRequestRefused',
       data: { requestId: 'q1', endpoint: 'token', grantType: 'authorization_code', clientId: 'c1', error: 'invalid_grant', reason: 'pkce_mismatch', grantId: 'g1', remoteAddress: ADDRESS },
     });
-    expect(refusal(() => decideOAuthRequest(refuse, given(oauthRequestMachine, event!))).code).toBe('CONFLICT');
+    after.when(refuse).thenThrows('CONFLICT');
   });
 });

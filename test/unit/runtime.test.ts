@@ -8,7 +8,8 @@ import {
   type ConnectionSnapshot,
   type OpenConnection,
 } from '../../src/modules/connections/domain/index.js';
-import { ActorRuntime, Mailboxes, type AggregateDefinition } from '../../src/runtime/index.js';
+import { ActorRuntime, Mailboxes } from '../../src/runtime/index.js';
+import type { AggregateDefinition } from '../../src/core/decider.js';
 import { InMemoryEventStore, type EventStore, type NewEvent, type RecordedEvent } from '../../src/store/index.js';
 import { deferred, until } from '../helpers/conditions.js';
 
@@ -157,6 +158,7 @@ function meddlingStore(inner: InMemoryEventStore, streamId: string, foreign: New
   let remaining = times;
   const store: EventStore = {
     readModels: inner.readModels,
+    checkpoints: inner.checkpoints,
     async append(target, events, expected) {
       calls.push(target);
       if (target === streamId && remaining > 0) {

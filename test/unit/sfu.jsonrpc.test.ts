@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { AppError } from '../../src/core/errors.js';
-import { RpcDispatcher, parseRpcBody, rpcErrorOf, rpcMethod, type CallOutcome, type RpcEntry } from '../../src/protocol/jsonrpc.js';
+import { RpcDispatcher, parseRpcBody, rpcMethod, type CallOutcome, type RpcEntry } from '../../src/protocol/jsonrpc.js';
+import { rpcErrorOf } from '../../src/edge/replies.js';
 import { extendSfuConfig, mergeMissing, recommendedSfuConfig } from '../../src/modules/grid/sfu-config.js';
 import { parse } from 'smol-toml';
 
@@ -65,6 +66,7 @@ describe('the dispatcher', () => {
       }),
       rpcMethod('Nothing', z.object({}), () => undefined),
     ],
+    rpcErrorOf,
     {
       authorize(method, context) {
         if (!context.allowed.includes(method.name)) throw new AppError('FORBIDDEN', `not allowed: ${method.name}`);

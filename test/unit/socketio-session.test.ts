@@ -1,3 +1,5 @@
+import { DISCONNECT } from '../../src/core/disconnect.js';
+import { Dispatcher } from '../../src/edge/dispatch.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Clock } from '../../src/core/clock.js';
 import { AppError } from '../../src/core/errors.js';
@@ -42,12 +44,19 @@ afterEach(() => {
   for (const session of sessions.splice(0)) session.stop();
 });
 
+/** The edge's dispatcher over these handlers' topics. */
+function dispatcherOf(handlers: EventHandlers): Dispatcher {
+  const dispatcher = new Dispatcher({ metrics, clock, onHandlerError: () => undefined });
+  for (const topic of handlers.topics) dispatcher.add(topic);
+  return dispatcher;
+}
+
 function session(
   options: { version?: 3 | 4; query?: string; handlers?: EventHandlers; badFrameLimit?: number; authenticateOnConnect?: boolean; maxBackpressureBytes?: number } = {},
 ) {
   const handlers = options.handlers ?? new EventHandlers();
   const deps: SocketIoDependencies = {
-    handlers,
+    dispatcher: dispatcherOf(handlers),
     metrics,
     clock,
     limits: { maxBackpressureBytes: options.maxBackpressureBytes ?? 1 << 20, badFrameLimit: options.badFrameLimit ?? 20, badFrameWindowMs: 10_000, maxFrameDepth: 4 },
@@ -56,7 +65,6 @@ function session(
     accepting: () => true,
     opened: () => undefined,
     closed: () => undefined,
-    onHandlerError: () => undefined,
     authenticateOnConnect: options.authenticateOnConnect ?? false,
   };
   const data: EngineSocketData = {
@@ -158,11 +166,11 @@ describe('SocketIoSession', () => {
 
   it('announces a close the client should not retry (45xx) with DISCONNECT, not others', () => {
     const first = connected();
-    first.session.connection.close(4501, 'banned');
+    first.session.connection.close(DISCONNECT.userDisabled);
     expect(first.sink.take()).toEqual(['41']);
     expect(first.sink.ended?.code).toBe(4501);
     const second = connected();
-    second.session.connection.close(1001, 'shutting down');
+    second.session.connection.close(DISCONNECT.shuttingDown);
     expect(second.sink.take()).toEqual([]);
   });
 

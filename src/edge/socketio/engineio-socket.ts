@@ -1,3 +1,4 @@
+import { DISCONNECT } from '../../core/disconnect.js';
 import { AppError } from '../../core/errors.js';
 import { newId } from '../../core/ids.js';
 import type { Clock } from '../../core/clock.js';
@@ -29,15 +30,6 @@ export interface EngineIoOptions {
   /** Largest WebSocket message; larger ones close the socket with 1009 (app.ts). */
   maxPayloadBytes: number;
 }
-
-/**
- * Close codes of the Engine.IO/Socket.IO layer. 4408 (timeout, after HTTP 408) is in the
- * range a client may reconnect from: a missed heartbeat is usually the network's fault.
- */
-export const EngineCloseCode = {
-  /** No pong (v4) or no ping (v3) in time, or no namespace joined within the connect timeout. */
-  TIMEOUT: 4408,
-} as const;
 
 export interface EngineUpgradeDependencies {
   accepting(): boolean;
@@ -165,7 +157,7 @@ export class EngineSocket {
         }
         return;
       case EnginePacketType.CLOSE:
-        this.connection.close(1000, 'client closed the Engine.IO session');
+        this.connection.close(DISCONNECT.clientLeft, 'client closed the Engine.IO session');
         return;
       case EnginePacketType.UPGRADE:
       case EnginePacketType.NOOP:
@@ -197,7 +189,7 @@ export class EngineSocket {
 
   private timedOut(reason: string): void {
     if (this.stopped) return;
-    this.connection.close(EngineCloseCode.TIMEOUT, reason);
+    this.connection.close(DISCONNECT.timeout, reason);
   }
 }
 
@@ -238,7 +230,8 @@ export function engineIoEchoRoute(deps: EngineIoEchoDependencies): WebSocketRout
       const engine: EngineSocket = new EngineSocket(handshake.version, connection, deps.options, {
         message: (payload) => engine.send(payload),
         badPacket: (reason) => {
-          connection.fail(undefined, new AppError('BAD_REQUEST', reason), deps.clock.now());
+          // Nothing to answer on a bare Engine.IO echo; the packet counts toward the bad-frame limit.
+          connection.countBadFrame(deps.clock.now());
           deps.metrics.errors.inc({ code: 'BAD_REQUEST' });
         },
       });

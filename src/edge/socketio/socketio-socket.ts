@@ -1,5 +1,6 @@
 import { TOKEN_KINDS } from '../../auth/tokens.js';
 import type { Clock } from '../../core/clock.js';
+import { DISCONNECT } from '../../core/disconnect.js';
 import { AppError } from '../../core/errors.js';
 import {
   MAIN_NAMESPACE,
@@ -19,9 +20,9 @@ import {
   type SocketIoRevision,
 } from '../../protocol/index.js';
 import type { WebSocketRoute } from '../uws.js';
-import { ClientConnection, unknownEvent, type ConnectionLimits, type FrameEncoder } from '../connection.js';
-import { EngineCloseCode, EngineSocket, engineUpgrade, type EngineIoOptions, type EngineSocketData } from './engineio-socket.js';
-import type { EventHandlers } from '../handlers.js';
+import { ClientConnection, type ConnectionLimits, type FrameEncoder } from '../connection.js';
+import { EngineSocket, engineUpgrade, type EngineIoOptions, type EngineSocketData } from './engineio-socket.js';
+import type { Dispatcher } from '../dispatch.js';
 import type { GatewayMetrics } from '../metrics.js';
 
 /**
@@ -47,7 +48,7 @@ export interface SocketIoOptions extends EngineIoOptions {
 export interface SocketIoDependencies {
   /** Defaults to `/socket.io/`, where socket.io clients look. */
   path?: string;
-  handlers: EventHandlers;
+  dispatcher: Dispatcher;
   metrics: GatewayMetrics;
   clock: Clock;
   limits: ConnectionLimits & { maxFrameDepth: number };
@@ -56,7 +57,6 @@ export interface SocketIoDependencies {
   accepting(): boolean;
   opened(connection: ClientConnection): void;
   closed(connection: ClientConnection, code: number, reason: string): void;
-  onHandlerError(connection: ClientConnection, event: string, error: unknown): void;
   /**
    * When on (the gateway), a token in CONNECT's `auth.token` or the `x-auth` query
    * parameter authenticates the socket as `authorize`/`auth-request`/`authenticate` would,
@@ -288,7 +288,7 @@ export class SocketIoSession implements FrameEncoder {
     // Socket.IO 2.x servers end the connection when `/` is left; 3.x and 4.x keep it open
     // for other namespaces or a new CONNECT, within the connect timeout.
     if (this.revision === 4 && namespace === MAIN_NAMESPACE) {
-      this.connection.close(1000, 'client left the main namespace');
+      this.connection.close(DISCONNECT.clientLeft, 'client left the main namespace');
       return;
     }
     if (this.namespaces.size === 0) this.armConnectTimer();
@@ -315,28 +315,11 @@ export class SocketIoSession implements FrameEncoder {
 
   /** The native socket's dispatch (native-socket.ts), for a frame already decoded. */
   private run(frame: SocketIoFrame): void {
-    const { deps, connection } = this;
-    const now = deps.clock.now();
-    const handler = deps.handlers.get(frame.event);
-    if (!handler) {
-      this.fail(frame.id, unknownEvent(frame.event));
-      return;
-    }
-    const handled = (error: unknown) => {
-      if (!(error instanceof AppError)) deps.onHandlerError(connection, frame.event, error);
-      this.fail(frame.id, error);
-    };
-    try {
-      const result = handler({ connection, frame, now });
-      if (result instanceof Promise) result.catch(handled);
-    } catch (error) {
-      handled(error);
-    }
+    this.deps.dispatcher.dispatch(this.connection, frame, this.deps.clock.now());
   }
 
   private fail(id: number | undefined, error: unknown): void {
-    const { code } = this.connection.fail(id, error, this.deps.clock.now());
-    this.deps.metrics.errors.inc({ code });
+    this.deps.dispatcher.fail(this.connection, { event: 'packet', data: undefined, id }, error, this.deps.clock.now());
   }
 
   /** Counted like a bad native frame: answered with `error` and closed past the limit (4400). */
@@ -423,7 +406,7 @@ export class SocketIoSession implements FrameEncoder {
   private armConnectTimer(): void {
     clearTimeout(this.connectTimer);
     this.connectTimer = setTimeout(() => {
-      if (![...this.namespaces.values()].includes('connected')) this.connection.close(EngineCloseCode.TIMEOUT, 'no namespace joined in time');
+      if (![...this.namespaces.values()].includes('connected')) this.connection.close(DISCONNECT.timeout, 'no namespace joined in time');
     }, this.deps.options.connectTimeoutMs);
   }
 }
@@ -451,9 +434,7 @@ export function socketIoRoute(deps: SocketIoDependencies): WebSocketRoute {
       try {
         session.engine.receive(message, isBinary);
       } catch (error) {
-        deps.onHandlerError(session.connection, 'packet', error);
-        const { code } = session.connection.fail(undefined, error, deps.clock.now());
-        deps.metrics.errors.inc({ code });
+        deps.dispatcher.fail(session.connection, undefined, error, deps.clock.now());
       }
     },
     close(state, code, reason) {

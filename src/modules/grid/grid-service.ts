@@ -103,8 +103,7 @@ export class GridService {
   private ready = false;
 
   constructor(private readonly options: GridServiceOptions) {
-    const { config, logger, runtime } = options;
-    runtime.register(sfuAggregate);
+    const { config, logger } = options;
     this.roomHost = options.roomHost ?? noGatewayRooms;
     this.random = options.random ?? Math.random;
     const master = loadOrCreateMasterKey(options.dataDir);

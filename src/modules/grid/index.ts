@@ -1,6 +1,45 @@
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { Clock } from '../../core/clock.js';
+import type { ClientConnection } from '../../edge/connection.js';
+import { defineModule, type ActorRuntime } from '../../runtime/index.js';
+import type { EventStore } from '../../store/index.js';
+import { customerAggregate, sfuAggregate } from './domain/index.js';
+import type { GridConfig } from './grid-config.js';
+import { GridService } from './grid-service.js';
+import { noGatewayRooms, type GatewayRoomHost } from './room-host.js';
+import { rpcRoutes } from './routes.js';
+
 export { GridService, type GridServiceOptions, type RoomTaskParams, type CallCounters } from './grid-service.js';
 export { gridConfigShape, customerConfigSchema, customerListSchema, type GridConfig, type CustomerConfig } from './grid-config.js';
 export { CustomerDirectory, CustomerLogFeed, CustomerApiPoller, definitionsFromConfig, type CustomerDefinition } from './customers.js';
 export { noGatewayRooms, type GatewayRoomHost, type HostedRoomRef } from './room-host.js';
 export { publicDispatcher, internalDispatcher, type PublicRpcContext, type InternalRpcContext } from './rpc-methods.js';
 export { extendSfuConfig, recommendedSfuConfig, mergeMissing } from './sfu-config.js';
+
+export interface GridDependencies {
+  config: GridConfig & { dataDir: string; rpcMaxBodyBytes: number; internalMaxBodyBytes: number };
+  logger: Logger;
+  clock: Clock;
+  store: EventStore;
+  runtime: ActorRuntime;
+  registry: Registry;
+  /** Rooms the gateway hosts itself, as the room API reaches them (the rooms module's). */
+  roomHost: GatewayRoomHost | undefined;
+}
+
+/** The room API (JSON-RPC, ODIN tokens) and the SFU grid: placement, licences, tasks (PROTOCOL.md section 6). */
+export const gridModule = defineModule<GridDependencies, GridService, ClientConnection>({
+  name: 'grid',
+  aggregates: [sfuAggregate, customerAggregate],
+  projections: [],
+  create({ config, logger, clock, store, runtime, registry, roomHost }) {
+    const grid = new GridService({ config, dataDir: config.dataDir, logger, clock, store, runtime, registry, roomHost: roomHost ?? noGatewayRooms });
+    return {
+      api: grid,
+      routes: rpcRoutes(grid, { maxBodyBytes: config.rpcMaxBodyBytes, maxInternalBodyBytes: config.internalMaxBodyBytes }),
+      start: () => grid.start(),
+      stop: () => grid.stop(),
+    };
+  },
+});

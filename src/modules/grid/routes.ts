@@ -5,11 +5,11 @@ import {
   RpcErrorCode,
   errorResponse,
   parseRpcBody,
-  rpcErrorOf,
   type RpcDispatcher,
   type RpcResponse,
 } from '../../protocol/jsonrpc.js';
 import type { HttpRequest, HttpResponse, HttpRoute } from '../../edge/http.js';
+import { rpcErrorOf } from '../../edge/replies.js';
 
 export interface RpcRouteOptions {
   /** Largest body of POST / and /rpc. */

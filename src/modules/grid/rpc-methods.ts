@@ -1,3 +1,4 @@
+import { rpcErrorOf } from '../../edge/replies.js';
 import type { VerifiedOdinToken } from '../../auth/odin.js';
 import { AppError } from '../../core/errors.js';
 import { RpcDispatcher, rpcMethod, type RpcMethod } from '../../protocol/jsonrpc.js';
@@ -38,7 +39,7 @@ export function publicDispatcher(grid: GridService): RpcDispatcher<PublicRpcCont
       grid.roomTask(token, { task: 'RoomSendMessage', ...params }),
     ),
   ];
-  return new RpcDispatcher<PublicRpcContext>(methods, {
+  return new RpcDispatcher<PublicRpcContext>(methods, rpcErrorOf, {
     authorize(method, { token }) {
       // `sub` lists callable methods, case-insensitively (ODIN tokens say "connect").
       if (!token.methods.has(method.name.toLowerCase())) throw new AppError('FORBIDDEN', `the token's sub does not allow ${method.name}`);
@@ -55,5 +56,5 @@ export function internalDispatcher(grid: GridService): RpcDispatcher<InternalRpc
     rpcMethod('sfu.Report', reportParams, (params, { remoteAddress }: InternalRpcContext) => grid.report(params, remoteAddress)),
     rpcMethod('Info', infoParams, () => grid.info()),
   ];
-  return new RpcDispatcher<InternalRpcContext>(methods, { observe: (call) => grid.recordCall('internal', call) });
+  return new RpcDispatcher<InternalRpcContext>(methods, rpcErrorOf, { observe: (call) => grid.recordCall('internal', call) });
 }

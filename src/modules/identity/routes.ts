@@ -2,7 +2,8 @@ import { timingSafeEqual } from 'node:crypto';
 import type { IdentityService } from './identity-service.js';
 import type { Clock } from '../../core/clock.js';
 import { AppError } from '../../core/errors.js';
-import { errorResponse, json, type HttpRoute } from '../../edge/http.js';
+import { json, type HttpRoute } from '../../edge/http.js';
+import { httpErrorResponse } from '../../edge/replies.js';
 
 function sameSecret(given: string, expected: string): boolean {
   const a = Buffer.from(given);
@@ -46,7 +47,7 @@ export function identityRoutes(identity: IdentityService, clock: Clock, appPassw
           return json(200, { status: 200, error: null, response: { token } });
         } catch (error) {
           if (error instanceof AppError && error.code === 'BAD_REQUEST') return json(400, { status: 400, error: error.message, response: null });
-          return errorResponse(error);
+          return httpErrorResponse(error);
         }
       },
     },

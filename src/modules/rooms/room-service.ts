@@ -1,6 +1,7 @@
 import type { Config } from '../../app/config.js';
 import type { Clock } from '../../core/clock.js';
-import { AppError, CloseCode, toPublicError } from '../../core/errors.js';
+import { DISCONNECT } from '../../core/disconnect.js';
+import { AppError, toPublicError } from '../../core/errors.js';
 import { newId, streamId } from '../../core/ids.js';
 import { addToIndex, removeFromIndex } from '../../core/collections.js';
 import { TokenBucket } from '../../core/rate-limit.js';
@@ -328,7 +329,7 @@ export class RoomService {
    * anything that is not a well-formed relay frame, which then takes the generic path (and
    * gets its precise error there).
    */
-  relayFromJsonText(connection: ClientConnection, raw: ArrayBuffer | Uint8Array, now: number): boolean {
+  relayFromJsonText(connection: ClientConnection, raw: ArrayBuffer | Uint8Array, now: number, fail: (client: ClientConnection, id: number | undefined, error: unknown, now: number) => void): boolean {
     // Every text frame passes here: pings and other short frames leave before any allocation.
     if (raw.byteLength < MIN_RELAY_BYTES) return false;
     const bytes = raw instanceof Uint8Array ? Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength) : Buffer.from(raw);
@@ -380,7 +381,7 @@ export class RoomService {
       }
       if (frameId !== undefined) connection.reply(frameId, 'result', { delivered: true });
     } catch (error) {
-      connection.fail(frameId, error, now);
+      fail(connection, frameId, error, now);
     }
     return true;
   }
@@ -477,7 +478,7 @@ export class RoomService {
     // Sustained abuse: past the strike limit in 10 s the socket goes (4029, may reconnect).
     budget.strikes = budget.strikes.filter((time) => time > now - 10_000);
     budget.strikes.push(now);
-    if (budget.strikes.length >= this.deps.config.rateLimitStrikes) connection.close(CloseCode.RATE_LIMITED, 'relay rate limit exceeded');
+    if (budget.strikes.length >= this.deps.config.rateLimitStrikes) connection.close(DISCONNECT.rateLimited);
     throw new AppError('RATE_LIMITED', `too many ${kind === 'sdp' ? 'session descriptions' : 'ICE candidates'}; slow down`);
   }
 

@@ -1,0 +1,60 @@
+import type { Logger } from '../edge/logger.js';
+import type { Registry } from 'prom-client';
+import type { Clock } from '../core/clock.js';
+import type { ClientConnection } from '../edge/connection.js';
+import type { ActorRuntime, ModuleInstance, Scheduler } from '../runtime/index.js';
+import type { EventStore, Projection } from '../store/index.js';
+import type { Config } from './config.js';
+import { connectionsModule } from '../modules/connections/index.js';
+import { gridModule, type GatewayRoomHost } from '../modules/grid/index.js';
+import { identityModule } from '../modules/identity/index.js';
+import { roomsModule } from '../modules/rooms/index.js';
+
+/**
+ * The modules of the gateway, in the order they are created, started and (reversed)
+ * stopped. Adding an area of the product is one line here and one folder under modules/.
+ */
+export const MODULES = [connectionsModule, identityModule, roomsModule, gridModule] as const;
+
+/** Every read model, in the order they are set up and replayed. */
+export const allProjections: readonly Projection[] = MODULES.flatMap((module) => module.projections);
+
+export interface PlatformServices {
+  config: Config;
+  logger: Logger;
+  clock: Clock;
+  store: EventStore;
+  runtime: ActorRuntime;
+  scheduler: Scheduler;
+  registry: Registry;
+  /** Overrides the rooms module as the room API's host of gateway rooms (tests). */
+  roomHost: GatewayRoomHost | undefined;
+}
+
+export interface CreatedModules {
+  connections: ReturnType<typeof connectionsModule.create>;
+  identity: ReturnType<typeof identityModule.create>;
+  rooms: ReturnType<typeof roomsModule.create>;
+  grid: ReturnType<typeof gridModule.create>;
+  /** Start order; the first (connections) is stopped first, the rest in reverse. */
+  list: readonly ModuleInstance<unknown, ClientConnection>[];
+}
+
+/** Creates each module with what it needs: the platform, and the APIs of the modules before it. */
+export function createModules(platform: PlatformServices): CreatedModules {
+  const { config, logger, clock, store, runtime, scheduler, registry } = platform;
+  const connections = connectionsModule.create({ runtime, clock, logger, scheduler, config });
+  const identity = identityModule.create({ runtime, store, clock, logger, config, connections: connections.api });
+  const rooms = roomsModule.create({ runtime, config, clock, connections: connections.api });
+  const grid = gridModule.create({
+    config,
+    logger,
+    clock,
+    store,
+    runtime,
+    registry,
+    // Room API calls on rooms this gateway hosts act at once; others go to the SFU grid.
+    roomHost: platform.roomHost ?? rooms.api.service.asGatewayRoomHost(),
+  });
+  return { connections, identity, rooms, grid, list: [connections, identity, rooms, grid] as ModuleInstance<unknown, ClientConnection>[] };
+}

@@ -1,0 +1,2 @@
+export type { MessageSource } from './message-source.js';
+export { LocalLogSource } from './local.js';

@@ -1,0 +1,24 @@
+import type { ClientConnection } from '../../edge/connection.js';
+import { defineModule } from '../../runtime/module.js';
+import { connectionAggregate } from './domain/index.js';
+import { Connections, type ConnectionsDependencies } from './lifecycle.js';
+import { connectionStatsProjection, connectionsProjection } from './projection.js';
+
+export { Connections, type ConnectionsConfig, type ConnectionsDependencies, type ClosedListener } from './lifecycle.js';
+export { connectionsProjection, connectionStatsProjection } from './projection.js';
+export { CONNECTION_CATEGORY, connectionAggregate } from './domain/index.js';
+
+/** Sockets as the log records them: opened, closed, and the authentication deadline. */
+export const connectionsModule = defineModule<ConnectionsDependencies, Connections, ClientConnection>({
+  name: 'connections',
+  aggregates: [connectionAggregate],
+  projections: [connectionsProjection, connectionStatsProjection],
+  create(deps) {
+    const connections = new Connections(deps);
+    return {
+      api: connections,
+      start: async () => ({ uncleanConnections: await connections.closeStale() }),
+      stop: () => connections.closeAll(),
+    };
+  },
+});

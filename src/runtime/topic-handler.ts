@@ -1,0 +1,176 @@
+import type { ZodType } from 'zod';
+import { AppError } from '../core/errors.js';
+import { newId } from '../core/ids.js';
+import type { Principal } from '../core/types.js';
+import { isPlainObject, type InboundFrame, type OutboundFrame } from '../protocol/index.js';
+
+/**
+ * The topic pipeline (DESIGN.md "runtime/"): every wire topic, whichever transport brought
+ * it, goes validate -> authorize -> build the request (now, actor, correlation id) -> handle
+ * (decide/append through the actor runtime) -> answers. Handlers receive typed, validated
+ * data and never parse a frame themselves; errors are thrown and mapped to the client's
+ * reply in one place (edge/replies.ts).
+ */
+
+/** What the pipeline needs of a connection: who it speaks for and a way to answer it. */
+export interface TopicClient {
+  readonly id: string;
+  principal: Principal;
+  send(frame: OutboundFrame): void;
+}
+
+export interface TopicRequest<Data, Client extends TopicClient = TopicClient> {
+  client: Client;
+  /** `frame.data` after the topic's schema: typed and trusted from here on. */
+  data: Data;
+  frame: InboundFrame;
+  /** The client's `id`, echoed on the direct answer. */
+  id: number | undefined;
+  /** The command's clock time: domain code never reads the clock. */
+  now: number;
+  /** Who issues the command, as the log's metadata names it (`connection:<id>`). */
+  actor: string;
+  /** Ties the command's events and answers together (the client's, or a fresh one). */
+  correlationId: string;
+}
+
+/**
+ * How a topic's refusal reaches the client (PROTOCOL.md section 2): the generic `error`
+ * frame, a named reject event (`room-create-reject {room, message, code}`), or Extream's
+ * result shape (section 8).
+ */
+export type RejectStyle =
+  | { kind: 'error' }
+  | { kind: 'event'; event: string; fields?(data: unknown, client: TopicClient): Record<string, unknown> }
+  | { kind: 'extream' };
+
+export interface Topic<Data = unknown, Client extends TopicClient = TopicClient> {
+  readonly name: string;
+  /** The wire schema (from protocol/topics/<area>.ts); without one, `data` is the raw frame data. */
+  readonly schema?: ZodType<Data>;
+  /** Throws UNAUTHORIZED / FORBIDDEN when the client may not send this topic (before `handle`). */
+  authorize?(client: Client, data: Data): void;
+  readonly reject?: RejectStyle;
+  handle(request: TopicRequest<Data, Client>): void | Promise<void>;
+}
+
+export function defineTopic<Data = unknown, Client extends TopicClient = TopicClient>(topic: Topic<Data, Client>): Topic<Data, Client> {
+  return topic;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyTopic<Client extends TopicClient = any> = Topic<any, Client>;
+
+/** `connection:<id>`: the actor a socket's commands are recorded under. */
+export const actorOf = (client: TopicClient): string => `connection:${client.id}`;
+
+/** Extream's `payload.correlationId`, when the client set one (PROTOCOL.md section 8). */
+function clientCorrelationId(data: unknown): string | undefined {
+  if (!isPlainObject(data)) return undefined;
+  const payload = data.payload;
+  if (isPlainObject(payload) && typeof payload.correlationId === 'string' && payload.correlationId.length <= 128) return payload.correlationId;
+  return undefined;
+}
+
+/** Validates the frame's data with the topic's schema; failures are BAD_REQUEST naming the fields. */
+export function validate<Data>(topic: Topic<Data, never>, data: unknown): Data {
+  if (!topic.schema) return data as Data;
+  const parsed = topic.schema.safeParse(data);
+  if (parsed.success) return parsed.data;
+  const errors = parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message }));
+  const first = errors[0];
+  const message = first ? `${topic.name}: ${first.path === '' ? '' : `${first.path}: `}${first.message}` : `${topic.name}: invalid data`;
+  throw new AppError('BAD_REQUEST', message, { errors });
+}
+
+/**
+ * Runs one frame through the pipeline. Synchronous topics stay synchronous (the relay
+ * answers without a promise); the result is whatever `handle` returned.
+ */
+export function runTopic<Data, Client extends TopicClient>(topic: Topic<Data, Client>, client: Client, frame: InboundFrame, now: number): void | Promise<void> {
+  const data = validate(topic as Topic<Data, never>, frame.data);
+  topic.authorize?.(client, data);
+  return topic.handle({
+    client,
+    data,
+    frame,
+    id: frame.id,
+    now,
+    actor: actorOf(client),
+    correlationId: clientCorrelationId(frame.data) ?? (frame.id === undefined ? newId() : `${client.id}:${frame.id}`),
+  });
+}
+
+// ---- Extream's two answers (PROTOCOL.md section 8), written once for every command topic ----
+
+/** `${domain}_${action}_${command}`, e.g. `admin_event_create`. */
+export interface CommandTopicName {
+  domain: string;
+  action: string;
+  command: string;
+}
+
+export function splitCommandTopic(name: string): CommandTopicName {
+  const [domain = '', action = '', ...rest] = name.split('_');
+  return { domain, action, command: rest.join('_') };
+}
+
+export interface CommandOutcome {
+  /** Log position of the command's last event: the receipt's `messageId`. Undefined for reads. */
+  position?: number | undefined;
+  /** 201 for creations, 200 otherwise. */
+  status?: 200 | 201;
+  response: unknown;
+  meta?: Record<string, unknown>;
+}
+
+export interface CommandTopicDefinition<Data, Client extends TopicClient> {
+  readonly name: string;
+  readonly schema?: ZodType<Data>;
+  /** Extream's service topic the receipt names (`ex-manage`, `ex-discussion`, ...). */
+  readonly serviceTopic: string;
+  /** Whether the command needs a signed-in user (`meta.requiresLogin`). */
+  readonly requiresLogin: boolean;
+  authorize?(client: Client, data: Data): void;
+  /** Runs the command (or the read) and returns what the result carries. */
+  execute(request: TopicRequest<Data, Client>): Promise<CommandOutcome>;
+}
+
+/**
+ * A topic answered the Extream way: first the receipt `{status:202, topic, messageId}` once
+ * the change is in the log (reads skip it), then the result `{status, domain, action,
+ * command, meta, response}`; both on the command's event name, or on the client's
+ * `payload.correlationId`, and with the native `id` when the client sent one.
+ */
+export function defineCommandTopic<Data, Client extends TopicClient = TopicClient>(definition: CommandTopicDefinition<Data, Client>): Topic<Data, Client> {
+  const parts = splitCommandTopic(definition.name);
+  const topic: Topic<Data, Client> = {
+    name: definition.name,
+    reject: { kind: 'extream' },
+    handle: async (request) => {
+      const outcome = await definition.execute(request);
+      const event = answerEventOf(definition.name, request.frame.data);
+      if (outcome.position !== undefined) {
+        request.client.send({ event, data: { status: 202, topic: definition.serviceTopic, messageId: outcome.position }, id: request.id });
+      }
+      request.client.send({
+        event,
+        id: request.id,
+        data: {
+          status: outcome.status ?? 200,
+          ...parts,
+          meta: { permitted: true, message: 'success', requiresLogin: definition.requiresLogin, ...outcome.meta },
+          response: outcome.response,
+        },
+      });
+    },
+  };
+  if (definition.schema) Object.assign(topic, { schema: definition.schema });
+  if (definition.authorize) topic.authorize = definition.authorize;
+  return topic;
+}
+
+/** The event name an Extream answer goes out on: the client's correlation id when it set one. */
+export function answerEventOf(topicName: string, data: unknown): string {
+  return clientCorrelationId(data) ?? topicName;
+}
