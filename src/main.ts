@@ -107,9 +107,18 @@ function wholeNumberFlag(name: string, value: string | undefined, min: number): 
   return number;
 }
 
+/** `--help` / `-h` anywhere among a command's arguments: print usage instead of acting. */
+const wantsHelp = (args: readonly string[]): boolean => args.includes('--help') || args.includes('-h');
+
 async function main(): Promise<number> {
-  const [command = 'start', ...rest] = process.argv.slice(2);
-  if (command === 'help' || command === '--help' || command === '-h') {
+  const [command, ...rest] = process.argv.slice(2);
+  if (command === undefined) {
+    // A bare `switchyard` used to start a server; `npm start` says `switchyard start`.
+    consoleOutput.err(`no command given\n\n${USAGE}`);
+    return 2;
+  }
+  if (command === 'help' || wantsHelp([command]) || wantsHelp(rest)) {
+    // `switchyard start --help` printed nothing and started a server; `events --help` dumped the log.
     consoleOutput.out(USAGE);
     return 0;
   }

@@ -53,6 +53,7 @@ export function createModules(platform: PlatformServices): CreatedModules {
     store,
     runtime,
     registry,
+    scheduler,
     // Room API calls on rooms this gateway hosts act at once; others go to the SFU grid.
     roomHost: platform.roomHost ?? rooms.api.service.asGatewayRoomHost(),
   });

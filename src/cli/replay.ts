@@ -1,8 +1,16 @@
-import BetterSqlite3, { type Database } from 'better-sqlite3';
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { allProjections } from '../app/modules.js';
-import { headPositionOf, openDatabase, projectionCheckpoints, readAllFrom, type Projection, DATABASE_FILE } from '../store/index.js';
+import {
+  headPositionOf,
+  openDatabase,
+  openScratchDatabase,
+  projectionCheckpoints,
+  readAllFrom,
+  tableRows,
+  type Projection,
+  DATABASE_FILE,
+} from '../store/index.js';
 import type { Output } from './output.js';
 
 export interface ReplayOptions {
@@ -31,10 +39,6 @@ export interface ReplayReport {
 }
 
 const BATCH = 5000;
-
-function rowsOf(db: Database, tableName: string): string[] {
-  return (db.prepare(`SELECT * FROM "${tableName}"`).raw().all() as unknown[][]).map((row) => JSON.stringify(row)).sort();
-}
 
 function compare(live: string[], rebuilt: string[]): { onlyLive: string[]; onlyRebuilt: string[] } {
   const onlyLive: string[] = [];
@@ -67,7 +71,7 @@ function compare(live: string[], rebuilt: string[]): { onlyLive: string[]; onlyR
 export function replay(options: ReplayOptions): ReplayReport {
   const live = openDatabase(join(options.dataDir, DATABASE_FILE), { readonly: true });
   if (options.out && existsSync(options.out)) rmSync(options.out);
-  const fresh = new BetterSqlite3(options.out ?? ':memory:');
+  const fresh = openScratchDatabase(options.out);
   const projections = options.projections ?? allProjections;
   try {
     live.exec('BEGIN');
@@ -94,8 +98,8 @@ export function replay(options: ReplayOptions): ReplayReport {
     const tables: TableReport[] = [];
     for (const projection of projections) {
       for (const tableName of projection.tables) {
-        const liveRows = rowsOf(live, tableName);
-        const rebuiltRows = rowsOf(fresh, tableName);
+        const liveRows = tableRows(live, tableName);
+        const rebuiltRows = tableRows(fresh, tableName);
         const { onlyLive, onlyRebuilt } = compare(liveRows, rebuiltRows);
         tables.push({
           projection: projection.name,

@@ -1,4 +1,3 @@
-import type { ZodType } from 'zod';
 import { AppError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import type { Principal } from '../core/types.js';
@@ -44,10 +43,18 @@ export type RejectStyle =
   | { kind: 'event'; event: string; fields?(data: unknown, client: TopicClient): Record<string, unknown> }
   | { kind: 'extream' };
 
+/**
+ * A wire schema: a zod type, or a hand-written validator of the same `safeParse` shape where
+ * a zod parse would cost too much (the relays).
+ */
+export interface TopicSchema<Data> {
+  safeParse(value: unknown): { success: true; data: Data } | { success: false; error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] } };
+}
+
 export interface Topic<Data = unknown, Client extends TopicClient = TopicClient> {
   readonly name: string;
   /** The wire schema (from protocol/topics/<area>.ts); without one, `data` is the raw frame data. */
-  readonly schema?: ZodType<Data>;
+  readonly schema?: TopicSchema<Data>;
   /** Throws UNAUTHORIZED / FORBIDDEN when the client may not send this topic (before `handle`). */
   authorize?(client: Client, data: Data): void;
   readonly reject?: RejectStyle;
@@ -77,7 +84,7 @@ export function validate<Data>(topic: Topic<Data, never>, data: unknown): Data {
   if (!topic.schema) return data as Data;
   const parsed = topic.schema.safeParse(data);
   if (parsed.success) return parsed.data;
-  const errors = parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message }));
+  const errors = parsed.error.issues.map((issue) => ({ path: issue.path.map(String).join('.'), message: issue.message }));
   const first = errors[0];
   const message = first ? `${topic.name}: ${first.path === '' ? '' : `${first.path}: `}${first.message}` : `${topic.name}: invalid data`;
   throw new AppError('BAD_REQUEST', message, { errors });
@@ -90,15 +97,36 @@ export function validate<Data>(topic: Topic<Data, never>, data: unknown): Data {
 export function runTopic<Data, Client extends TopicClient>(topic: Topic<Data, Client>, client: Client, frame: InboundFrame, now: number): void | Promise<void> {
   const data = validate(topic as Topic<Data, never>, frame.data);
   topic.authorize?.(client, data);
-  return topic.handle({
-    client,
-    data,
-    frame,
-    id: frame.id,
-    now,
-    actor: actorOf(client),
-    correlationId: clientCorrelationId(frame.data) ?? (frame.id === undefined ? newId() : `${client.id}:${frame.id}`),
-  });
+  return topic.handle(new Request(client, data, frame, now));
+}
+
+/**
+ * The request a handler gets. `actor` and `correlationId` are computed on first use: most
+ * frames (pings, relays) never read them, and a fresh id per frame was an allocation on the
+ * hottest path.
+ */
+class Request<Data, Client extends TopicClient> implements TopicRequest<Data, Client> {
+  private correlation: string | undefined;
+
+  constructor(
+    readonly client: Client,
+    readonly data: Data,
+    readonly frame: InboundFrame,
+    readonly now: number,
+  ) {}
+
+  get id(): number | undefined {
+    return this.frame.id;
+  }
+
+  get actor(): string {
+    return actorOf(this.client);
+  }
+
+  get correlationId(): string {
+    this.correlation ??= clientCorrelationId(this.frame.data) ?? (this.frame.id === undefined ? newId() : `${this.client.id}:${this.frame.id}`);
+    return this.correlation;
+  }
 }
 
 // ---- Extream's two answers (PROTOCOL.md section 8), written once for every command topic ----
@@ -126,7 +154,7 @@ export interface CommandOutcome {
 
 export interface CommandTopicDefinition<Data, Client extends TopicClient> {
   readonly name: string;
-  readonly schema?: ZodType<Data>;
+  readonly schema?: TopicSchema<Data>;
   /** Extream's service topic the receipt names (`ex-manage`, `ex-discussion`, ...). */
   readonly serviceTopic: string;
   /** Whether the command needs a signed-in user (`meta.requiresLogin`). */

@@ -1,7 +1,8 @@
-import type { Database } from 'better-sqlite3';
+import type { ReadModelDatabase } from './projection.js';
 import type { NewEvent, RecordedEvent } from '../core/events.js';
 
 export type { EventMetadata, NewEvent, RecordedEvent } from '../core/events.js';
+export type { Projection, ReadModelDatabase } from './projection.js';
 
 /**
  * What the caller believes the stream's version is.
@@ -29,23 +30,6 @@ export interface ReadAllOptions {
 }
 
 /**
- * A read model fed from the log. Its tables live in the same SQLite file as the log (or an
- * in-memory database for the twin store), so an inline projection can update them in the
- * append's transaction and a failed projection rolls the append back.
- */
-export interface Projection {
-  readonly name: string;
-  /** `inline`: inside the append transaction. `async`: after commit, from a stored checkpoint. */
-  readonly mode: 'inline' | 'async';
-  /** The tables this projection owns; `replay` compares them row by row. */
-  readonly tables: readonly string[];
-  /** Creates the tables if missing. Must be idempotent. */
-  setup(db: Database): void;
-  /** Applies one event. Events of types it does not handle must be ignored. */
-  apply(db: Database, event: RecordedEvent): void;
-}
-
-/**
  * Where checkpointed processors (runtime/processors.ts) keep their positions, in the
  * database that holds the read models. `atomically` runs its work in one transaction, so an
  * async read model's rows and its checkpoint commit together.
@@ -70,7 +54,7 @@ export interface EventStore {
   /** Position of the newest committed event, 0 for an empty log. */
   headPosition(): number;
   /** The database that holds the read models (for queries by projections). */
-  readonly readModels: Database;
+  readonly readModels: ReadModelDatabase;
   /** Commits whatever is queued, then closes. Appends after close are refused. */
   close(): Promise<void>;
   /** Processor checkpoints, next to the read models they describe. */

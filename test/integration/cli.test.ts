@@ -191,3 +191,20 @@ describe('switchyard events with bad input', () => {
 function escape(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&');
 }
+
+describe('usage (hardening point 9)', () => {
+  it('prints usage on --help and -h for every command, without starting or reading anything', async () => {
+    for (const args of [['--help'], ['-h'], ['help'], ['start', '--help'], ['events', '--help'], ['replay', '-h'], ['users', 'add', '--help'], ['customers', '--help']]) {
+      const result = await runCli(args);
+      expect(result.code, args.join(' ')).toBe(0);
+      expect(result.stdout, args.join(' ')).toMatch(/^usage: switchyard <command>/);
+    }
+  });
+
+  it('a bare `switchyard` prints usage and exits 2 instead of starting a server', async () => {
+    const result = await runCli([]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/no command given/);
+    expect(result.stderr).toMatch(/usage: switchyard <command>/);
+  });
+});

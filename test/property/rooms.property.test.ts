@@ -5,10 +5,10 @@ import { loadConfig } from '../../src/app/config.js';
 import { fixedClock } from '../../src/core/clock.js';
 import { roomAggregate, type RoomContext } from '../../src/modules/rooms/domain/index.js';
 import { roomsProjection } from '../../src/modules/rooms/projection.js';
-import { ActorRuntime } from '../../src/runtime/index.js';
+import { ActorRuntime, runTopic } from '../../src/runtime/index.js';
 import { ClientConnection } from '../../src/edge/connection.js';
-import { EventHandlers } from '../../src/edge/handlers.js';
-import { RoomService } from '../../src/modules/rooms/room-service.js';
+import type { ClosedListener } from '../../src/modules/connections/index.js';
+import { roomsModule } from '../../src/modules/rooms/index.js';
 import { InMemoryEventStore } from '../../src/store/index.js';
 
 const PEERS = ['p0', 'p1', 'p2', 'p3'];
@@ -36,8 +36,8 @@ function tableRows(db: BetterSqlite3.Database): string[] {
 }
 
 /**
- * Random sequences of room operations by several connections, through the real RoomService
- * (the socket handlers and the relay hot path) over the in-memory log.
+ * Random sequences of room operations by several connections, through the real rooms module
+ * (its topics, processors and the relay hot path) over the in-memory log.
  */
 async function runScenario(steps: Step[]): Promise<void> {
   const clock = fixedClock(1_800_000_000_000, 10);
@@ -46,16 +46,21 @@ async function runScenario(steps: Step[]): Promise<void> {
   runtime.register(roomAggregate);
   const config = loadConfig({ env: { SWITCHYARD_RELAY_ICE_PER_SECOND: '100000', SWITCHYARD_RELAY_SDP_PER_SECOND: '100000' } });
   const connections = new Map<string, ClientConnection>();
-  const rooms = new RoomService({ runtime, config, clock, connection: (id) => connections.get(id) });
+  const closedListeners: ClosedListener[] = [];
+  const rooms = roomsModule.create({
+    runtime,
+    config,
+    clock,
+    connections: { get: (id) => connections.get(id), onClosed: (listener) => closedListeners.push(listener) },
+  });
   store.onCommitted((events) => {
     runtime.applyCommitted(events);
-    rooms.applyCommitted(events);
+    for (const processor of rooms.processors ?? []) void processor.handle(events.filter((event) => processor.canHandle(event)));
   });
-  const handlers = new EventHandlers();
-  rooms.register(handlers);
+  const topics = new Map((rooms.topics ?? []).map((topic) => [topic.name, topic]));
 
   const violations: string[] = [];
-  const roomState = (name: string): RoomContext => rooms.state(name).context;
+  const roomState = (name: string): RoomContext => rooms.api.service.state(name).context;
   const open = (index: number) => {
     const id = PEERS[index]!;
     const connection = new ClientConnection(
@@ -85,9 +90,9 @@ async function runScenario(steps: Step[]): Promise<void> {
   for (let index = 0; index < PEERS.length; index++) open(index);
 
   const send = async (connection: ClientConnection, event: string, data: unknown) => {
-    const handler = handlers.get(event)!;
+    const topic = topics.get(event)!;
     try {
-      await handler({ connection, frame: { event, data, id: undefined }, now: clock.now() });
+      await runTopic(topic, connection, { event, data, id: undefined }, clock.now());
     } catch {
       // Refusals (FORBIDDEN, NOT_FOUND, CONFLICT) are part of the game.
     }
@@ -121,7 +126,7 @@ async function runScenario(steps: Step[]): Promise<void> {
         };
         // Half the relays take the route-on-the-envelope path the native socket uses for JSON text.
         if (action.raw) {
-          const handled = rooms.relayFromJsonText(connection, Buffer.from(JSON.stringify({ event, data })), clock.now(), () => {});
+          const handled = rooms.fastPath!(connection, Buffer.from(JSON.stringify({ event, data })), clock.now(), () => {});
           expect(handled).toBe(true);
         } else {
           await send(connection, event, data);
@@ -130,12 +135,12 @@ async function runScenario(steps: Step[]): Promise<void> {
       }
       case 'disconnect':
         connection.closed = true;
-        await rooms.connectionClosed(connection);
+        for (const listener of closedListeners) await listener(connection);
         break;
     }
     // Invariant 2: a room with members has an owner, and owners are members.
     for (const name of ROOMS) {
-      const { open: isOpen, context } = rooms.state(name);
+      const { open: isOpen, context } = rooms.api.service.state(name);
       if (!isOpen) continue;
       const members = context.members.map((member) => member.peerId);
       if (members.length > 0 && context.owners.length === 0) violations.push(`${name} has members but no owner`);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { GridDirectory } from '../../src/modules/grid/directory.js';
+import { bestOfTwoRandom } from '../../src/modules/grid/placement.js';
 import {
   checkLicence,
   groupKeyOf,
@@ -67,18 +68,18 @@ describe('placement', () => {
   it('best of two random choices takes the one with the lower projected load', () => {
     const directory = grid({ a: { load: 0.9, clients: 90 }, b: { load: 0.1, clients: 10 }, c: { load: 0.5, clients: 50 } });
     // First choice index 0 (a), second index 0 of the rest (b): b is lighter.
-    expect(directory.choose(sequence(0, 0))).toBe('b');
+    expect(bestOfTwoRandom(directory, sequence(0, 0))).toBe('b');
     // a against c: c.
-    expect(directory.choose(sequence(0, 0.99))).toBe('c');
+    expect(bestOfTwoRandom(directory, sequence(0, 0.99))).toBe('c');
     // The same server is never drawn twice.
-    expect(directory.choose(sequence(0.5, 0.4))).not.toBe(undefined);
+    expect(bestOfTwoRandom(directory, sequence(0.5, 0.4))).not.toBe(undefined);
   });
 
   it('counts reservations since the last report, so a burst spreads instead of piling onto one server', () => {
     const directory = grid({ a: { load: 0.1, clients: 10 }, b: { load: 0.2, clients: 20 } });
     const chosen: string[] = [];
     for (let index = 0; index < 300; index++) {
-      const server = directory.choose(sequence(0, 0))!;
+      const server = bestOfTwoRandom(directory, sequence(0, 0))!;
       directory.reservePeer(server, 'acme');
       chosen.push(server);
     }
@@ -93,8 +94,8 @@ describe('placement', () => {
 
   it('only active servers are chosen; none active, no choice', () => {
     const directory = grid({ a: { status: 'disabled' }, b: { status: 'registered' }, c: {} });
-    for (let index = 0; index < 20; index++) expect(directory.choose(Math.random)).toBe('c');
-    expect(grid({ a: { status: 'disabled' } }).choose(Math.random)).toBeUndefined();
+    for (let index = 0; index < 20; index++) expect(bestOfTwoRandom(directory, Math.random)).toBe('c');
+    expect(bestOfTwoRandom(grid({ a: { status: 'disabled' } }), Math.random)).toBeUndefined();
   });
 
   it('a placed room stays on its server; a {tag} follows its group', () => {
@@ -195,7 +196,7 @@ describe('licences', () => {
       try {
         const usage = directory.usage('acme', NOW);
         checkLicence(licence, usage, true);
-        const server = directory.choose(Math.random)!;
+        const server = bestOfTwoRandom(directory, Math.random)!;
         directory.reservePeer(server, 'acme');
         directory.reserveRoom(server, ['acme', `room-${index}`], 'acme', NOW, NOW + 1000, new Promise(() => {}));
         placed += 1;

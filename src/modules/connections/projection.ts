@@ -1,7 +1,7 @@
-import type { Database } from 'better-sqlite3';
+import type { ReadModelDatabase } from '../../store/index.js';
 import type { ConnectionClosedData, ConnectionOpenedData } from './domain/index.js';
 import type { Projection } from '../../store/types.js';
-import { statement } from '../../store/statements.js';
+import { statement } from '../../store/index.js';
 
 /**
  * Read model `connections`: one row per connection ever opened, updated inline (in the
@@ -100,7 +100,7 @@ export interface ConnectionRow {
   close_reason: string | null;
 }
 
-export function openConnections(db: Database): ConnectionRow[] {
+export function openConnections(db: ReadModelDatabase): ConnectionRow[] {
   return db.prepare('SELECT * FROM connections WHERE closed_at IS NULL ORDER BY opened_at').all() as ConnectionRow[];
 }
 

@@ -1,10 +1,9 @@
 import type { Logger } from 'pino';
 import { decodePublicKey, keyIdOf, publicKeyObject, type OdinAccessKey, type OdinKeyLookup } from '../../auth/odin.js';
-import { CUSTOMER_EVENT_TYPES, type CustomerEvent } from './domain/index.js';
-import type { Licence } from './domain/index.js';
+import type { Processor } from '../../runtime/index.js';
 import type { EventStore, RecordedEvent } from '../../store/types.js';
-import { customerListSchema, type CustomerConfig } from './grid-config.js';
-import type { GridMetrics } from './metrics.js';
+import { CUSTOMER_EVENT_TYPES, isCustomerEvent, type CustomerEvent, type Licence } from './domain/index.js';
+import type { CustomerConfig } from './grid-config.js';
 
 /** Where a customer definition came from; later sources override earlier ones' limits. */
 export type CustomerSource = 'config' | 'log' | 'api';
@@ -120,42 +119,64 @@ export class CustomerDirectory implements OdinKeyLookup {
 }
 
 /**
- * Follows customer events in the log. The CLI appends them from another process while the
- * gateway runs, so the log is polled (a type-filtered read from the last position seen:
- * cheap when nothing changed) rather than only watched through this process's commits.
+ * The customers recorded in the log (`switchyard customers ...`, often run from another
+ * process while the gateway is up), as the directory's `log` source.
+ *
+ * The directory lives in memory, so each start needs every customer event since the
+ * beginning of the log: a checkpointed processor would resume after its checkpoint and
+ * miss them. So this is a live (`startFrom: 'now'`) processor plus one history read:
+ * `loadHistory` (at module start, after processors started) reads every customer event up
+ * to the head it saw first, and `handle` then applies only events after that head. Whatever
+ * the processor delivers before or up to that point is in the history already, so nothing is
+ * applied twice or out of order, and nothing committed in between is missed.
  */
-export class CustomerLogFeed {
-  private after = 0;
+export class CustomerLogFeed implements Processor {
+  readonly name = 'grid.customers';
+  readonly startFrom = 'now';
+  /** The log position the customers reflect; undefined until the history is loaded. */
+  private loadedTo: number | undefined;
   private readonly customers = new Map<string, CustomerDefinition>();
-  private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly store: EventStore,
     private readonly directory: CustomerDirectory,
-    private readonly pollMs = 1000,
   ) {}
 
-  start(): void {
-    this.poll();
-    this.timer = setInterval(() => this.poll(), this.pollMs);
-    this.timer.unref();
+  canHandle(event: RecordedEvent): boolean {
+    return isCustomerEvent(event);
   }
 
-  stop(): void {
-    if (this.timer) clearInterval(this.timer);
+  handle(events: readonly RecordedEvent[]): void {
+    const after = this.loadedTo;
+    if (after === undefined) return;
+    const fresh = events.filter((event) => event.position > after);
+    if (fresh.length === 0) return;
+    this.applyAll(fresh);
+    this.loadedTo = fresh[fresh.length - 1]!.position;
   }
 
-  /** Reads new customer events; returns whether anything changed. */
-  poll(): boolean {
+  /** Reads every customer event in the log; returns whether there were any. */
+  loadHistory(): boolean {
+    // The head first: events committed after it come through `handle`, not from these reads.
     const head = this.store.headPosition();
-    if (head <= this.after) return false;
     const events: RecordedEvent[] = [];
-    for (const type of CUSTOMER_EVENT_TYPES) events.push(...this.store.readAll({ after: this.after, type }));
+    for (const type of CUSTOMER_EVENT_TYPES) {
+      for (const event of this.store.readAll({ type })) if (event.position <= head) events.push(event);
+    }
     events.sort((a, b) => a.position - b.position);
-    for (const event of events) this.apply(event as unknown as CustomerEvent);
-    this.after = head;
-    if (events.length > 0) this.directory.setSource('log', [...this.customers.values()]);
+    this.applyAll(events);
+    this.loadedTo = head;
     return events.length > 0;
+  }
+
+  private applyAll(events: readonly RecordedEvent[]): void {
+    let changed = false;
+    for (const event of events) {
+      if (!isCustomerEvent(event)) continue;
+      this.apply(event);
+      changed = true;
+    }
+    if (changed) this.directory.setSource('log', [...this.customers.values()]);
   }
 
   private apply(event: CustomerEvent): void {
@@ -185,101 +206,4 @@ export class CustomerLogFeed {
       }
     }
   }
-}
-
-export interface CustomerApiOptions {
-  url: string;
-  intervalSeconds: number;
-  token?: string | undefined;
-  /** Per fetch; a hanging API must not stall the next round. */
-  timeoutMs?: number;
-  maxBytes?: number;
-}
-
-/**
- * Fetches the customer list from an HTTP API (GET, JSON in the ODIN customer format) every
- * interval. A failed or invalid answer changes nothing: the last good list stays in force,
- * the failure is logged and counted in `switchyard_customer_api_failures_total`.
- */
-export class CustomerApiPoller {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<boolean> | undefined;
-  private stopped = false;
-  lastSuccessAt: number | null = null;
-  lastFailure: string | null = null;
-
-  constructor(
-    private readonly options: CustomerApiOptions,
-    private readonly directory: CustomerDirectory,
-    private readonly logger: Logger,
-    private readonly metrics: GridMetrics,
-    private readonly now: () => number,
-  ) {}
-
-  start(): void {
-    void this.poll();
-    this.timer = setInterval(() => void this.poll(), this.options.intervalSeconds * 1000);
-    this.timer.unref();
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearInterval(this.timer);
-    await this.running;
-  }
-
-  /** One fetch; resolves true when the list was replaced. Overlapping calls share one fetch. */
-  poll(): Promise<boolean> {
-    this.running ??= this.fetchOnce().finally(() => {
-      this.running = undefined;
-    });
-    return this.running;
-  }
-
-  private async fetchOnce(): Promise<boolean> {
-    if (this.stopped) return false;
-    const { url, token, timeoutMs = 10_000, maxBytes = 16 * 1024 * 1024 } = this.options;
-    try {
-      const response = await fetch(url, {
-        headers: { accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-        signal: AbortSignal.timeout(timeoutMs),
-        redirect: 'error',
-      });
-      if (response.status !== 200) throw new Error(`HTTP ${response.status}`);
-      const text = await response.text();
-      if (text.length > maxBytes) throw new Error(`answer larger than ${maxBytes} bytes`);
-      let body: unknown;
-      try {
-        body = JSON.parse(text);
-      } catch {
-        throw new Error('answer is not JSON');
-      }
-      const parsed = customerListSchema.safeParse(body);
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0];
-        throw new Error(`answer is not a customer list: ${issue ? `${issue.path.join('.')}: ${issue.message}` : 'invalid'}`);
-      }
-      if (this.stopped) return false;
-      this.directory.setSource('api', definitionsFromConfig(parsed.data));
-      this.lastSuccessAt = this.now();
-      this.lastFailure = null;
-      this.metrics.customerApiUpdates.inc();
-      this.logger.info({ customers: parsed.data.length }, 'customer list updated from the customer API');
-      return true;
-    } catch (error) {
-      const reason = describeFailure(error, timeoutMs);
-      this.lastFailure = reason;
-      this.metrics.customerApiFailures.inc();
-      this.logger.warn({ reason }, 'customer API fetch failed; keeping the last good customer list');
-      return false;
-    }
-  }
-}
-
-/** A loggable reason; fetch hides the network cause (refused, DNS, TLS) in `cause`. */
-function describeFailure(error: unknown, timeoutMs: number): string {
-  if (!(error instanceof Error)) return String(error);
-  if (error.name === 'TimeoutError') return `no answer within ${timeoutMs} ms`;
-  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-  return cause ? `${error.message}: ${cause.code ?? cause.message ?? 'unknown cause'}` : error.message;
 }

@@ -2,60 +2,16 @@ import type { RoomCollision } from './domain/sfu.commands.js';
 import type { ReportedRoom, RoomId } from './domain/sfu.events.js';
 import type { SfuContext, SfuStatus } from './domain/sfu.machine.js';
 import { groupKeyOf, roomKey } from './domain/room-id.js';
+import { DEFAULT_LOAD_PER_PEER, newServerEntry, reportedEntry, roomEntry, type RoomEntry, type ServerEntry, type Usage } from './directory-entries.js';
 
-/**
- * Load one more client adds to a server that has reported no clients yet, so reservations
- * still spread a burst over empty servers. With clients, the server's own load per client is used.
- */
-export const DEFAULT_LOAD_PER_PEER = 0.001;
-
-/** The one server that owns a room, as far as placement and licences are concerned. */
-export interface RoomEntry {
-  readonly key: string;
-  readonly id: RoomId;
-  readonly group: string | null;
-  readonly customer: string;
-  readonly server: string;
-  peers: number;
-  /** true: the server reported it; false: placed by Connect, not reported yet. */
-  reported: boolean;
-  updatedAt: number;
-  /** A placement not reported by then stops counting (the room token's lifetime). Null once reported. */
-  expiresAt: number | null;
-  /** Set while the placement is being appended: callers for the same room wait for it. */
-  pending: Promise<void> | null;
-}
-
-export interface ServerEntry {
-  readonly address: string;
-  status: SfuStatus;
-  version: string | null;
-  keyId: string | null;
-  load: number;
-  clients: number;
-  registeredAt: number | null;
-  lastSeenAt: number | null;
-  pendingTasks: number;
-  reports: number;
-  collisions: number;
-  /** Owner entries on this server. */
-  readonly rooms: Set<RoomEntry>;
-  /** Peers promised by Connect since the server's last report, by customer. */
-  readonly reservedPeers: Map<string, number>;
-  reservedTotal: number;
-}
-
-export interface Usage {
-  rooms: number;
-  peers: number;
-}
+export { DEFAULT_LOAD_PER_PEER, type RoomEntry, type ServerEntry, type Usage } from './directory-entries.js';
 
 /**
  * The grid as placement and licence checks see it: every server, and for every room the one
  * server that owns it. It is an in-memory index of the SFU streams (rebuilt from the actors'
- * state at start, kept current from each command's result) plus reservations that are not
- * events: peers promised by Connect until the server's next report, and room placements
- * while their append is in flight. Checks and reservations are synchronous, so two Connects
+ * state at start, then kept current by a processor of their events, sfu-streams.ts) plus
+ * reservations that are not events: peers promised by Connect until the server's next
+ * report, and room placements while their append is in flight. Checks and reservations are synchronous, so two Connects
  * can never both take the last free room of a customer.
  */
 export class GridDirectory {
@@ -72,22 +28,7 @@ export class GridDirectory {
   loadServer(address: string, status: SfuStatus, context: SfuContext, now: number): ServerEntry {
     let server = this.servers.get(address);
     if (!server) {
-      server = {
-        address,
-        status,
-        version: null,
-        keyId: null,
-        load: 0,
-        clients: 0,
-        registeredAt: null,
-        lastSeenAt: null,
-        pendingTasks: 0,
-        reports: 0,
-        collisions: 0,
-        rooms: new Set(),
-        reservedPeers: new Map(),
-        reservedTotal: 0,
-      };
+      server = newServerEntry(address, status);
       this.servers.set(address, server);
     }
     if (server.status !== status) this.activeCache = null;
@@ -107,21 +48,10 @@ export class GridDirectory {
       this.clearReservations(address);
       return server;
     }
-    for (const room of context.rooms) this.offer(server, this.reportedEntry(address, room, context.lastSeenAt ?? now));
+    for (const room of context.rooms) this.offer(server, reportedEntry(address, room, context.lastSeenAt ?? now));
     for (const placed of context.placed) {
       if (placed.expiresAt <= now) continue;
-      this.offer(server, {
-        key: roomKey(placed.id),
-        id: placed.id,
-        group: groupKeyOf(placed.id),
-        customer: placed.customer,
-        server: address,
-        peers: 0,
-        reported: false,
-        updatedAt: placed.placedAt,
-        expiresAt: placed.expiresAt,
-        pending: null,
-      });
+      this.offer(server, roomEntry(address, placed.id, placed.customer, { peers: 0, reported: false, updatedAt: placed.placedAt, expiresAt: placed.expiresAt }));
     }
     return server;
   }
@@ -146,6 +76,11 @@ export class GridDirectory {
   owner(id: RoomId, now: number): RoomEntry | undefined {
     const entry = this.rooms.get(roomKey(id));
     return entry && this.counts(entry, now) ? entry : undefined;
+  }
+
+  /** Whether the directory has `address` as the room's server (placed, pending or reported). */
+  isOn(address: string, id: RoomId): boolean {
+    return this.rooms.get(roomKey(id))?.server === address;
   }
 
   /** Any owner, whatever its server's state: room API calls still reach a disabled server. */
@@ -183,22 +118,6 @@ export class GridDirectory {
     const load = Math.min(Math.max(server.load, 0), 1);
     const perPeer = server.clients > 0 ? load / server.clients : DEFAULT_LOAD_PER_PEER;
     return load + server.reservedTotal * Math.max(perPeer, DEFAULT_LOAD_PER_PEER);
-  }
-
-  /**
-   * Best of two random choices among active servers (the lower projected load): close to
-   * least-loaded placement without every Connect of a burst herding onto the same server.
-   */
-  choose(random: () => number): string | undefined {
-    const active = this.activeServers();
-    if (active.length === 0) return undefined;
-    if (active.length === 1) return active[0]!.address;
-    const first = Math.floor(random() * active.length) % active.length;
-    let second = Math.floor(random() * (active.length - 1)) % (active.length - 1);
-    if (second >= first) second += 1;
-    const a = active[first]!.address;
-    const b = active[second]!.address;
-    return this.projectedLoad(b) < this.projectedLoad(a) ? b : a;
   }
 
   activeServers(): ServerEntry[] {
@@ -267,18 +186,7 @@ export class GridDirectory {
     if (!server) throw new Error(`unknown SFU server ${address}`);
     const existing = this.rooms.get(roomKey(id));
     if (existing) this.detach(existing);
-    const entry: RoomEntry = {
-      key: roomKey(id),
-      id,
-      group: groupKeyOf(id),
-      customer,
-      server: address,
-      peers: 0,
-      reported: false,
-      updatedAt: now,
-      expiresAt,
-      pending,
-    };
+    const entry = roomEntry(address, id, customer, { peers: 0, reported: false, updatedAt: now, expiresAt, pending });
     this.attach(server, entry);
     return entry;
   }
@@ -304,25 +212,10 @@ export class GridDirectory {
       } else if (!owner && server && server.status === 'active') {
         const stale = this.rooms.get(roomKey(room.id));
         if (stale) this.detach(stale);
-        this.attach(server, this.reportedEntry(address, room, now));
+        this.attach(server, reportedEntry(address, room, now));
       }
     }
     return collisions;
-  }
-
-  private reportedEntry(address: string, room: ReportedRoom, at: number): RoomEntry {
-    return {
-      key: roomKey(room.id),
-      id: room.id,
-      group: groupKeyOf(room.id),
-      customer: room.customer,
-      server: address,
-      peers: room.peers,
-      reported: true,
-      updatedAt: at,
-      expiresAt: null,
-      pending: null,
-    };
   }
 
   /** Whether an entry holds its room now: its server is active and it is reported or unexpired. */

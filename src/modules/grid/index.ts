@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Clock } from '../../core/clock.js';
 import type { ClientConnection } from '../../edge/connection.js';
-import { defineModule, type ActorRuntime } from '../../runtime/index.js';
+import { defineModule, type ActorRuntime, type Scheduler } from '../../runtime/index.js';
 import type { EventStore } from '../../store/index.js';
 import { customerAggregate, sfuAggregate } from './domain/index.js';
 import type { GridConfig } from './grid-config.js';
@@ -10,9 +10,13 @@ import { GridService } from './grid-service.js';
 import { noGatewayRooms, type GatewayRoomHost } from './room-host.js';
 import { rpcRoutes } from './routes.js';
 
-export { GridService, type GridServiceOptions, type RoomTaskParams, type CallCounters } from './grid-service.js';
+export { GridService, type GridServiceOptions } from './grid-service.js';
+export type { RoomTaskParams } from './tasks.js';
+export type { CallCounters } from './grid-info.js';
+export { DefaultPlacement, type PlacementStrategy, type PlacementRequest, type PlacementChoice } from './placement.js';
 export { gridConfigShape, customerConfigSchema, customerListSchema, type GridConfig, type CustomerConfig } from './grid-config.js';
-export { CustomerDirectory, CustomerLogFeed, CustomerApiPoller, definitionsFromConfig, type CustomerDefinition } from './customers.js';
+export { CustomerDirectory, CustomerLogFeed, definitionsFromConfig, type CustomerDefinition } from './customers.js';
+export { CustomerApiPoller } from './customer-api.js';
 export { noGatewayRooms, type GatewayRoomHost, type HostedRoomRef } from './room-host.js';
 export { publicDispatcher, internalDispatcher, type PublicRpcContext, type InternalRpcContext } from './rpc-methods.js';
 export { extendSfuConfig, recommendedSfuConfig, mergeMissing } from './sfu-config.js';
@@ -24,6 +28,8 @@ export interface GridDependencies {
   store: EventStore;
   runtime: ActorRuntime;
   registry: Registry;
+  /** Runs the silence sweep and the customer API poll. */
+  scheduler: Scheduler;
   /** Rooms the gateway hosts itself, as the room API reaches them (the rooms module's). */
   roomHost: GatewayRoomHost | undefined;
 }
@@ -33,11 +39,12 @@ export const gridModule = defineModule<GridDependencies, GridService, ClientConn
   name: 'grid',
   aggregates: [sfuAggregate, customerAggregate],
   projections: [],
-  create({ config, logger, clock, store, runtime, registry, roomHost }) {
-    const grid = new GridService({ config, dataDir: config.dataDir, logger, clock, store, runtime, registry, roomHost: roomHost ?? noGatewayRooms });
+  create({ config, logger, clock, store, runtime, registry, scheduler, roomHost }) {
+    const grid = new GridService({ config, dataDir: config.dataDir, logger, clock, store, runtime, registry, scheduler, roomHost: roomHost ?? noGatewayRooms });
     return {
       api: grid,
       routes: rpcRoutes(grid, { maxBodyBytes: config.rpcMaxBodyBytes, maxInternalBodyBytes: config.internalMaxBodyBytes }),
+      processors: grid.processors,
       start: () => grid.start(),
       stop: () => grid.stop(),
     };

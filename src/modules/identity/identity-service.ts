@@ -1,5 +1,4 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Config } from '../../app/config.js';
 import { AppError } from '../../core/errors.js';
 import { newId, streamId } from '../../core/ids.js';
 import { RateLimiter } from '../../core/rate-limit.js';
@@ -22,9 +21,10 @@ import { PasswordHasher } from '../../auth/passwords.js';
 import type { SecretBox } from '../../auth/secrets.js';
 import type { TokenService } from '../../auth/tokens.js';
 import { matchTotp, newTotpSecret, totpUri } from '../../auth/totp.js';
+import { MAX_PASSWORD_LENGTH } from '../../protocol/topics/identity.js';
+import type { IdentityConfig } from './config.js';
 
 export const USERNAME = /^[A-Za-z0-9._@+-]{1,64}$/;
-const MAX_PASSWORD_LENGTH = 1024;
 
 export interface RequestOrigin {
   connectionId: string | null;
@@ -58,7 +58,7 @@ export class IdentityService {
     store: EventStore,
     readonly tokens: TokenService,
     private readonly secrets: SecretBox,
-    private readonly config: Config,
+    private readonly config: IdentityConfig,
     private readonly clock: Clock,
   ) {
     this.directory = new IdentityDirectory(store.readModels);

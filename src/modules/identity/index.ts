@@ -4,25 +4,25 @@ import { DISCONNECT } from '../../core/disconnect.js';
 import { addToIndex, removeFromIndex } from '../../core/collections.js';
 import { KeyRing } from '../../auth/keys.js';
 import { SecretBox } from '../../auth/secrets.js';
-import { TokenService, type ExternalIssuer } from '../../auth/tokens.js';
-import type { Config } from '../../app/config.js';
+import { TokenService } from '../../auth/tokens.js';
 import type { ClientConnection } from '../../edge/connection.js';
-import { EventHandlers } from '../../edge/handlers.js';
 import type { Logger } from '../../edge/logger.js';
 import type { Connections } from '../connections/index.js';
 import { defineModule, type ActorRuntime, type Processor } from '../../runtime/index.js';
 import type { EventStore } from '../../store/index.js';
+import type { IdentityConfig } from './config.js';
 import { SESSION_CATEGORY, identityAggregates, oauthAggregates, sessionAggregate } from './domain/index.js';
 import { IdentityService } from './identity-service.js';
 import { OAuthService } from './oauth-service.js';
 import { oauthRoutes } from './oauth-routes.js';
 import { identityProjection } from './projection.js';
 import { identityRoutes } from './routes.js';
-import { registerIdentityEvents } from './topics.js';
+import { identityTopics } from './topics.js';
 
 export { IdentityService, type RequestOrigin } from './identity-service.js';
 export { OAuthService } from './oauth-service.js';
 export { requireSession, TOKEN_NOT_VALID, MFA_PROMPT } from './topics.js';
+export type { IdentityConfig, ConfiguredOAuthClient } from './config.js';
 export { identityProjection } from './projection.js';
 export * from './domain/index.js';
 
@@ -31,7 +31,7 @@ export interface IdentityDependencies {
   store: EventStore;
   clock: Clock;
   logger: Logger;
-  config: Config;
+  config: IdentityConfig;
   connections: Connections;
 }
 
@@ -59,7 +59,7 @@ export const identityModule = defineModule<IdentityDependencies, IdentityApi, Cl
     const tokens = new TokenService(keyRing, {
       issuer: config.issuer,
       clockToleranceSeconds: config.tokenClockToleranceSeconds,
-      externalIssuers: config.externalIssuers as ExternalIssuer[],
+      externalIssuers: config.externalIssuers,
     });
     const identity = new IdentityService(runtime, store, tokens, secrets.box, config, clock);
     const oauth = new OAuthService(identity, runtime, config, clock, logger);
@@ -87,9 +87,6 @@ export const identityModule = defineModule<IdentityDependencies, IdentityApi, Cl
       runtime.release(`${SESSION_CATEGORY}-${connection.id}`);
     });
 
-    const handlers = new EventHandlers();
-    registerIdentityEvents(handlers, { identity, runtime, config, boundToUser: bindToUser, unboundFromUser: unbind });
-
     /**
      * Committed events, from this process or the CLI: a disabled user's sockets close
      * (4501) and an operator-ended session's socket closes (4503).
@@ -112,7 +109,7 @@ export const identityModule = defineModule<IdentityDependencies, IdentityApi, Cl
 
     return {
       api: { identity, oauth, keyRing, tokens },
-      topics: handlers.topics,
+      topics: identityTopics({ identity, runtime, config, boundToUser: bindToUser, unboundFromUser: unbind }),
       routes: [...identityRoutes(identity, clock, config.appPassword), ...oauthRoutes(oauth, { secureCookies: config.ssl, logger })],
       processors: [socketCloser],
       // Clients of the `oauthClients` config key; a bad entry stops the start, not a half-started gateway.

@@ -1,8 +1,9 @@
-import type { Database } from 'better-sqlite3';
+import type { ReadModelDatabase as Database } from '../../store/index.js';
 import { AppError } from '../../core/errors.js';
 import type { ClientRegistered, GroupCreated, OrganisationCreated, UserEvent } from './domain/index.js';
+import type { RecordedEvent } from '../../core/events.js';
 import type { Projection } from '../../store/types.js';
-import { statement } from '../../store/statements.js';
+import { statement } from '../../store/index.js';
 
 /**
  * Read models of the identity area, inline so a login never sees a user the log does not
@@ -31,14 +32,15 @@ export const identityProjection: Projection = {
     `);
   },
   apply(db, event) {
+    if (!isProjectedEvent(event)) return;
     switch (event.type) {
       case 'OrganisationCreated': {
-        const { organisationId, name, createdAt } = event.data as OrganisationCreated['data'];
+        const { organisationId, name, createdAt } = event.data;
         statement(db, 'org', 'INSERT INTO organisations VALUES (?, ?, ?)').run(organisationId, name, createdAt);
         return;
       }
       case 'GroupCreated': {
-        const { groupId, organisationId, name, createdAt } = event.data as GroupCreated['data'];
+        const { groupId, organisationId, name, createdAt } = event.data;
         if (statement(db, 'group?', 'SELECT 1 FROM organisation_groups WHERE organisation_id = ? AND name = ?').get(organisationId, name)) {
           throw new AppError('CONFLICT', `group "${name}" already exists in that organisation`);
         }
@@ -46,7 +48,7 @@ export const identityProjection: Projection = {
         return;
       }
       case 'ClientRegistered': {
-        const data = event.data as ClientRegistered['data'];
+        const { data } = event;
         statement(db, 'client', 'INSERT INTO oauth_clients VALUES (?, ?, ?, ?, ?, ?)').run(
           data.clientId,
           data.organisationId,
@@ -57,10 +59,38 @@ export const identityProjection: Projection = {
         );
         return;
       }
+      default:
+        applyUserEvent(db, event);
     }
-    applyUserEvent(db, event as unknown as UserEvent);
   },
 };
+
+/** The events these read models are built from. */
+type ProjectedEvent = OrganisationCreated | GroupCreated | ClientRegistered | UserEvent;
+
+/** Every projected type; a Record, so a user event added to the domain cannot be left out here. */
+const PROJECTED_TYPES: Readonly<Record<ProjectedEvent['type'], true>> = {
+  OrganisationCreated: true,
+  GroupCreated: true,
+  ClientRegistered: true,
+  UserRegistered: true,
+  UserAddedToGroup: true,
+  MfaEnrolled: true,
+  MfaCodeAccepted: true,
+  MfaCodeRejected: true,
+  MfaLocked: true,
+  MfaUnlocked: true,
+  UserDisabled: true,
+  UserEnabled: true,
+};
+
+/**
+ * Narrows a logged event by its type alone: the log holds only what the identity domain
+ * decided, so an event's type names the shape of its data.
+ */
+function isProjectedEvent(event: RecordedEvent): event is RecordedEvent & ProjectedEvent {
+  return Object.hasOwn(PROJECTED_TYPES, event.type);
+}
 
 function applyUserEvent(db: Database, event: UserEvent): void {
   switch (event.type) {
@@ -105,6 +135,16 @@ export interface UserRow {
   status: 'active' | 'disabled';
   mfa_enrolled: number;
   mfa_locked_until: number | null;
+  registered_at: number;
+}
+
+export interface ClientRow {
+  client_id: string;
+  organisation_id: string;
+  name: string;
+  public: number;
+  /** JSON array of strings. */
+  redirect_uris: string;
   registered_at: number;
 }
 
@@ -155,9 +195,7 @@ export class IdentityDirectory {
     return rows.map((row) => row.organisation_id);
   }
 
-  client(clientId: string): { client_id: string; organisation_id: string; public: number; redirect_uris: string } | undefined {
-    return statement(this.db, 'q:client', 'SELECT * FROM oauth_clients WHERE client_id = ?').get(clientId) as
-      | { client_id: string; organisation_id: string; public: number; redirect_uris: string }
-      | undefined;
+  client(clientId: string): ClientRow | undefined {
+    return statement(this.db, 'q:client', 'SELECT * FROM oauth_clients WHERE client_id = ?').get(clientId) as ClientRow | undefined;
   }
 }

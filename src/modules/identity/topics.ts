@@ -1,13 +1,27 @@
-import type { IdentityService, RequestOrigin } from './identity-service.js';
+import type { IdentityService, RequestOrigin, VerifiedUser } from './identity-service.js';
+import type { IdentityConfig } from './config.js';
 import type { TokenClaims } from '../../auth/tokens.js';
-import type { Config } from '../../app/config.js';
 import { AppError, toPublicError } from '../../core/errors.js';
 import { streamId } from '../../core/ids.js';
+import type { Principal } from '../../core/types.js';
 import { SESSION_CATEGORY, type SessionCommand } from './domain/index.js';
 import type { ActorRuntime } from '../../runtime/actor-runtime.js';
+import { defineTopic, type AnyTopic, type RejectStyle } from '../../runtime/topic-handler.js';
 import { isPlainObject } from '../../protocol/envelope.js';
+import {
+  IDENTITY_ANSWERS,
+  IDENTITY_TOPICS,
+  authRequestData,
+  loginData,
+  logoutData,
+  mfaData,
+  tokenRequestData,
+  type AuthRequestData,
+  type LoginData,
+  type MfaData,
+  type TokenRequestData,
+} from '../../protocol/topics/identity.js';
 import type { ClientConnection } from '../../edge/connection.js';
-import type { EventHandlers, HandlerContext } from '../../edge/handlers.js';
 
 /** The TOTP step's texts; Extream's SDK shows them in its MFA form. */
 export const MFA_PROMPT = {
@@ -18,45 +32,61 @@ export const MFA_PROMPT = {
 
 export const TOKEN_NOT_VALID = { message: 'Token is not valid', code: 'UNAUTHORIZED' } as const;
 
-export interface IdentityEventDependencies {
+const tokenNotValid = (): AppError => new AppError('UNAUTHORIZED', TOKEN_NOT_VALID.message);
+
+/** PROTOCOL.md section 4: refusals answer `unauthorized {message, code}`, Chat Signal's `auth-reject {message, code}`. */
+const UNAUTHORIZED_ANSWER: RejectStyle = { kind: 'event', event: IDENTITY_ANSWERS.unauthorized };
+const AUTH_REJECT_ANSWER: RejectStyle = { kind: 'event', event: IDENTITY_ANSWERS.authReject };
+
+export interface IdentityTopicDependencies {
   identity: IdentityService;
   runtime: ActorRuntime;
-  config: Config;
+  config: Pick<IdentityConfig, 'accessTokenTtlSeconds' | 'sessionTokenTtlSeconds'>;
   /** Called whenever a connection's principal becomes a user (to index sockets by user). */
   boundToUser(connection: ClientConnection, userId: string): void;
   /** Called when a connection stops speaking for a user (logout). */
   unboundFromUser(connection: ClientConnection): void;
 }
 
+interface TokenUser {
+  userId: string;
+  organisationId: string | null;
+  groups: string[];
+  external: boolean;
+}
+
 function origin(connection: ClientConnection, now: number): RequestOrigin {
   return { connectionId: connection.id, remoteAddress: connection.info.remoteAddress, now };
 }
 
-function field(data: unknown, name: string): unknown {
-  return isPlainObject(data) ? data[name] : undefined;
+/** The challenge a `mfa` answers, or UNAUTHORIZED when the socket has sent no `login` that asked for one. */
+function pendingMfa(connection: ClientConnection): Extract<Principal, { kind: 'mfa-pending' }> {
+  const principal = connection.principal;
+  if (principal.kind !== 'mfa-pending') throw new AppError('UNAUTHORIZED', 'no MFA challenge is pending; send login first');
+  return principal;
 }
 
 /**
- * PROTOCOL.md section 4 on the native socket (Socket.IO reuses these handlers): the Extream
- * flow (authenticate, authorize, login, mfa, logout) and Chat Signal's auth-request. Each
- * step is a session command, so every login, MFA check, token issue and refusal is in the log.
+ * PROTOCOL.md section 4, for every transport (Socket.IO runs CONNECT tokens through these
+ * too): the Extream flow (authenticate, authorize, login, mfa, logout) and Chat Signal's
+ * auth-request. Each step is a session command, so every login, MFA check, token issue and
+ * refusal is in the log; a refusal is recorded first, then thrown for the reject style to answer.
  */
-export function registerIdentityEvents(handlers: EventHandlers, deps: IdentityEventDependencies): void {
+export function identityTopics(deps: IdentityTopicDependencies): AnyTopic<ClientConnection>[] {
   const { identity, runtime, config } = deps;
   const tokens = identity.tokens;
 
   const session = (connection: ClientConnection, command: SessionCommand) =>
     runtime.execute(streamId(SESSION_CATEGORY, connection.id), command, { actor: `connection:${connection.id}` });
 
-  const refuse = async (connection: ClientConnection, kind: string, reason: string) => {
-    await session(connection, { type: 'RecordTokenRefused', kind, reason, remoteAddress: connection.info.remoteAddress });
+  /** Records a refused token and returns the refusal to throw. */
+  const refusedToken = async (connection: ClientConnection, kind: string): Promise<AppError> => {
+    await session(connection, { type: 'RecordTokenRefused', kind, reason: 'invalid token', remoteAddress: connection.info.remoteAddress });
+    return tokenNotValid();
   };
 
   /** A user token (ours or an external provider's) -> the user it authorizes, or undefined. */
-  const userFromToken = async (
-    token: unknown,
-    now: number,
-  ): Promise<{ userId: string; organisationId: string | null; groups: string[]; external: boolean } | undefined> => {
+  const userFromToken = async (token: string | undefined, now: number): Promise<TokenUser | undefined> => {
     let claims: TokenClaims | undefined;
     try {
       claims = await tokens.verify('access', token, now);
@@ -73,25 +103,20 @@ export function registerIdentityEvents(handlers: EventHandlers, deps: IdentityEv
     return { userId: `${external.issuer}|${external.userId}`, organisationId: external.organisationId, groups: external.groups, external: true };
   };
 
-  const authorizeUser = async (
-    context: HandlerContext,
-    user: { userId: string; organisationId: string | null; groups: string[]; external: boolean },
-    method: 'token' | 'external',
-  ) => {
-    const { connection } = context;
+  const authorizeUser = async (connection: ClientConnection, user: TokenUser) => {
     await session(connection, {
       type: 'Authorize',
       userId: user.userId,
       organisationId: user.organisationId,
       groups: user.groups,
-      method,
+      method: user.external ? 'external' : 'token',
       remoteAddress: connection.info.remoteAddress,
     });
     connection.principal = { kind: 'user', ...user };
     deps.boundToUser(connection, user.userId);
   };
 
-  /** Issues the user's access token once the session has recorded the issue. */
+  /** The user's access token, handed out once the session has recorded its issue. */
   const issueAccessToken = async (connection: ClientConnection, userId: string, organisationId: string | null, now: number) => {
     const issued = await tokens.issue('access', {
       subject: userId,
@@ -103,142 +128,149 @@ export function registerIdentityEvents(handlers: EventHandlers, deps: IdentityEv
     return issued.token;
   };
 
-  handlers.on('authenticate', async (context) => {
-    const { connection, frame, now } = context;
-    const token = field(frame.data, 'token');
-    const user = await userFromToken(token, now);
-    if (user) {
-      await authorizeUser(context, user, user.external ? 'external' : 'token');
-      connection.reply(frame.id, 'authenticated', { organisationId: user.organisationId, authStatus: 'authorized' });
-      return;
-    }
-    try {
-      const claims = await tokens.verify('organisation', token, now);
-      const organisationId = claims.org ?? claims.sub;
-      await session(connection, {
-        type: 'AuthenticateOrganisation',
-        organisationId,
-        clientId: claims.cid ?? null,
-        remoteAddress: connection.info.remoteAddress,
-      });
-      connection.principal = { kind: 'organisation', organisationId, clientId: claims.cid ?? null };
-      connection.reply(frame.id, 'authenticated', { organisationId, authStatus: 'unauthorized' });
-    } catch {
-      await refuse(connection, 'oauth2', 'invalid token');
-      connection.reply(frame.id, 'unauthorized', TOKEN_NOT_VALID);
-    }
-  });
+  /** A signed-in user (password, or password and TOTP): the token and the `authorized` answer. */
+  const signIn = async (connection: ClientConnection, id: number | undefined, userId: string, organisationId: string | null, groups: string[], now: number) => {
+    const token = await issueAccessToken(connection, userId, organisationId, now);
+    connection.principal = { kind: 'user', userId, organisationId, groups, external: false };
+    deps.boundToUser(connection, userId);
+    connection.reply(id, IDENTITY_ANSWERS.authorized, { userId, groups, token });
+  };
 
-  handlers.on('authorize', async (context) => {
-    const { connection, frame, now } = context;
-    const user = await userFromToken(field(frame.data, 'token'), now);
-    if (!user) {
-      await refuse(connection, 'access', 'invalid token');
-      connection.reply(frame.id, 'unauthorized', TOKEN_NOT_VALID);
-      return;
+  /** Records a failed password check and returns what to answer. */
+  const loginRefused = async (connection: ClientConnection, username: string, error: unknown): Promise<unknown> => {
+    const { code } = toPublicError(error);
+    if (code !== 'BAD_REQUEST') {
+      const reason = code === 'RATE_LIMITED' ? 'rate_limited' : code === 'FORBIDDEN' ? 'disabled' : 'unknown_user_or_password';
+      await session(connection, { type: 'RecordLoginFailure', username: username.slice(0, 64), reason, remoteAddress: connection.info.remoteAddress });
     }
-    await authorizeUser(context, user, user.external ? 'external' : 'token');
-    connection.reply(frame.id, 'authorized', { userId: user.userId, groups: user.groups, organisationId: user.organisationId });
-  });
+    // A disabled account answers like a wrong password: the answer must not confirm it exists.
+    return code === 'FORBIDDEN' ? new AppError('UNAUTHORIZED', 'unknown user or wrong password') : error;
+  };
 
-  handlers.on('login', async ({ connection, frame, now }) => {
-    const username = field(frame.data, 'username');
-    const password = field(frame.data, 'password');
-    let verified;
-    try {
-      verified = await identity.verifyPassword(username, password, origin(connection, now));
-    } catch (error) {
-      const { code, message } = toPublicError(error);
-      if (code !== 'BAD_REQUEST') {
-        const reason = code === 'RATE_LIMITED' ? 'rate_limited' : code === 'FORBIDDEN' ? 'disabled' : 'unknown_user_or_password';
-        await session(connection, {
-          type: 'RecordLoginFailure',
-          username: typeof username === 'string' ? username.slice(0, 64) : '',
-          reason,
-          remoteAddress: connection.info.remoteAddress,
-        });
+  const authenticate = defineTopic<TokenRequestData, ClientConnection>({
+    name: IDENTITY_TOPICS.authenticate,
+    schema: tokenRequestData,
+    reject: UNAUTHORIZED_ANSWER,
+    handle: async ({ client, data: { token }, id, now }) => {
+      const user = await userFromToken(token, now);
+      if (user) {
+        await authorizeUser(client, user);
+        client.reply(id, IDENTITY_ANSWERS.authenticated, { organisationId: user.organisationId, authStatus: 'authorized' });
+        return;
       }
-      // A disabled account answers like a wrong password: the reply must not confirm it exists.
-      const answer = code === 'FORBIDDEN' ? { code: 'UNAUTHORIZED', message: 'unknown user or wrong password' } : { code, message };
-      connection.reply(frame.id, 'unauthorized', answer);
-      return;
-    }
-    const preferred = connection.principal.kind === 'organisation' ? connection.principal.organisationId : null;
-    const organisationId = identity.organisationFor(verified.userId, preferred);
-    const groups = identity.directory.groupsOf(verified.userId, organisationId);
-    await session(connection, {
-      type: 'RecordLogin',
-      userId: verified.userId,
-      username: verified.username,
-      mfaRequired: verified.mfaRequired,
-      organisationId,
-      groups,
-      remoteAddress: connection.info.remoteAddress,
-    });
-    if (verified.mfaRequired) {
-      connection.principal = { kind: 'mfa-pending', userId: verified.userId, organisationId };
-      connection.reply(frame.id, 'mfa', MFA_PROMPT);
-      return;
-    }
-    const token = await issueAccessToken(connection, verified.userId, organisationId, now);
-    connection.principal = { kind: 'user', userId: verified.userId, organisationId, groups, external: false };
-    deps.boundToUser(connection, verified.userId);
-    connection.reply(frame.id, 'authorized', { userId: verified.userId, groups, token });
+      try {
+        const claims = await tokens.verify('organisation', token, now);
+        const organisationId = claims.org ?? claims.sub;
+        await session(client, { type: 'AuthenticateOrganisation', organisationId, clientId: claims.cid ?? null, remoteAddress: client.info.remoteAddress });
+        client.principal = { kind: 'organisation', organisationId, clientId: claims.cid ?? null };
+        client.reply(id, IDENTITY_ANSWERS.authenticated, { organisationId, authStatus: 'unauthorized' });
+      } catch {
+        throw await refusedToken(client, 'oauth2');
+      }
+    },
   });
 
-  handlers.on('mfa', async ({ connection, frame, now }) => {
-    const pending = connection.principal;
-    if (pending.kind !== 'mfa-pending') {
-      connection.reply(frame.id, 'unauthorized', { code: 'UNAUTHORIZED', message: 'no MFA challenge is pending; send login first' });
-      return;
-    }
-    const result = await identity.checkMfa(pending.userId, field(frame.data, 'code'), origin(connection, now));
-    const groups = identity.directory.groupsOf(pending.userId, pending.organisationId);
-    await session(connection, {
-      type: 'RecordMfa',
-      passed: result.passed,
-      ...(result.reason ? { reason: result.reason } : {}),
-      organisationId: pending.organisationId,
-      groups,
-      remoteAddress: connection.info.remoteAddress,
-    });
-    if (!result.passed) {
-      const message = result.reason === 'locked' ? 'MFA is locked after too many wrong codes' : 'invalid or already used code';
-      connection.reply(frame.id, 'unauthorized', { code: result.reason === 'locked' ? 'FORBIDDEN' : 'UNAUTHORIZED', message });
-      return;
-    }
-    const token = await issueAccessToken(connection, pending.userId, pending.organisationId, now);
-    connection.principal = { kind: 'user', userId: pending.userId, organisationId: pending.organisationId, groups, external: false };
-    deps.boundToUser(connection, pending.userId);
-    connection.reply(frame.id, 'authorized', { userId: pending.userId, groups, token });
+  const authorize = defineTopic<TokenRequestData, ClientConnection>({
+    name: IDENTITY_TOPICS.authorize,
+    schema: tokenRequestData,
+    reject: UNAUTHORIZED_ANSWER,
+    handle: async ({ client, data: { token }, id, now }) => {
+      const user = await userFromToken(token, now);
+      if (!user) throw await refusedToken(client, 'access');
+      await authorizeUser(client, user);
+      client.reply(id, IDENTITY_ANSWERS.authorized, { userId: user.userId, groups: user.groups, organisationId: user.organisationId });
+    },
   });
 
-  handlers.on('auth-request', async ({ connection, frame, now }) => {
-    // Chat Signal clients send the bare token string or {token}.
-    const token = typeof frame.data === 'string' ? frame.data : field(frame.data, 'token');
-    let app: { app: string; jti: string };
-    try {
-      app = await identity.verifyAppToken(token, now);
-    } catch {
-      await refuse(connection, 'app', 'invalid token');
-      connection.reply(frame.id, 'auth-reject', TOKEN_NOT_VALID);
-      return;
-    }
-    const issued = await tokens.issue('session', { subject: app.app, ttlSeconds: config.sessionTokenTtlSeconds, claims: { sid: connection.id }, now });
-    await session(connection, { type: 'StartAppSession', app: app.app, appTokenId: app.jti, remoteAddress: connection.info.remoteAddress });
-    await session(connection, { type: 'RecordTokenIssued', kind: 'session', jti: issued.jti, subject: app.app, expiresAt: issued.expiresAt });
-    connection.principal = { kind: 'app', app: app.app, sessionToken: issued.token };
-    connection.reply(frame.id, 'auth-accept', { token: issued.token });
+  const login = defineTopic<LoginData, ClientConnection>({
+    name: IDENTITY_TOPICS.login,
+    schema: loginData,
+    reject: UNAUTHORIZED_ANSWER,
+    handle: async ({ client, data: { username, password }, id, now }) => {
+      let verified: VerifiedUser;
+      try {
+        verified = await identity.verifyPassword(username, password, origin(client, now));
+      } catch (error) {
+        throw await loginRefused(client, username, error);
+      }
+      const preferred = client.principal.kind === 'organisation' ? client.principal.organisationId : null;
+      const organisationId = identity.organisationFor(verified.userId, preferred);
+      const groups = identity.directory.groupsOf(verified.userId, organisationId);
+      await session(client, {
+        type: 'RecordLogin',
+        userId: verified.userId,
+        username: verified.username,
+        mfaRequired: verified.mfaRequired,
+        organisationId,
+        groups,
+        remoteAddress: client.info.remoteAddress,
+      });
+      if (verified.mfaRequired) {
+        client.principal = { kind: 'mfa-pending', userId: verified.userId, organisationId };
+        client.reply(id, IDENTITY_ANSWERS.mfa, MFA_PROMPT);
+        return;
+      }
+      await signIn(client, id, verified.userId, organisationId, groups, now);
+    },
   });
 
-  handlers.on('logout', async ({ connection, frame }) => {
-    if (connection.principal.kind !== 'anonymous') await session(connection, { type: 'Logout' });
-    // An organisation's client token outlives a user's logout; a user's own login does not.
-    if (connection.principal.kind !== 'organisation') connection.principal = { kind: 'anonymous' };
-    // Disabling the user later must not close a socket that no longer speaks for them.
-    deps.unboundFromUser(connection);
-    connection.reply(frame.id, 'unauthorized', { message: 'logged out', code: 'UNAUTHORIZED' });
+  const mfa = defineTopic<MfaData, ClientConnection>({
+    name: IDENTITY_TOPICS.mfa,
+    schema: mfaData,
+    reject: UNAUTHORIZED_ANSWER,
+    handle: async ({ client, data: { code }, id, now }) => {
+      const pending = pendingMfa(client);
+      const result = await identity.checkMfa(pending.userId, code, origin(client, now));
+      const groups = identity.directory.groupsOf(pending.userId, pending.organisationId);
+      await session(client, {
+        type: 'RecordMfa',
+        passed: result.passed,
+        ...(result.reason ? { reason: result.reason } : {}),
+        organisationId: pending.organisationId,
+        groups,
+        remoteAddress: client.info.remoteAddress,
+      });
+      if (!result.passed) {
+        if (result.reason === 'locked') throw new AppError('FORBIDDEN', 'MFA is locked after too many wrong codes');
+        throw new AppError('UNAUTHORIZED', 'invalid or already used code');
+      }
+      await signIn(client, id, pending.userId, pending.organisationId, groups, now);
+    },
   });
+
+  const authRequest = defineTopic<AuthRequestData, ClientConnection>({
+    name: IDENTITY_TOPICS.authRequest,
+    schema: authRequestData,
+    reject: AUTH_REJECT_ANSWER,
+    handle: async ({ client, data: { token }, id, now }) => {
+      let app: { app: string; jti: string };
+      try {
+        app = await identity.verifyAppToken(token, now);
+      } catch {
+        throw await refusedToken(client, 'app');
+      }
+      const issued = await tokens.issue('session', { subject: app.app, ttlSeconds: config.sessionTokenTtlSeconds, claims: { sid: client.id }, now });
+      await session(client, { type: 'StartAppSession', app: app.app, appTokenId: app.jti, remoteAddress: client.info.remoteAddress });
+      await session(client, { type: 'RecordTokenIssued', kind: 'session', jti: issued.jti, subject: app.app, expiresAt: issued.expiresAt });
+      client.principal = { kind: 'app', app: app.app, sessionToken: issued.token };
+      client.reply(id, IDENTITY_ANSWERS.authAccept, { token: issued.token });
+    },
+  });
+
+  const logout = defineTopic<unknown, ClientConnection>({
+    name: IDENTITY_TOPICS.logout,
+    schema: logoutData,
+    handle: async ({ client, id }) => {
+      if (client.principal.kind !== 'anonymous') await session(client, { type: 'Logout' });
+      // An organisation's client token outlives a user's logout; a user's own login does not.
+      if (client.principal.kind !== 'organisation') client.principal = { kind: 'anonymous' };
+      // Disabling the user later must not close a socket that no longer speaks for them.
+      deps.unboundFromUser(client);
+      client.reply(id, IDENTITY_ANSWERS.unauthorized, { message: 'logged out', code: 'UNAUTHORIZED' });
+    },
+  });
+
+  return [authenticate, authorize, login, mfa, authRequest, logout];
 }
 
 /**
@@ -248,10 +280,8 @@ export function registerIdentityEvents(handlers: EventHandlers, deps: IdentityEv
  */
 export function requireSession(connection: ClientConnection, data: unknown): Exclude<ClientConnection['principal'], { kind: 'anonymous' }> {
   const principal = connection.principal;
-  const auth = field(data, 'auth');
-  if (principal.kind === 'anonymous' || principal.kind === 'mfa-pending') throw new AppError('UNAUTHORIZED', TOKEN_NOT_VALID.message);
-  if (auth !== undefined && (principal.kind !== 'app' || auth !== principal.sessionToken)) {
-    throw new AppError('UNAUTHORIZED', TOKEN_NOT_VALID.message);
-  }
+  const auth = isPlainObject(data) ? data.auth : undefined;
+  if (principal.kind === 'anonymous' || principal.kind === 'mfa-pending') throw tokenNotValid();
+  if (auth !== undefined && (principal.kind !== 'app' || auth !== principal.sessionToken)) throw tokenNotValid();
   return principal;
 }

@@ -1,23 +1,32 @@
 import type { Clock } from '../../core/clock.js';
-import type { Config } from '../../app/config.js';
-import { EventHandlers } from '../../edge/handlers.js';
 import type { ClientConnection } from '../../edge/connection.js';
 import type { Connections } from '../connections/index.js';
-import { defineModule, type ActorRuntime, type Processor } from '../../runtime/index.js';
+import { defineModule, type ActorRuntime } from '../../runtime/index.js';
+import type { RoomsConfig } from './config.js';
 import { demoPageRoute } from './demo-page.js';
-import { ROOM_CATEGORY, roomAggregate } from './domain/index.js';
+import { roomAggregate } from './domain/index.js';
+import { JoinRequestFrames } from './join-frames.js';
+import { RoomMembers } from './members.js';
+import { roomProcessors } from './processors.js';
 import { roomsProjection } from './projection.js';
-import { RoomService } from './room-service.js';
+import { Relay } from './relay.js';
+import { RoomHost } from './room-host.js';
+import { roomTopics } from './topics.js';
 
-export { RoomService, userKeyOf } from './room-service.js';
+export type { RoomsConfig } from './config.js';
+export { RoomHost } from './room-host.js';
 export { roomsProjection } from './projection.js';
-export { ROOM_CATEGORY, roomAggregate } from './domain/index.js';
+export { ROOM_CATEGORY, roomAggregate, userKeyOf, isRoomEvent } from './domain/index.js';
+
+/** The module's API under the name the app has used since the first wave (`gateway.rooms`). */
+export type RoomService = RoomHost;
 
 export interface RoomsDependencies {
   runtime: ActorRuntime;
-  config: Config;
+  config: RoomsConfig;
   clock: Clock;
-  connections: Connections;
+  /** Open sockets by id, and word of the ones that close. */
+  connections: Pick<Connections, 'get' | 'onClosed'>;
 }
 
 /**
@@ -25,29 +34,25 @@ export interface RoomsDependencies {
  * commands, pushes from the committed room events, and the relay as a synchronous fast
  * path over the membership index, off the log.
  */
-export const roomsModule = defineModule<RoomsDependencies, { service: RoomService }, ClientConnection>({
+export const roomsModule = defineModule<RoomsDependencies, { service: RoomHost }, ClientConnection>({
   name: 'rooms',
   aggregates: [roomAggregate],
   projections: [roomsProjection],
   create({ runtime, config, clock, connections }) {
-    const service = new RoomService({ runtime, config, clock, connection: (id) => connections.get(id) });
-    const handlers = new EventHandlers();
-    service.register(handlers);
-    connections.onClosed((connection) => service.connectionClosed(connection));
-    const members: Processor = {
-      name: 'rooms.members',
-      startFrom: 'now',
-      canHandle: (event) => event.streamId.startsWith(`${ROOM_CATEGORY}-`),
-      handle: (events) => service.applyCommitted(events),
-    };
+    const connection = (peerId: string) => connections.get(peerId);
+    const members = new RoomMembers(connection);
+    const host = new RoomHost({ runtime, clock, members });
+    const relay = new Relay(members, config);
+    const joinFrames = new JoinRequestFrames();
+    connections.onClosed((closed) => host.connectionClosed(closed));
     return {
-      api: { service },
-      topics: handlers.topics,
+      api: { service: host },
+      topics: roomTopics({ host, relay, joinFrames, config }),
       routes: [demoPageRoute()],
-      processors: [members],
-      fastPath: (connection, bytes, now, fail) => service.relayFromJsonText(connection, bytes, now, fail),
-      // After a restart nobody is connected: every open room's members leave, which closes it.
-      start: async () => ({ closedRooms: await service.recover(runtime.streams(ROOM_CATEGORY)) }),
+      processors: roomProcessors({ members, host, joinFrames, connection }),
+      fastPath: (client, bytes, now, fail) => relay.fromJsonText(client, bytes, now, fail),
+      // After a restart nobody is connected: every open room is closed.
+      start: async () => ({ closedRooms: await host.recover() }),
     };
   },
 });

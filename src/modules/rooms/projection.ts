@@ -1,6 +1,6 @@
-import type { RoomEvent } from './domain/index.js';
+import { isRoomEvent } from './domain/index.js';
 import type { Projection } from '../../store/types.js';
-import { statement } from '../../store/statements.js';
+import { statement } from '../../store/index.js';
 
 /**
  * Read models `rooms` (one row per room name: its current or last incarnation) and
@@ -20,8 +20,8 @@ export const roomsProjection: Projection = {
         room TEXT NOT NULL, user_key TEXT NOT NULL, until INTEGER, PRIMARY KEY (room, user_key));
     `);
   },
-  apply(db, recorded) {
-    const event = recorded as unknown as RoomEvent;
+  apply(db, event) {
+    if (!isRoomEvent(event)) return;
     switch (event.type) {
       case 'RoomCreated':
         statement(db, 'room:create', `INSERT INTO rooms (room, status, owner, members, created_at) VALUES (?, 'open', ?, 1, ?)

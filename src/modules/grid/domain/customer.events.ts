@@ -43,3 +43,10 @@ export type CustomerEvent =
   | { type: 'CustomerLimitsChanged'; data: CustomerLimitsChangedData };
 
 export const CUSTOMER_EVENT_TYPES = ['CustomerRegistered', 'CustomerKeyAdded', 'CustomerKeyRevoked', 'CustomerLimitsChanged'] as const;
+
+const CUSTOMER_EVENT_TYPE_SET: ReadonlySet<string> = new Set<string>(CUSTOMER_EVENT_TYPES);
+
+/** Narrows a stored event to a customer event by its type (only decideCustomer writes these types). */
+export function isCustomerEvent<Event extends { type: string; data: unknown }>(event: Event): event is Event & CustomerEvent {
+  return CUSTOMER_EVENT_TYPE_SET.has(event.type);
+}

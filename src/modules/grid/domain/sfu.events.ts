@@ -101,3 +101,22 @@ export type SfuEvent =
   | { type: 'SfuTasksHandedOut'; data: SfuTasksHandedOutData }
   | { type: 'SfuServerDisabled'; data: SfuServerDisabledData }
   | { type: 'SfuServerRemoved'; data: SfuServerRemovedData };
+
+export const SFU_EVENT_TYPES: ReadonlySet<string> = new Set<SfuEvent['type']>([
+  'SfuServerRegistered',
+  'SfuServerReported',
+  'SfuRoomPlaced',
+  'SfuRoomCollided',
+  'SfuTaskQueued',
+  'SfuTasksHandedOut',
+  'SfuServerDisabled',
+  'SfuServerRemoved',
+]);
+
+/**
+ * Narrows a stored event to an SFU event by its type. The type is enough: only decideSfu
+ * writes these types, so their data has the shape it wrote (validated at the edge before).
+ */
+export function isSfuEvent<Event extends { type: string; data: unknown }>(event: Event): event is Event & SfuEvent {
+  return SFU_EVENT_TYPES.has(event.type);
+}

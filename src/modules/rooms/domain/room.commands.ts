@@ -1,3 +1,4 @@
+import type { Principal } from '../../../core/types.js';
 import type { LeaveReason } from './room.events.js';
 
 export type RoomCommand =
@@ -9,3 +10,17 @@ export type RoomCommand =
   | { type: 'BanUser'; userKey: string; until: number | null; by: string; now: number }
   | { type: 'UpdateRoom'; userData: number[]; by: string }
   | { type: 'CloseRoom'; reason: string; by: string; banSeconds?: number | undefined; now: number };
+
+/** Who a ban applies to: signed-in users across reconnects, anonymous sessions by connection. */
+export function userKeyOf(principal: Principal, peerId: string): string {
+  switch (principal.kind) {
+    case 'user':
+      return `user:${principal.userId}`;
+    case 'app':
+      return `app:${principal.app}:${peerId}`;
+    case 'organisation':
+      return `organisation:${principal.organisationId}:${peerId}`;
+    default:
+      return `peer:${peerId}`;
+  }
+}

@@ -1,3 +1,5 @@
+import type { RecordedEvent } from '../../../core/events.js';
+
 /**
  * Events of a room (stream `room-<name>`). Members are connections (`peerId` is the
  * connection id); `userKey` names who a ban applies to across reconnects: `user:<id>` for
@@ -25,5 +27,30 @@ export type RoomEvent =
 
 export const ROOM_CATEGORY = 'room';
 
-/** Room names: what Chat Signal and ODIN clients use, `{tag}` included. */
-export const ROOM_NAME = /^[A-Za-z0-9_.:@+{}=-]{1,128}$/;
+/** A room event as the log recorded it. */
+export type RecordedRoomEvent = RecordedEvent & RoomEvent;
+
+/** Every type of RoomEvent: `satisfies` fails to compile when the union gains one not listed. */
+const ROOM_EVENT_TYPES: ReadonlySet<string> = new Set(
+  Object.keys({
+    RoomCreated: true,
+    JoinRequested: true,
+    JoinApproved: true,
+    JoinRejected: true,
+    MemberLeft: true,
+    OwnerChanged: true,
+    MemberBanned: true,
+    RoomUpdated: true,
+    RoomClosed: true,
+  } satisfies Record<RoomEvent['type'], true>),
+);
+
+const ROOM_STREAM_PREFIX = `${ROOM_CATEGORY}-`;
+
+/**
+ * Whether a logged event is a room's: on a `room-<name>` stream and of a room event type.
+ * The log is the only writer of those streams, so the data then has the type's shape.
+ */
+export function isRoomEvent(event: RecordedEvent): event is RecordedRoomEvent {
+  return event.streamId.startsWith(ROOM_STREAM_PREFIX) && ROOM_EVENT_TYPES.has(event.type);
+}

@@ -1,0 +1,15 @@
+/**
+ * The configuration keys the rooms module reads: its slice of the gateway's config
+ * (app/config.ts composes it; its `Config` satisfies this structurally).
+ */
+export interface RoomsConfig {
+  /** Largest `payload` field in room and relay frames, measured as JSON. */
+  readonly maxPayloadBytes: number;
+  /** Deepest nesting the relay's scanner accepts inside a frame (as the generic decoder does). */
+  readonly maxFrameDepth: number;
+  /** Per-connection relay budgets (token buckets, burst = 2 s worth): SDP and ICE apart. */
+  readonly relaySdpPerSecond: number;
+  readonly relayIcePerSecond: number;
+  /** Rate-limited relays tolerated per 10 s before the socket is closed with 4029. */
+  readonly rateLimitStrikes: number;
+}

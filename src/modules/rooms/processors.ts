@@ -1,0 +1,99 @@
+import type { ClientConnection } from '../../edge/connection.js';
+import type { Processor } from '../../runtime/index.js';
+import { isRoomEvent, userKeyOf, type RecordedRoomEvent } from './domain/index.js';
+import type { JoinRequestFrames } from './join-frames.js';
+import type { RoomMembers } from './members.js';
+import type { RoomHost } from './room-host.js';
+
+export interface RoomProcessorDependencies {
+  members: RoomMembers;
+  host: RoomHost;
+  joinFrames: JoinRequestFrames;
+  connection(peerId: string): ClientConnection | undefined;
+}
+
+/**
+ * The reactions to committed room events (PROTOCOL.md section 5): the membership index
+ * follows the log, and members hear what happened. One processor, because each push needs
+ * the index as it was just before or just after its event (a joiner is told the peers
+ * before it; a leaver is not told of its own leave; a closed room's members hear of it
+ * before they are dropped). Live only (`now`): after a restart there is no socket to tell.
+ */
+export function roomProcessors(deps: RoomProcessorDependencies): Processor[] {
+  const { members, host, joinFrames } = deps;
+
+  const pushToMembers = (room: string, event: string, data: unknown, except?: string): void => {
+    for (const [peerId, connection] of members.of(room) ?? []) if (peerId !== except) connection.send({ event, data });
+  };
+
+  const react = (event: RecordedRoomEvent): void => {
+    const room = event.data.room;
+    switch (event.type) {
+      case 'RoomCreated':
+        members.apply(event);
+        return;
+      case 'JoinRequested': {
+        members.apply(event);
+        const current = members.of(room);
+        const data = { room, peer_id: event.data.peerId, payload: event.data.payload };
+        for (const owner of host.state(room).context.owners) current?.get(owner)?.send({ event: 'room-join-request', data });
+        return;
+      }
+      case 'JoinApproved': {
+        const joiner = deps.connection(event.data.peerId);
+        const before = members.of(room);
+        if (!before || !joiner) return;
+        const peers = [...before.keys()];
+        members.apply(event);
+        const id = joinFrames.take(room, joiner.id);
+        joiner.send({ event: 'room-join-accept', data: { room, peer_id: joiner.id, peers, payload: event.data.payload }, id });
+        const requestPayload = host.state(room).context.members.find((member) => member.peerId === joiner.id)?.payload ?? null;
+        pushToMembers(room, 'room-user-join', { room, peer_id: joiner.id, payload: requestPayload }, joiner.id);
+        return;
+      }
+      case 'JoinRejected': {
+        const id = joinFrames.take(room, event.data.peerId);
+        if (event.data.reason !== 'withdrawn') {
+          deps.connection(event.data.peerId)?.send({
+            event: 'room-join-reject',
+            data: { room, peer_id: event.data.peerId, message: `join ${event.data.reason}`, code: 'FORBIDDEN' },
+            id,
+          });
+        }
+        members.apply(event);
+        return;
+      }
+      case 'MemberLeft':
+        members.apply(event);
+        pushToMembers(room, 'room-user-leave', { room, peer_id: event.data.peerId });
+        return;
+      case 'OwnerChanged':
+        pushToMembers(room, 'room-owner-change', { room, peer_id: event.data.peerId });
+        return;
+      case 'MemberBanned':
+        for (const [peerId, connection] of members.of(room) ?? []) {
+          // The connection's own key: the room's state already shows the member gone.
+          if (userKeyOf(connection.principal, peerId) === event.data.userKey) connection.send({ event: 'room-banned', data: { room, until: event.data.until } });
+        }
+        return;
+      case 'RoomUpdated':
+        pushToMembers(room, 'room-updated', { room, user_data: event.data.userData });
+        return;
+      case 'RoomClosed':
+        if (event.data.reason !== 'empty') pushToMembers(room, 'room-closed', { room, reason: event.data.reason });
+        members.apply(event);
+        return;
+    }
+  };
+
+  return [
+    {
+      name: 'rooms.members',
+      startFrom: 'now',
+      canHandle: isRoomEvent,
+      handle(events) {
+        for (const event of events) if (isRoomEvent(event)) react(event);
+      },
+    },
+  ];
+}
