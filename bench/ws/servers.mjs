@@ -6,7 +6,7 @@
 // Each listens on 127.0.0.1, port 0, prints one JSON line {"port", "native"} on stdout once
 // it accepts connections, and exits on SIGTERM.
 
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -45,9 +45,11 @@ if (kind === 'uws') {
 } else if (kind === 'switchyard') {
   // A second argument names another build (a copy of dist/ from before a change) for A/B runs.
   const dist = process.argv[3] ? pathToFileURL(resolve(process.argv[3])).href : new URL('../../dist', import.meta.url).href;
-  const { loadConfig } = await import(`${dist}/config.js`);
-  const { Gateway } = await import(`${dist}/server/gateway.js`);
-  const { createLogger } = await import(`${dist}/server/logger.js`);
+  // Builds from before the modules layout (config.js, server/) still run here, for A/B runs.
+  const modern = existsSync(new URL(`${dist}/app/config.js`));
+  const { loadConfig } = await import(modern ? `${dist}/app/config.js` : `${dist}/config.js`);
+  const { Gateway } = await import(modern ? `${dist}/app/gateway.js` : `${dist}/server/gateway.js`);
+  const { createLogger } = await import(modern ? `${dist}/edge/logger.js` : `${dist}/server/logger.js`);
   const dataDir = mkdtempSync(join(tmpdir(), 'switchyard-bench-ws-'));
   const config = loadConfig({ flags: { port: '0', host: '127.0.0.1', data: dataDir, 'log-level': 'silent' }, env: {} });
   const gateway = await Gateway.start({ config, logger: createLogger(config.logLevel) });

@@ -7,9 +7,7 @@
  * It checks the grammar of everything (objects, arrays, numbers, literals, separators and
  * the characters and escapes inside strings), so what it accepts JSON.parse accepts too.
  * Anything it does not like makes it return undefined, and the caller falls back to the full
- * parser, which produces the proper error. (It once skipped string contents with a native
- * `indexOf`; a bad escape in a room name then reached an unguarded JSON.parse and killed the
- * process with one frame.)
+ * parser, which produces the proper error.
  */
 
 const QUOTE = 0x22;
@@ -40,35 +38,108 @@ function isHexDigit(byte: number | undefined): boolean {
   return byte !== undefined && ((byte >= 0x30 && byte <= 0x39) || ((byte | 0x20) >= 0x61 && (byte | 0x20) <= 0x66));
 }
 
+/** End of the escape at `at` (a backslash) within [.., end), or -1 when JSON does not allow it. */
+function endOfEscape(bytes: Uint8Array, at: number, end: number): number {
+  const escaped = bytes[at + 1];
+  if (at + 1 >= end) return -1;
+  if (escaped === 0x75) {
+    return at + 5 < end && isHexDigit(bytes[at + 2]) && isHexDigit(bytes[at + 3]) && isHexDigit(bytes[at + 4]) && isHexDigit(bytes[at + 5]) ? at + 6 : -1;
+  }
+  // " \ / b f n r t
+  return escaped === QUOTE || escaped === BACKSLASH || escaped === 0x2f || escaped === 0x62 || escaped === 0x66 || escaped === 0x6e || escaped === 0x72 || escaped === 0x74
+    ? at + 2
+    : -1;
+}
+
+/** Checks [from, to) byte by byte; returns the index validated up to (past an escape that crosses `to`), or -1. */
+function checkBytes(bytes: Uint8Array, from: number, to: number, end: number): number {
+  let index = from;
+  while (index < to) {
+    const byte = bytes[index]!;
+    if (byte < 0x20) return -1;
+    if (byte === BACKSLASH) {
+      index = endOfEscape(bytes, index, end);
+      if (index === -1) return -1;
+    } else {
+      index++;
+    }
+  }
+  return index;
+}
+
+/** Strings at least this long are checked with the two passes of `validContent`. */
+const WORDWISE_FROM = 32;
+
+/**
+ * True when no byte of [start, end) is below 0x20. Reads four bytes at a time through an
+ * Int32Array view (four words per step), with the classic "has a byte less than n" bit
+ * trick, exact for n <= 128 (a borrow can only spread upward from a byte that is below n).
+ */
+function noControlBytes(bytes: Uint8Array, start: number, end: number): boolean {
+  const base = bytes.byteOffset;
+  const alignedStart = Math.min(end, start + ((4 - ((base + start) & 3)) & 3));
+  for (let index = start; index < alignedStart; index++) if (bytes[index]! < 0x20) return false;
+  const count = (end - alignedStart) >>> 2;
+  const words = new Int32Array(bytes.buffer, base + alignedStart, count);
+  let flags = 0;
+  let word = 0;
+  for (const limit = count - 3; word < limit; word += 4) {
+    const a = words[word]!;
+    const b = words[word + 1]!;
+    const c = words[word + 2]!;
+    const d = words[word + 3]!;
+    flags |= (((a - 0x20202020) | 0) & ~a) | (((b - 0x20202020) | 0) & ~b) | (((c - 0x20202020) | 0) & ~c) | (((d - 0x20202020) | 0) & ~d);
+  }
+  for (; word < count; word++) {
+    const value = words[word]!;
+    flags |= ((value - 0x20202020) | 0) & ~value;
+  }
+  if ((flags & 0x80808080) !== 0) return false;
+  for (let index = alignedStart + count * 4; index < end; index++) if (bytes[index]! < 0x20) return false;
+  return true;
+}
+
+/**
+ * True when [start, end) is valid JSON string content: no raw control character (< 0x20)
+ * and only the escapes JSON allows. Long strings (a 4 KB SDP) take two fast passes instead
+ * of a byte-by-byte loop, which cost the 4 KB relay most of its speed: control bytes four at
+ * a time, then each backslash found with the native `indexOf` and its escape checked.
+ */
+function validContent(bytes: Uint8Array, start: number, end: number): boolean {
+  if (end - start < WORDWISE_FROM) return checkBytes(bytes, start, end, end) === end;
+  if (!noControlBytes(bytes, start, end)) return false;
+  let backslash = bytes.indexOf(BACKSLASH, start);
+  while (backslash !== -1 && backslash < end) {
+    const after = endOfEscape(bytes, backslash, end);
+    if (after === -1) return false;
+    backslash = bytes.indexOf(BACKSLASH, after);
+  }
+  return true;
+}
+
 /**
  * End (exclusive) of the string starting at `position` (which holds its opening quote).
  * Validates the string as JSON.parse would (no raw control character, only the escapes
  * `\" \\ \/ \b \f \n \r \t \uXXXX`): the relay forwards these bytes to other clients
  * and parses small ones with JSON.parse outside the full parser, so a string the scanner
- * accepts must be one JSON.parse accepts. One pass over the bytes, no allocation.
+ * accepts must be one JSON.parse accepts. (It once skipped string contents; a bad escape in a
+ * room name then reached an unguarded JSON.parse and killed the process with one frame.)
+ * The end is found with the native `indexOf` (an escaped quote has an odd run of
+ * backslashes before it), the contents checked by `validContent`.
  */
 function endOfString(bytes: Uint8Array, position: number): number {
-  const length = bytes.length;
-  let index = position + 1;
-  while (index < length) {
-    const byte = bytes[index]!;
-    if (byte === QUOTE) return index + 1;
-    if (byte === BACKSLASH) {
-      const escaped = bytes[index + 1];
-      if (escaped === 0x75) {
-        if (!isHexDigit(bytes[index + 2]) || !isHexDigit(bytes[index + 3]) || !isHexDigit(bytes[index + 4]) || !isHexDigit(bytes[index + 5])) throw bail;
-        index += 6;
-        continue;
-      }
-      // " \ / b f n r t
-      if (escaped !== QUOTE && escaped !== BACKSLASH && escaped !== 0x2f && escaped !== 0x62 && escaped !== 0x66 && escaped !== 0x6e && escaped !== 0x72 && escaped !== 0x74) throw bail;
-      index += 2;
-      continue;
+  let search = position + 1;
+  for (;;) {
+    const quote = bytes.indexOf(QUOTE, search);
+    if (quote === -1) throw bail;
+    let backslashes = 0;
+    for (let index = quote - 1; index > position && bytes[index] === BACKSLASH; index--) backslashes++;
+    if (backslashes % 2 === 0) {
+      if (!validContent(bytes, position + 1, quote)) throw bail;
+      return quote + 1;
     }
-    if (byte < 0x20) throw bail;
-    index++;
+    search = quote + 1;
   }
-  throw bail;
 }
 
 function endOfNumber(bytes: Uint8Array, position: number): number {
@@ -157,14 +228,24 @@ function wantedIndex(bytes: Uint8Array, start: number, end: number, wanted: KeyS
   return -1;
 }
 
+/** Where `membersOf` also collects the members of one wanted member's object value (`data`). */
+interface NestedScan {
+  slot: number;
+  keys: KeySet;
+  members: (Span | undefined)[] | undefined;
+}
+
 /**
  * Spans of the wanted members of the object at `start`, by their index in `wanted`. A wanted
  * key repeated bails (JSON.parse would keep the last one); a key written with escapes never
- * matches, so such a frame goes to the full parser.
+ * matches, so such a frame goes to the full parser. When `nested` names a slot whose value
+ * is an object, that object's members are collected in the same pass (each byte of a frame
+ * is scanned once, the 4 KB body included).
  */
-function membersOf(bytes: Uint8Array, start: number, maxDepth: number, wanted: KeySet): { members: (Span | undefined)[]; end: number } {
+function membersOf(bytes: Uint8Array, start: number, depth: number, maxDepth: number, wanted: KeySet, nested?: NestedScan): { members: (Span | undefined)[]; end: number } {
   const members: (Span | undefined)[] = new Array(wanted.names.length);
   if (bytes[start] !== OPEN_BRACE) throw bail;
+  if (depth >= maxDepth) throw bail;
   let index = skipSpace(bytes, start + 1);
   if (bytes[index] === CLOSE_BRACE) return { members, end: index + 1 };
   for (;;) {
@@ -174,7 +255,14 @@ function membersOf(bytes: Uint8Array, start: number, maxDepth: number, wanted: K
     index = skipSpace(bytes, keyEnd);
     if (bytes[index] !== COLON) throw bail;
     index = skipSpace(bytes, index + 1);
-    const valueEnd = endOfValue(bytes, index, 1, maxDepth);
+    let valueEnd: number;
+    if (nested && slot === nested.slot && bytes[index] === OPEN_BRACE) {
+      const inner = membersOf(bytes, index, depth + 1, maxDepth, nested.keys);
+      nested.members = inner.members;
+      valueEnd = inner.end;
+    } else {
+      valueEnd = endOfValue(bytes, index, depth + 1, maxDepth);
+    }
     if (slot !== -1) {
       if (members[slot] !== undefined) throw bail;
       members[slot] = [index, valueEnd];
@@ -202,11 +290,10 @@ export interface ScannedFrame {
 export function scanFrame(bytes: Buffer, maxDepth: number, envelopeKeys: KeySet, dataIndex: number, dataKeys: KeySet): ScannedFrame | undefined {
   try {
     const start = skipSpace(bytes, 0);
-    const { members: envelope, end } = membersOf(bytes, start, maxDepth, envelopeKeys);
+    const nested: NestedScan = { slot: dataIndex, keys: dataKeys, members: undefined };
+    const { members: envelope, end } = membersOf(bytes, start, 0, maxDepth, envelopeKeys, nested);
     if (skipSpace(bytes, end) !== bytes.length) return undefined;
-    const dataSpan = envelope[dataIndex];
-    const data = dataSpan && bytes[dataSpan[0]] === OPEN_BRACE ? membersOf(bytes, dataSpan[0], maxDepth - 1, dataKeys).members : undefined;
-    return { envelope, data };
+    return { envelope, data: nested.members };
   } catch (error) {
     if (error === bail) return undefined;
     throw error;

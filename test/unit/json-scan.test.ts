@@ -118,3 +118,24 @@ describe('json-scan string validation (hardening point 1)', () => {
     );
   });
 });
+
+describe('json-scan long strings (the two-pass check of 32 bytes and more)', () => {
+  it('accepts exactly what JSON.parse accepts, at every alignment of the buffer', () => {
+    const piece = fc.constantFrom('\\', '"', '\\"', '\\\\', '\\u', '\\u00', '\\u00e9', '\\x', '\\n', '\\r\\n', '\u0000', '\u001f', '\n', 'é', 'a=candidate:1 udp', 'xxxxxxxxxxxxxxxx');
+    fc.assert(
+      fc.property(fc.array(piece, { minLength: 4, maxLength: 40 }), fc.integer({ min: 0, max: 7 }), (pieces, offset) => {
+        const text = `{"event":"relay-ice-candidate","data":{"room":"r","to":"p","body":{"sdp":"${pieces.join('')}"}}}`;
+        const pool = Buffer.alloc(offset + Buffer.byteLength(text) + 8);
+        const bytes = pool.subarray(offset, offset + pool.write(text, offset));
+        let parsedOk = true;
+        try {
+          JSON.parse(text);
+        } catch {
+          parsedOk = false;
+        }
+        expect(scanFrame(bytes, 32) !== undefined).toBe(parsedOk);
+      }),
+      { numRuns: 3000, seed: 20261201 },
+    );
+  });
+});
