@@ -4,25 +4,19 @@
  * the config, wires the gateway or runs a CLI command, and handles signals.
  */
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from './app/config.js';
-import { eventsCommand } from './cli/events.js';
-import { IDENTITY_USAGE, identityCommand } from './cli/identity.js';
+import { ConfigError, loadConfig, unknownEnvironmentWarnings } from './app/config.js';
+import { eventTypesCommand, eventsCommand } from './cli/events.js';
+import { identityCommand } from './cli/identity.js';
+import { GLOBAL_USAGE, usageOf } from './cli/usage.js';
 import { consoleOutput } from './cli/output.js';
-import { CUSTOMERS_USAGE, customersCommand } from './cli/customers.js';
+import { customersCommand } from './cli/customers.js';
 import { replayCommand } from './cli/replay.js';
 import { Gateway } from './app/gateway.js';
 import { createLogger } from './edge/logger.js';
+import { StartupError, prepareDataDir, type DataDirLock } from './store/index.js';
 
-const USAGE = `usage: switchyard <command> [options]
-
-commands:
-  start    [--host H] [--port P] [--data DIR] [--config FILE] [--ssl --certificate FILE --privatekey FILE]
-  events   [--data DIR] [--stream S] [--type T] [--after POS] [--limit N] [--follow] [--json]
-  replay   [--data DIR] [--out FILE] [--json]
-${IDENTITY_USAGE}
-${CUSTOMERS_USAGE}
-
-Every config key can also be set as SWITCHYARD_<KEY> (see README.md).`;
+/** Every command's usage (src/cli/usage.ts); `<command> --help` prints only its own. */
+const USAGE = GLOBAL_USAGE;
 
 const COMMON = {
   data: { type: 'string' },
@@ -50,12 +44,24 @@ async function start(argv: string[]): Promise<number> {
   const config = loadConfig({ flags: values, env: process.env, cwd: process.cwd() });
   const logger = createLogger(config.logLevel);
   let gateway: Gateway;
+  let lock: DataDirLock | undefined;
   try {
+    // Before anything opens the log: the data dir exists with mode 0700 and is this process's alone.
+    lock = prepareDataDir(config.dataDir);
     gateway = await Gateway.start({ config, logger });
   } catch (error) {
+    lock?.release();
+    if (error instanceof StartupError) {
+      // One line naming the file, exit 2: a supervisor's restart would meet the same file.
+      consoleOutput.err(`switchyard: cannot start: ${error.message.replace(/\s*\n\s*/g, ' ')}`);
+      return 2;
+    }
     logger.fatal({ err: error }, 'gateway failed to start');
     return 1;
   }
+  const heldLock = lock;
+  // Released on every way out, including exits the promise below never sees.
+  process.once('exit', () => heldLock.release());
   return new Promise<number>((resolve) => {
     const stop = (signal: string) => {
       logger.info({ signal }, 'shutting down');
@@ -119,9 +125,13 @@ async function main(): Promise<number> {
   }
   if (command === 'help' || wantsHelp([command]) || wantsHelp(rest)) {
     // `switchyard start --help` printed nothing and started a server; `events --help` dumped the log.
-    consoleOutput.out(USAGE);
+    // `switchyard <command> --help` and `switchyard help <command>` print that command's usage.
+    const topic = command === 'help' ? rest[0] : wantsHelp([command]) ? undefined : command;
+    consoleOutput.out((topic !== undefined ? usageOf(topic) : undefined) ?? USAGE);
     return 0;
   }
+  // A mistyped variable (SWITCHYARD_PROT) was ignored without a word and the default applied.
+  for (const warning of unknownEnvironmentWarnings(process.env)) consoleOutput.err(`switchyard: warning: ${warning}`);
   const dataDirOf = (values: { data?: string | undefined; config?: string | undefined }) =>
     loadConfig({ flags: { data: values.data, config: values.config }, env: process.env, cwd: process.cwd() }).dataDir;
   switch (command) {
@@ -137,8 +147,10 @@ async function main(): Promise<number> {
           after: { type: 'string' },
           limit: { type: 'string' },
           follow: { type: 'boolean', short: 'f' },
+          types: { type: 'boolean' },
         },
       });
+      if (values.types) return eventTypesCommand({ json: values.json }, consoleOutput);
       const controller = new AbortController();
       process.once('SIGINT', () => controller.abort());
       return eventsCommand(
@@ -210,7 +222,7 @@ function exitWhenFlushed(code: number): void {
 main().then(
   (code) => exitWhenFlushed(code),
   (error: unknown) => {
-    if (error instanceof ConfigError || (error instanceof Error && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS'))) {
+    if (error instanceof ConfigError || error instanceof StartupError || (error instanceof Error && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS'))) {
       consoleOutput.err(error.message);
       exitWhenFlushed(2);
       return;

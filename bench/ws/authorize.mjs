@@ -53,7 +53,17 @@ async function serve() {
   const { loadConfig } = await import('../../dist/app/config.js');
   const { Gateway } = await import('../../dist/app/gateway.js');
   const { createLogger } = await import('../../dist/edge/logger.js');
-  const config = loadConfig({ flags: { port: '0', host: '127.0.0.1', data: values.data, 'log-level': 'silent' }, env: {} });
+  // 1,000 clients on one loopback address: lift the per-address storm and sign-in limits,
+  // which exist for one abusive address, not for a bench standing in for many clients.
+  const config = loadConfig({
+    flags: { port: '0', host: '127.0.0.1', data: values.data, 'log-level': 'silent' },
+    env: {
+      SWITCHYARD_MAX_CONNECTIONS_PER_ADDRESS: '0',
+      SWITCHYARD_CONNECTIONS_PER_SECOND_PER_ADDRESS: '0',
+      SWITCHYARD_CONNECTION_OPENS_PER_SECOND: '0',
+      SWITCHYARD_MAX_SIGN_INS_IN_FLIGHT_PER_ADDRESS: '1000000',
+    },
+  });
   const gateway = await Gateway.start({ config, logger: createLogger(config.logLevel) });
   process.stdout.write(`${JSON.stringify({ port: gateway.port, pid: process.pid })}\n`);
   process.once('SIGTERM', () => gateway.stop().finally(() => process.exit(0)));

@@ -72,7 +72,15 @@ if (process.argv[2] === 'client') {
   const dataDir = mkdtempSync(join(tmpdir(), 'switchyard-idle-'));
   const config = loadConfig({
     flags: { port: '0', data: dataDir },
-    env: { SWITCHYARD_APP_PASSWORD: PASSWORD, SWITCHYARD_LOG_LEVEL: 'warn', SWITCHYARD_AUTH_DEADLINE_SECONDS: '0' },
+    env: {
+      SWITCHYARD_APP_PASSWORD: PASSWORD,
+      SWITCHYARD_LOG_LEVEL: 'warn',
+      SWITCHYARD_AUTH_DEADLINE_SECONDS: '0',
+      // Every bench socket comes from 127.0.0.1: the per-address storm limits would refuse most.
+      SWITCHYARD_MAX_CONNECTIONS_PER_ADDRESS: '0',
+      SWITCHYARD_CONNECTIONS_PER_SECOND_PER_ADDRESS: '0',
+      SWITCHYARD_CONNECTION_OPENS_PER_SECOND: '0',
+    },
   });
   const gateway = await Gateway.start({ config, logger: createLogger('warn') });
   const { response } = await (

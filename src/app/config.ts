@@ -14,6 +14,16 @@ const int = (min: number, max: number) =>
 const list = z.union([z.array(z.string()), z.string().transform((value) => value.split(',').map((item) => item.trim()).filter(Boolean))]);
 
 /**
+ * An Origin header is `scheme://host[:port]` and nothing else (RFC 6454): an entry with a
+ * path, a trailing slash, a query or credentials can never equal one, so it silently allowed
+ * nothing. `*` allows every origin. IPv6 hosts are bracketed.
+ */
+const ORIGIN = /^[a-z][a-z0-9+.-]*:\/\/(?:\[[0-9a-f:.]+\]|[^\s/?#@:[\]]+)(?::\d{1,5})?$/i;
+const origin = z.string().refine((value) => value === '*' || ORIGIN.test(value), {
+  error: (issue) => `${JSON.stringify(issue.input)} is not an origin: use * or scheme://host[:port], without a path or trailing slash`,
+});
+
+/**
  * Every configuration key, its type and default. Sources, later wins: defaults, the JSON
  * config file (`--config FILE` or SWITCHYARD_CONFIG), environment `SWITCHYARD_<KEY>` in
  * upper snake case (SWITCHYARD_MAX_FRAME_BYTES), then command-line flags.
@@ -34,7 +44,7 @@ export const configSchema = z
      * Origins browsers may open sockets from. Empty: only pages served by this gateway
      * (Origin equal to the Host) and non-browser clients (no Origin). `*` allows any.
      */
-    allowedOrigins: list.default([]),
+    allowedOrigins: list.pipe(z.array(origin)).default([]),
     /** Largest WebSocket frame accepted; larger ones close the socket with 1009. */
     maxFrameBytes: int(1024, 16 * 1024 * 1024).default(64 * 1024),
     /** Largest `payload` field in room and relay frames, measured as JSON. */
@@ -66,6 +76,8 @@ export const configSchema = z
     maxAppendBatch: int(1, 100_000).default(2000),
     /** How often the checkpoint worker folds the WAL into the database; 0 turns it off. */
     walCheckpointIntervalMs: int(0, 60_000).default(1000),
+    /** Size the WAL file is kept under by TRUNCATE checkpoints past a quarter of it (bytes, default 64 MiB). */
+    walMaxBytes: int(1024 * 1024, 1024 * 1024 * 1024 * 1024).default(64 * 1024 * 1024),
     /** How long shutdown waits for sockets and appends before exiting anyway. */
     shutdownTimeoutMs: int(100, 60_000).default(10_000),
     /** Per-connection relay budgets (token buckets, burst = 2 s worth): SDP and ICE apart. */
@@ -83,8 +95,19 @@ export const configSchema = z
     tokenClockToleranceSeconds: int(0, 300).default(30),
     /** Password of `POST /app` (Chat Signal app tokens). Unset: `/app` is disabled. */
     appPassword: z.string().min(12, 'appPassword must be at least 12 characters').optional(),
+    /** Wrong `POST /app` passwords allowed per minute per remote address; past it 429 with `retry-after`. */
+    appPasswordAttemptsPerMinutePerAddress: int(1, 100_000).default(10),
     /** A socket that has not authenticated by then is closed with 4401; 0 turns it off. */
     authDeadlineSeconds: int(0, 3600).default(30),
+    /** Sockets open at once from one remote address; past it the upgrade gets 429. 0 turns it off. */
+    maxConnectionsPerAddress: int(0, 1_000_000).default(1000),
+    /** New sockets per second from one remote address (burst: 5 s worth); past it 429. 0 turns it off. */
+    connectionsPerSecondPerAddress: int(0, 1_000_000).default(100),
+    /**
+     * New sockets per second over all addresses (burst: 5 s worth): each is two log events
+     * (opened, closed), so anonymous churn grows the log by at most twice this. 0 turns it off.
+     */
+    connectionOpensPerSecond: int(0, 1_000_000).default(1000),
     /** Consecutive wrong TOTP codes before MFA locks, and for how long. */
     mfaMaxFailures: int(1, 1000).default(10),
     mfaLockSeconds: int(1, 30 * 86400).default(900),
@@ -93,6 +116,22 @@ export const configSchema = z
     loginAttemptsPerMinutePerAddress: int(1, 100_000).default(30),
     /** scrypt hashes computed at once (each takes 128 MiB); the excess is RATE_LIMITED. */
     maxConcurrentPasswordHashes: int(1, 64).default(4),
+    /**
+     * Sign-in frames (`authenticate`, `authorize`, `auth-request`, `login`, `mfa`) in flight per
+     * connection and per remote address; past it a frame is refused at once with RATE_LIMITED.
+     */
+    maxSignInsInFlightPerConnection: int(1, 10_000).default(4),
+    maxSignInsInFlightPerAddress: int(1, 1_000_000).default(64),
+    /**
+     * Refused tokens and logins: the first `refusalEventsPerWindow` per remote address in each
+     * window of `refusalWindowSeconds` are logged one by one (TokenRefused, LoginFailed), the
+     * rest as one RefusalsSummarised per address at the window's end.
+     */
+    refusalWindowSeconds: int(1, 3600).default(10),
+    refusalEventsPerWindow: int(0, 100_000).default(50),
+    /** Wrong OAuth2 client secrets allowed per minute per client id and per remote address; past it 429 `slow_down`. */
+    clientSecretAttemptsPerMinutePerClient: int(1, 100_000).default(20),
+    clientSecretAttemptsPerMinutePerAddress: int(1, 100_000).default(60),
     /** External OIDC providers whose tokens `authenticate`/`authorize` accept. */
     externalIssuers: z
       .union([
@@ -241,3 +280,42 @@ export function loadConfig(sources: ConfigSources = {}): Config {
 
 /** The environment variable for a key, for docs and error messages. */
 export const envNameOf = toEnvName;
+
+/** Variables with the SWITCHYARD_ prefix that name no config key but are read all the same. */
+const OTHER_ENV_NAMES = ['SWITCHYARD_CONFIG'];
+
+/** Edits (insert, delete, substitute, swap of neighbours) from one name to another. */
+function editDistance(a: string, b: string): number {
+  const rows = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let best = Math.min(rows[i - 1]![j]! + 1, rows[i]![j - 1]! + 1, rows[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, rows[i - 2]![j - 2]! + 1);
+      rows[i]![j] = best;
+    }
+  }
+  return rows[a.length]![b.length]!;
+}
+
+/**
+ * One warning per `SWITCHYARD_*` variable that names no config key. loadConfig reads only the
+ * names it knows, so a typo (SWITCHYARD_PROT) was ignored without a word and the default
+ * applied. A near miss (a third of the name's length in edits, at most 3) says which was meant.
+ */
+export function unknownEnvironmentWarnings(env: Record<string, string | undefined>): string[] {
+  const known = [...Object.keys(configSchema.shape).map(toEnvName), ...OTHER_ENV_NAMES];
+  const warnings: string[] = [];
+  for (const name of Object.keys(env).sort()) {
+    if (!name.startsWith('SWITCHYARD_') || known.includes(name)) continue;
+    let nearest: { name: string; distance: number } | undefined;
+    for (const candidate of known) {
+      const distance = editDistance(name, candidate);
+      if (!nearest || distance < nearest.distance) nearest = { name: candidate, distance };
+    }
+    const suffix = name.length - 'SWITCHYARD_'.length;
+    const near = nearest !== undefined && nearest.distance <= Math.min(3, Math.max(1, Math.floor(suffix / 3)));
+    warnings.push(`unknown environment variable ${name} is ignored${near ? ` (did you mean ${nearest!.name}?)` : ''}`);
+  }
+  return warnings;
+}

@@ -5,10 +5,12 @@ import { LocalLogSource } from '../cluster/index.js';
 import { ActorRuntime, ProcessorRunner, Scheduler, type Processor, type StartReport } from '../runtime/index.js';
 import { DATABASE_FILE, SqliteEventStore } from '../store/index.js';
 import { startEdge, uwsIsNative, type Edge } from '../edge/uws.js';
+import { landingPageRoute, servedUrls } from '../edge/landing-page.js';
 import type { ClientConnection } from '../edge/connection.js';
 import { Dispatcher } from '../edge/dispatch.js';
 import { pingTopic } from '../edge/handlers.js';
 import { json, type HttpRoute } from '../edge/http.js';
+import { httpErrorResponse } from '../edge/replies.js';
 import type { Logger } from '../edge/logger.js';
 import { GatewayMetrics } from '../edge/metrics.js';
 import { nativeSocketRoute } from '../edge/native-socket.js';
@@ -70,6 +72,7 @@ export class Gateway {
       clock,
       maxBatch: config.maxAppendBatch,
       walCheckpointIntervalMs: config.walCheckpointIntervalMs,
+      walMaxBytes: config.walMaxBytes,
     });
     this.runtime = new ActorRuntime(this.store, logger);
     for (const module of MODULES) for (const aggregate of module.aggregates) this.runtime.register(aggregate);
@@ -112,7 +115,9 @@ export class Gateway {
       throw error;
     }
     gateway.ready = true;
-    logger.info({ port: gateway.port, dataDir: config.dataDir }, 'gateway ready');
+    // The URLs an operator can open or point a client at, not just the port.
+    const urls = servedUrls(config.host, gateway.port, config.ssl);
+    logger.info({ port: gateway.port, dataDir: config.dataDir, urls }, 'gateway ready');
     return gateway;
   }
 
@@ -147,8 +152,9 @@ export class Gateway {
     return this.edge?.port ?? 0;
   }
 
+  /** Started, not stopping, and the log accepts writes (else every action would fail). */
   get isReady(): boolean {
-    return this.ready;
+    return this.ready && this.store.writable;
   }
 
   get openConnections(): number {
@@ -212,6 +218,12 @@ export class Gateway {
     const connections = this.connections;
     const lifecycle = {
       accepting: () => this.ready,
+      // Connection storms are refused at the upgrade, before a socket or a log event exists.
+      admit: (remoteAddress: string) => {
+        const now = this.clock.now();
+        const refusal = connections.admission(remoteAddress, now);
+        return refusal && httpErrorResponse(refusal, { 'retry-after': String(connections.retryAfterSeconds(remoteAddress, now)) });
+      },
       opened: (connection: ClientConnection) => {
         this.metrics.connectionOpened(connection.info.transport, connection.info.codec);
         connections.opened(connection);
@@ -268,7 +280,7 @@ export class Gateway {
       {
         method: 'get',
         path: '/readyz',
-        handler: () => (this.ready ? json(200, { status: 'ready' }) : json(503, { status: 'starting' })),
+        handler: () => (this.isReady ? json(200, { status: 'ready' }) : json(503, { status: this.ready ? 'storage not writable' : 'starting' })),
       },
       {
         method: 'get',
@@ -279,6 +291,7 @@ export class Gateway {
           body: await this.metrics.render(),
         }),
       },
+      landingPageRoute(),
       {
         method: 'any',
         path: '/*',

@@ -44,8 +44,8 @@ export interface CreatedModules {
 export function createModules(platform: PlatformServices): CreatedModules {
   const { config, logger, clock, store, runtime, scheduler, registry } = platform;
   const connections = connectionsModule.create({ runtime, clock, logger, scheduler, config });
-  const identity = identityModule.create({ runtime, store, clock, logger, config, connections: connections.api });
-  const rooms = roomsModule.create({ runtime, config, clock, connections: connections.api });
+  const identity = identityModule.create({ runtime, store, clock, logger, config, scheduler, connections: connections.api });
+  const rooms = roomsModule.create({ runtime, config, clock, scheduler, connections: connections.api });
   const grid = gridModule.create({
     config,
     logger,

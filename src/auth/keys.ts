@@ -1,6 +1,7 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { join } from 'node:path';
+import { DATABASE_FILE, StartupError, ensurePrivateDirectory, logHasEvents } from '../store/index.js';
 
 /**
  * Ed25519 signing keys in `data/keys/signing/`, one JSON file per key. The newest active
@@ -29,22 +30,88 @@ interface StoredKey {
   privateKeyPem: string;
 }
 
+const isTime = (value: unknown): value is number | null => value === null || (typeof value === 'number' && Number.isFinite(value));
+
+/**
+ * One key file, checked: a garbage, truncated or RSA key used to load (or fail deep inside
+ * jose at the first token) with no word of which file; now it is a StartupError naming it.
+ */
+function readKeyFile(path: string): SigningKey {
+  const refuse = (why: string) => new StartupError(path, `signing key ${path} ${why}: restore it from a backup, or remove it and run "switchyard keys rotate"`);
+  let stored: Partial<StoredKey>;
+  try {
+    stored = JSON.parse(readFileSync(path, 'utf8')) as Partial<StoredKey>;
+  } catch {
+    throw refuse('is not a JSON key file (garbage or truncated)');
+  }
+  if (stored === null || typeof stored !== 'object' || typeof stored.kid !== 'string' || typeof stored.privateKeyPem !== 'string') {
+    throw refuse('lacks kid or privateKeyPem');
+  }
+  if (typeof stored.createdAt !== 'number' || !isTime(stored.retiredAt) || !isTime(stored.verifyUntil)) {
+    throw refuse('has invalid createdAt, retiredAt or verifyUntil');
+  }
+  let privateKey: KeyObject;
+  try {
+    privateKey = createPrivateKey(stored.privateKeyPem);
+  } catch {
+    throw refuse('holds no readable private key (bad or truncated PEM)');
+  }
+  if (privateKey.asymmetricKeyType !== 'ed25519') {
+    throw refuse(`holds an ${privateKey.asymmetricKeyType ?? 'unknown'} key; tokens are signed with Ed25519 (EdDSA) only`);
+  }
+  return {
+    kid: stored.kid,
+    createdAt: stored.createdAt,
+    retiredAt: stored.retiredAt,
+    verifyUntil: stored.verifyUntil,
+    privateKey,
+    publicKey: createPublicKey(privateKey),
+  };
+}
+
 export class KeyRing {
   private keys: SigningKey[] = [];
   private readonly directory: string;
+  private readonly keysDirectory: string;
+  private readonly databasePath: string;
   /** What the key directory looked like when last read (see `reloadIfChanged`). */
   private loadedStamp: string | undefined;
 
-  constructor(dataDir: string) {
-    this.directory = join(dataDir, 'keys', 'signing');
+  constructor(private readonly dataDir: string) {
+    this.keysDirectory = join(dataDir, 'keys');
+    this.directory = join(this.keysDirectory, 'signing');
+    this.databasePath = join(dataDir, DATABASE_FILE);
   }
 
-  /** Loads the keys, generating the first one if there is none. Returns whether it generated. */
+  /**
+   * Loads the keys, generating the first one if there is none. Returns whether it generated.
+   * Generates only for a log without events: once tokens may have been signed, a missing key
+   * was removed (a restore that forgot `keys/`), and a silent new key would invalidate every
+   * token and session while looking like a first start.
+   */
   loadOrCreate(now: number): { generated: boolean; kid: string } {
     this.reload();
     if (this.keys.some((key) => key.retiredAt === null)) return { generated: false, kid: this.active().kid };
+    if (logHasEvents(this.databasePath)) {
+      throw new StartupError(
+        this.directory,
+        `no active signing key in ${this.directory}, but the log ${this.databasePath} has events: the key was removed. ` +
+          `Restore ${this.directory} from a backup, or run "switchyard keys rotate --data ${this.dataDir}" to sign with a new key (tokens signed by the old one stop working)`,
+      );
+    }
     const key = this.generate(now);
     return { generated: true, kid: key.kid };
+  }
+
+  /**
+   * Loads the keys for an operator command: like `loadOrCreate`, except that a key missing
+   * beside a log with events is left missing instead of refused, so `switchyard keys rotate`
+   * (the recovery) and commands that sign nothing still run. The gateway refuses to start.
+   */
+  loadForOperator(now: number): void {
+    this.reload();
+    if (this.keys.some((key) => key.retiredAt === null) || logHasEvents(this.databasePath)) return;
+    this.generate(now);
   }
 
   reload(): void {
@@ -55,18 +122,7 @@ export class KeyRing {
     }
     this.keys = readdirSync(this.directory)
       .filter((name) => name.endsWith('.json'))
-      .map((name) => JSON.parse(readFileSync(join(this.directory, name), 'utf8')) as StoredKey)
-      .map((stored) => {
-        const privateKey = createPrivateKey(stored.privateKeyPem);
-        return {
-          kid: stored.kid,
-          createdAt: stored.createdAt,
-          retiredAt: stored.retiredAt,
-          verifyUntil: stored.verifyUntil,
-          privateKey,
-          publicKey: createPublicKey(privateKey),
-        };
-      })
+      .map((name) => readKeyFile(join(this.directory, name)))
       .sort((a, b) => a.createdAt - b.createdAt);
   }
 
@@ -143,7 +199,9 @@ export class KeyRing {
   }
 
   private write(key: SigningKey): void {
-    mkdirSync(this.directory, { recursive: true, mode: 0o700 });
+    // Both levels 0700 whatever the umask: mkdir's mode alone is masked by it.
+    ensurePrivateDirectory(this.keysDirectory);
+    ensurePrivateDirectory(this.directory);
     const stored: StoredKey = {
       kid: key.kid,
       alg: 'EdDSA',

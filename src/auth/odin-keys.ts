@@ -6,8 +6,10 @@ import {
   randomBytes,
   type KeyObject,
 } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+// The file, not the store's index: the config loader imports this module and must not load SQLite.
+import { StartupError, ensurePrivateDirectory } from '../store/startup.js';
 
 /**
  * ODIN key formats, byte for byte as `@4players/odin-tokens` and the ODIN gateway make them
@@ -139,11 +141,12 @@ export function loadOrCreateMasterKey(dataDir: string): { key: Buffer; path: str
     const text = readFileSync(path, 'utf8').trim();
     const key = Buffer.from(text, 'base64');
     if (!/^[A-Za-z0-9+/]+=*$/.test(text) || key.length < 16) {
-      throw new Error(`${path} must hold a base64 master key of at least 16 bytes`);
+      // A StartupError: the start stops with exit 2 and this one line, naming the file.
+      throw new StartupError(path, `${path} must hold a base64 master key of at least 16 bytes: restore it from a backup (SFU server keys derive from it)`);
     }
     return { key, path, generated: false };
   }
-  mkdirSync(directory, { recursive: true, mode: 0o700 });
+  ensurePrivateDirectory(directory);
   const key = randomBytes(32);
   // `wx`: if another process created the file in the meantime, fail rather than overwrite it.
   writeFileSync(path, `${key.toString('base64')}\n`, { mode: 0o600, flag: 'wx' });

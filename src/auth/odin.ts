@@ -89,6 +89,18 @@ function cryptoKeyOf(key: KeyObject): Promise<webcrypto.CryptoKey> {
   return converted;
 }
 
+/**
+ * jose decodes base64url leniently: the unused low bits of a segment's last character are
+ * ignored, so a token respelled there still verified, and one token had several spellings
+ * (each missing the verification cache, and any log or list keyed on the text). One
+ * canonical spelling only, as the login tokens (tokens.ts) do; every segment is checked,
+ * though only the signature's respelling survives the signature check.
+ */
+function isCanonical(token: string): boolean {
+  for (const segment of token.split('.')) if (Buffer.from(segment, 'base64url').toString('base64url') !== segment) return false;
+  return true;
+}
+
 const isStringList = (value: unknown): value is string[] =>
   Array.isArray(value) && value.length > 0 && value.every((item) => typeof item === 'string' && item.length > 0);
 
@@ -132,6 +144,8 @@ export class OdinTokenVerifier {
     try {
       const header = decodeProtectedHeader(token);
       if (header.alg !== 'EdDSA') throw new OdinTokenError('algorithm');
+      // After the algorithm, so a refusal keeps naming the first thing wrong with the token.
+      if (!isCanonical(token)) throw new OdinTokenError('malformed');
       if (typeof header.kid !== 'string') throw new OdinTokenError('unknown_key');
       key = this.keys.key(header.kid);
       if (!key) throw new OdinTokenError('unknown_key');

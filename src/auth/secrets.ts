@@ -1,6 +1,9 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { StartupError, ensurePrivateDirectory } from '../store/index.js';
+
+const KEY_BYTES = 32;
 
 /**
  * Encrypts secrets that must be stored in the event log (TOTP seeds) with AES-256-GCM under
@@ -13,9 +16,9 @@ export class SecretBox {
   static open(dataDir: string): { box: SecretBox; generated: boolean } {
     const directory = join(dataDir, 'keys');
     const path = join(directory, 'secrets.key');
-    if (existsSync(path)) return { box: new SecretBox(Buffer.from(readFileSync(path, 'utf8').trim(), 'base64')), generated: false };
-    mkdirSync(directory, { recursive: true, mode: 0o700 });
-    const key = randomBytes(32);
+    if (existsSync(path)) return { box: new SecretBox(readKey(path)), generated: false };
+    ensurePrivateDirectory(directory);
+    const key = randomBytes(KEY_BYTES);
     writeFileSync(path, key.toString('base64'), { mode: 0o600, flag: 'wx' });
     chmodSync(path, 0o600);
     return { box: new SecretBox(key), generated: true };
@@ -35,4 +38,19 @@ export class SecretBox {
     decipher.setAuthTag(Buffer.from(tag, 'base64url'));
     return Buffer.concat([decipher.update(Buffer.from(body, 'base64url')), decipher.final()]).toString('utf8');
   }
+}
+
+/**
+ * The key as written by `open`: 32 bytes in base64. An empty or short file used to give a
+ * zero-length key that failed only at the first MFA enrolment or login, with no file named;
+ * a new key in its place would make every sealed seed unreadable, so it is refused instead.
+ */
+function readKey(path: string): Buffer {
+  const text = readFileSync(path, 'utf8').trim();
+  const key = Buffer.from(text, 'base64');
+  if (!/^[A-Za-z0-9+/]+=*$/.test(text) || key.length !== KEY_BYTES) {
+    const what = text === '' ? 'is empty' : `holds ${key.length} bytes, not a base64 key of ${KEY_BYTES}`;
+    throw new StartupError(path, `secrets key ${path} ${what}: restore it from a backup (MFA seeds sealed with it cannot be read without it)`);
+  }
+  return key;
 }

@@ -10,7 +10,7 @@ import { TokenService, type ExternalIssuer } from '../auth/tokens.js';
 import { identityAggregates } from '../modules/identity/domain/index.js';
 import { allProjections } from '../app/modules.js';
 import { ActorRuntime } from '../runtime/index.js';
-import { SqliteEventStore, DATABASE_FILE } from '../store/index.js';
+import { SqliteEventStore, DATABASE_FILE, assertDataDirExists } from '../store/index.js';
 
 /**
  * What an operator command needs: the log (shared with a running server, which notices the
@@ -25,8 +25,15 @@ export interface OperatorContext {
   close(): Promise<void>;
 }
 
-/** The log as an operator command opens it next to a possibly running server. */
+/**
+ * The log as an operator command opens it next to a possibly running server (no lock: SQLite's
+ * own locking serialises the appends). Refuses a data dir that does not exist rather than
+ * creating a new log there. On a log without events it makes the signing key first, so a log
+ * never holds events without one (the gateway refuses a missing key once there are events).
+ */
 export function openOperatorStore(config: Config, clock: Clock = systemClock): SqliteEventStore {
+  assertDataDirExists(config.dataDir);
+  new KeyRing(config.dataDir).loadForOperator(clock.now());
   return new SqliteEventStore({
     path: join(config.dataDir, DATABASE_FILE),
     projections: allProjections.filter((projection) => projection.mode === 'inline'),
@@ -48,7 +55,7 @@ export function openOperatorContext(config: Config): OperatorContext {
   const runtime = new ActorRuntime(store);
   for (const aggregate of identityAggregates) runtime.register(aggregate);
   const keyRing = new KeyRing(config.dataDir);
-  keyRing.loadOrCreate(clock.now());
+  keyRing.loadForOperator(clock.now());
   const tokens = new TokenService(keyRing, {
     issuer: config.issuer,
     clockToleranceSeconds: config.tokenClockToleranceSeconds,

@@ -2,12 +2,14 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { openDatabase, readAllFrom, type RecordedEvent, DATABASE_FILE } from '../store/index.js';
+import { EVENT_CATALOGUE } from './event-catalogue.js';
 import { table, type Output } from './output.js';
 
 export interface EventsOptions {
   dataDir: string;
   stream?: string | undefined;
-  type?: string | undefined;
+  /** One type, several as `A,B` (as `--type` takes them), or a list: events of any of them. */
+  type?: string | readonly string[] | undefined;
   after?: number | undefined;
   limit?: number | undefined;
   follow?: boolean | undefined;
@@ -46,6 +48,34 @@ function describe(event: RecordedEvent): string[] {
   ];
 }
 
+/** `switchyard events --types`: the event catalogue, as a table or JSON lines. */
+export function eventTypesCommand(options: { json?: boolean | undefined }, output: Output): number {
+  if (options.json) {
+    for (const entry of EVENT_CATALOGUE) output.out(JSON.stringify(entry));
+    return 0;
+  }
+  const rows = EVENT_CATALOGUE.map((entry) => [entry.type, entry.stream, entry.meaning]);
+  for (const line of table(['TYPE', 'STREAM', 'MEANING'], rows)) output.out(line);
+  return 0;
+}
+
+const typesOf = (type: EventsOptions['type']): string[] | undefined => {
+  if (type === undefined) return undefined;
+  const types = (typeof type === 'string' ? type.split(',') : [...type]).map((name) => name.trim()).filter(Boolean);
+  return types.length > 0 ? [...new Set(types)] : undefined;
+};
+
+/**
+ * One page of the log after a position: events of any of `types` (all when undefined). Each
+ * type is read apart (the store filters one type) and the pages merged by position: the first
+ * `limit` events of the union are among the first `limit` of each type.
+ */
+function readPage(db: ReturnType<typeof openDatabase>, after: number, stream: string | undefined, types: string[] | undefined, limit: number): RecordedEvent[] {
+  if (types === undefined || types.length === 1) return readAllFrom(db, { after, streamId: stream, type: types?.[0], limit });
+  const merged = types.flatMap((type) => readAllFrom(db, { after, streamId: stream, type, limit }));
+  return merged.sort((a, b) => a.position - b.position).slice(0, limit);
+}
+
 /** `switchyard events`: the audit view of the log, as a table or JSON lines. */
 export async function eventsCommand(options: EventsOptions, output: Output): Promise<number> {
   const path = join(options.dataDir, DATABASE_FILE);
@@ -57,8 +87,9 @@ export async function eventsCommand(options: EventsOptions, output: Output): Pro
   try {
     let after = options.after ?? 0;
     let printedHeader = false;
+    const types = typesOf(options.type);
     for (;;) {
-      const events = readAllFrom(db, { after, streamId: options.stream, type: options.type, limit: options.limit ?? 10_000 });
+      const events = readPage(db, after, options.stream, types, options.limit ?? 10_000);
       if (options.json) {
         for (const event of events) output.out(JSON.stringify(redact(event)));
       } else if (events.length > 0 || (!printedHeader && !options.follow)) {

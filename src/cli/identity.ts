@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import type { Config } from '../app/config.js';
 import { AppError } from '../core/errors.js';
 import { openOperatorContext, operatorFailure } from './context.js';
+import { listCommand, type ListArea } from './lists.js';
 import type { Output } from './output.js';
 
 const OPERATOR = 'operator';
@@ -13,15 +14,27 @@ async function readStdin(stdin: NodeJS.ReadableStream): Promise<string> {
   return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
 }
 
-export const IDENTITY_USAGE = `  orgs add <name>                                        -> organisation id
-  groups add --org ORG <name>                            -> group id
-  users add --org ORG --username U --password-stdin [--group G]...   -> user id
+/** Each area's commands, for its own `--help` and the global usage. */
+export const IDENTITY_USAGES: Readonly<Record<string, string>> = {
+  orgs: `  orgs add <name>                                        -> organisation id (names are unique, ignoring case and spacing)
+  orgs list [--json]`,
+  groups: `  groups add --org ORG <name>                            -> group id
+  groups list [--org ORG] [--json]`,
+  users: `  users add --org ORG --username U --password-stdin [--group G]...   -> user id
   users mfa enroll <username>                            -> otpauth URI and a QR code
   users mfa unlock <username>
   users disable <username> [--reason R]
   users enable <username>
-  clients add --org ORG --name N [--redirect-uri URI]... [--public]  -> client id (+ secret, shown once)
-  keys rotate                                            -> new signing key; old ones verify until their tokens expire`;
+  users list [--org ORG] [--json]`,
+  clients: `  clients add --org ORG --name N [--redirect-uri URI]... [--public]  -> client id (+ secret, shown once)
+  clients list [--org ORG] [--json]                      (secrets are never shown again)`,
+  keys: `  keys rotate                                            -> new signing key; old ones verify until their tokens expire`,
+};
+
+export const IDENTITY_USAGE = Object.values(IDENTITY_USAGES).join('\n');
+
+const LISTABLE: ReadonlySet<string> = new Set<ListArea>(['orgs', 'groups', 'users', 'clients']);
+const isListArea = (area: string): area is ListArea => LISTABLE.has(area);
 
 /**
  * Operator commands of the identity area (PROTOCOL.md section 10). Each appends events to
@@ -56,10 +69,18 @@ export async function identityCommand(
     if (!value) throw new AppError('BAD_REQUEST', `missing ${what}`);
     return value;
   };
+  const [verb, ...rest] = positionals;
+  // Listing reads the read models only: no actors, token service or secrets box to build.
+  if (verb === 'list' && isListArea(area)) {
+    if (rest.length > 0) {
+      output.err(`${area} list takes no arguments, got "${rest.join(' ')}"\n${IDENTITY_USAGES[area] ?? IDENTITY_USAGE}`);
+      return 2;
+    }
+    return listCommand(area, { org: values.org, json: values.json }, config, output);
+  }
   const context = openOperatorContext(config);
   try {
     const { identity } = context;
-    const [verb, ...rest] = positionals;
     switch (`${area} ${verb ?? ''}`) {
       case 'orgs add': {
         const organisationId = await identity.createOrganisation(need(rest.join(' '), '<name>'), OPERATOR);
@@ -135,7 +156,7 @@ export async function identityCommand(
         return 0;
       }
       default:
-        output.err(`unknown command "${area} ${verb ?? ''}"\n${IDENTITY_USAGE}`);
+        output.err(`unknown command "${area} ${verb ?? ''}"\n${IDENTITY_USAGES[area] ?? IDENTITY_USAGE}`);
         return 2;
     }
   } catch (error) {

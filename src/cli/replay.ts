@@ -69,7 +69,8 @@ function compare(live: string[], rebuilt: string[]): { onlyLive: string[]; onlyR
  * in one read transaction, so a running server's appends cannot make the two sides differ.
  */
 export function replay(options: ReplayOptions): ReplayReport {
-  const live = openDatabase(join(options.dataDir, DATABASE_FILE), { readonly: true });
+  // quick_check: a damaged log must fail the replay, not rebuild whatever pages still read as "equal".
+  const live = openDatabase(join(options.dataDir, DATABASE_FILE), { readonly: true, quickCheck: true });
   if (options.out && existsSync(options.out)) rmSync(options.out);
   const fresh = openScratchDatabase(options.out);
   const projections = options.projections ?? allProjections;

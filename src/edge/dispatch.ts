@@ -4,7 +4,7 @@ import type { InboundFrame } from '../protocol/index.js';
 import { runTopic, type AnyTopic } from '../runtime/topic-handler.js';
 import type { ClientConnection } from './connection.js';
 import type { GatewayMetrics } from './metrics.js';
-import { BAD_FRAME_CODES, topicErrorFrame } from './replies.js';
+import { countsAsBadFrame, topicErrorFrame } from './replies.js';
 
 export interface DispatcherDependencies {
   metrics: GatewayMetrics;
@@ -62,7 +62,7 @@ export class Dispatcher {
     const { code } = toPublicError(error);
     connection.send(topicErrorFrame(topic, error, frame?.id, frame?.data, connection));
     this.deps.metrics.errors.inc({ code });
-    if (BAD_FRAME_CODES.has(code)) connection.countBadFrame(now);
+    if (countsAsBadFrame(code, topic)) connection.countBadFrame(now);
     return code;
   }
 }

@@ -1,4 +1,4 @@
-export type { HttpHandler, HttpRequest, HttpResponse, HttpRoute } from '../protocol/http.js';
+export type { HttpAuthorization, HttpHandler, HttpRequest, HttpRequestHead, HttpResponse, HttpRoute } from '../protocol/http.js';
 import type { HttpResponse } from '../protocol/http.js';
 import { AppError } from '../core/errors.js';
 

@@ -6,7 +6,7 @@ import type { WebSocketRoute } from './uws.js';
 import { ClientConnection, type ConnectionInfo, type ConnectionLimits } from './connection.js';
 import type { Dispatcher } from './dispatch.js';
 import type { FastPath } from '../runtime/module.js';
-import { json } from './http.js';
+import { json, type HttpResponse } from './http.js';
 import type { GatewayMetrics } from './metrics.js';
 import { originAllowed } from './origin.js';
 
@@ -16,6 +16,8 @@ export interface NativeSocketDependencies {
   clock: Clock;
   limits: ConnectionLimits & { maxFrameBytes: number; maxFrameDepth: number };
   allowedOrigins: readonly string[];
+  /** Per-address and overall connection limits: a refusal (429 with retry-after), or undefined to admit. */
+  admit?(remoteAddress: string): HttpResponse | undefined;
   /** False while starting or shutting down: upgrades are refused with 503. */
   accepting(): boolean;
   opened(connection: ClientConnection): void;
@@ -61,6 +63,8 @@ export function nativeSocketRoute(deps: NativeSocketDependencies): WebSocketRout
       if (!originAllowed(request.headers.origin, request.headers.host, deps.allowedOrigins)) {
         return { refuse: json(403, { error: { code: 'FORBIDDEN', message: 'origin not allowed' } }) };
       }
+      const refusal = deps.admit?.(request.remoteAddress);
+      if (refusal) return { refuse: refusal };
       const { protocol, codec: negotiated } = negotiateSubprotocol(request.headers['sec-websocket-protocol']);
       const info: ConnectionInfo = {
         id: newId(),

@@ -44,10 +44,31 @@ export const JSON_RPC_CODE: Record<ErrorCode, number> = {
 /** Codes that count toward a connection's bad-frame limit (close 4400): the client's fault. */
 export const BAD_FRAME_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['BAD_REQUEST', 'UNKNOWN_EVENT', 'PAYLOAD_TOO_LARGE']);
 
-/** The HTTP form of an error: `{error: {code, message}}` with the code's status. */
-export function httpErrorResponse(error: unknown): HttpResponse {
+/**
+ * A topic whose refusals are the client's fault too: anonymous sign-in topics (a wrong token
+ * or password, or RATE_LIMITED past their in-flight cap) count toward the bad-frame limit, so
+ * a flooder is closed with 4400 instead of being answered forever. Elsewhere (rooms, relays)
+ * UNAUTHORIZED and RATE_LIMITED stay ordinary answers with their own limits (4029).
+ */
+export interface RefusalsCountAsBadFrames {
+  readonly badFrameRefusals: ReadonlySet<ErrorCode>;
+}
+
+/** Whether an error of `code` from `topic` counts toward the connection's bad-frame limit. */
+export function countsAsBadFrame(code: ErrorCode, topic: object | undefined): boolean {
+  if (BAD_FRAME_CODES.has(code)) return true;
+  if (topic === undefined || !('badFrameRefusals' in topic)) return false;
+  const refusals = topic.badFrameRefusals;
+  return refusals instanceof Set && refusals.has(code);
+}
+
+/**
+ * The HTTP form of an error: `{error: {code, message}}` with the code's status. `headers`
+ * adds to it, e.g. `retry-after` on a 429.
+ */
+export function httpErrorResponse(error: unknown, headers: Record<string, string> = {}): HttpResponse {
   const { code, message } = toPublicError(error);
-  return json(HTTP_STATUS[code], { error: { code, message } });
+  return json(HTTP_STATUS[code], { error: { code, message } }, headers);
 }
 
 /**

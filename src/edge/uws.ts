@@ -1,11 +1,12 @@
 import uWS from 'uWebSockets.js';
 import { DISCONNECT } from '../core/disconnect.js';
-import { AppError } from '../core/errors.js';
+import { AppError, isAppError } from '../core/errors.js';
 import type { Codec } from '../core/types.js';
 import { negotiateSubprotocol } from '../protocol/index.js';
 import type { SocketSink } from './connection.js';
 import { httpErrorResponse } from './replies.js';
-import { statusLine, type HttpRequest, type HttpResponse, type HttpRoute } from './http.js';
+import { checkTlsFiles, type TlsFiles } from './tls.js';
+import { statusLine, type HttpAuthorization, type HttpRequestHead, type HttpResponse, type HttpRoute } from './http.js';
 
 /**
  * The only file that imports uWebSockets.js (DESIGN.md rule 2). It turns uWS callbacks into
@@ -41,7 +42,7 @@ export interface WebSocketRoute {
 export interface EdgeOptions {
   host: string;
   port: number;
-  ssl?: { certificate: string; privateKey: string } | undefined;
+  ssl?: TlsFiles | undefined;
   maxFrameBytes: number;
   maxBackpressureBytes: number;
   idleTimeoutSeconds: number;
@@ -113,30 +114,80 @@ function queryOf(req: uWS.HttpRequest): string {
   }
 }
 
-function writeResponse(res: uWS.HttpResponse, response: HttpResponse): void {
+/**
+ * `closeConnection` ends the TCP connection after the answer: uWS then closes the socket
+ * instead of reading on, so a client still sending a body it was refused stops there.
+ */
+function writeResponse(res: uWS.HttpResponse, response: HttpResponse, closeConnection = false): void {
   res.cork(() => {
     res.writeStatus(statusLine(response.status));
     for (const [key, value] of Object.entries(response.headers ?? {})) res.writeHeader(key, value);
-    res.end(response.body ?? '');
+    res.end(response.body ?? '', closeConnection);
   });
 }
 
-function readBody(res: uWS.HttpResponse, limit: number, aborted: { value: boolean }): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    res.onData((chunk, isLast) => {
-      if (aborted.value) return;
-      size += chunk.byteLength;
-      if (size > limit) {
-        reject(new AppError('PAYLOAD_TOO_LARGE', `request body exceeds ${limit} bytes`));
-        return;
-      }
-      // uWS reuses the chunk's memory after this callback returns: copy it now.
-      chunks.push(Buffer.from(chunk.slice(0)));
-      if (isLast) resolve(Buffer.concat(chunks));
+/**
+ * One request's body as it arrives. `discard()` (a refusal, the request is answered) stops
+ * the buffering and lets go of what was read; chunks that still arrive are dropped.
+ */
+class BodyReader {
+  readonly body: Promise<Buffer>;
+  private chunks: Buffer[] = [];
+  private size = 0;
+  private done = false;
+
+  constructor(res: uWS.HttpResponse, limit: number, aborted: { value: boolean }) {
+    this.body = new Promise((resolve, reject) => {
+      res.onData((chunk, isLast) => {
+        if (aborted.value || this.done) return;
+        this.size += chunk.byteLength;
+        if (this.size > limit) {
+          this.discard();
+          reject(new AppError('PAYLOAD_TOO_LARGE', `request body exceeds ${limit} bytes`));
+          return;
+        }
+        // uWS reuses the chunk's memory after this callback returns: copy it now.
+        this.chunks.push(Buffer.from(chunk.slice(0)));
+        if (isLast) {
+          this.done = true;
+          resolve(Buffer.concat(this.chunks));
+          this.chunks = [];
+        }
+      });
     });
-  });
+    // A body that is discarded is never awaited: its rejection is no unhandled one.
+    this.body.catch(() => undefined);
+  }
+
+  discard(): void {
+    this.done = true;
+    this.chunks = [];
+  }
+}
+
+const EMPTY_BODY = Promise.resolve(Buffer.alloc(0));
+const isPromise = <T>(value: T | Promise<T>): value is Promise<T> => value instanceof Promise;
+
+/**
+ * The typings list the listen options only for listen(port, options, cb); the native
+ * binary (and the shim) take them after a host as well, and export the constant.
+ */
+declare module 'uWebSockets.js' {
+  export const LIBUS_LISTEN_EXCLUSIVE_PORT: ListenOptions;
+  interface TemplatedApp {
+    listen(host: RecognizedString, port: number, options: ListenOptions, cb: (listenSocket: us_listen_socket | false) => void | Promise<void>): TemplatedApp;
+  }
+}
+
+/** SSLApp over files checked first: its own error names neither file nor the problem. */
+function sslApp(files: TlsFiles): uWS.TemplatedApp {
+  checkTlsFiles(files);
+  try {
+    return uWS.SSLApp({ cert_file_name: files.certificate, key_file_name: files.privateKey });
+  } catch (error) {
+    const why = error instanceof Error ? error.message : String(error);
+    throw new Error(`TLS with certificate ${files.certificate} and private key ${files.privateKey} failed: ${why}`);
+  }
 }
 
 export function startEdge(options: EdgeOptions): Promise<Edge> {
@@ -152,9 +203,7 @@ export function startEdge(options: EdgeOptions): Promise<Edge> {
       }
     }
   };
-  const app = options.ssl
-    ? uWS.SSLApp({ cert_file_name: options.ssl.certificate, key_file_name: options.ssl.privateKey })
-    : uWS.App();
+  const app = options.ssl ? sslApp(options.ssl) : uWS.App();
 
   // The shim cannot run custom upgrade handlers (it throws from inside its own listener), and
   // without them the Origin check and subprotocol negotiation would be skipped: on the shim
@@ -218,13 +267,14 @@ export function startEdge(options: EdgeOptions): Promise<Edge> {
   }
 
   for (const route of options.http) {
-    app[route.method](route.path, (res, req) => guarded(`${route.method.toUpperCase()} ${route.path}`, () => {
+    const where = `${route.method.toUpperCase()} ${route.path}`;
+    app[route.method](route.path, (res, req) => guarded(where, () => {
       const aborted = { value: false };
       res.onAborted(() => {
         aborted.value = true;
       });
       const headers = readHeaders(req);
-      const request: Omit<HttpRequest, 'body'> = {
+      const request: HttpRequestHead = {
         method: NATIVE ? req.getCaseSensitiveMethod() : req.getMethod().toUpperCase(),
         path: req.getUrl(),
         query: queryOf(req),
@@ -232,29 +282,80 @@ export function startEdge(options: EdgeOptions): Promise<Edge> {
         remoteAddress: remoteAddressOf(res),
       };
       const hasBody = request.method !== 'GET' && request.method !== 'HEAD';
-      const body = hasBody
-        ? readBody(res, route.maxBodyBytes ?? DEFAULT_BODY_LIMIT, aborted)
-        : Promise.resolve(Buffer.alloc(0));
-      void body
-        .then((bytes) => route.handler({ ...request, body: bytes }))
-        .catch((error: unknown) => httpErrorResponse(error))
-        .then((response) => {
-          if (!aborted.value) writeResponse(res, response);
+      // A refusal of a request with a body closes the connection: the body is not read, and
+      // keeping the connection would mean reading (and dropping) all of it anyway.
+      const answer = (response: HttpResponse, refused = false): void => {
+        if (!aborted.value) writeResponse(res, response, refused && hasBody);
+      };
+      const fail = (error: unknown): void => {
+        try {
+          answer(httpErrorResponse(error), true);
+        } catch (unexpected) {
+          options.onUncaught(where, unexpected);
+        }
+      };
+      // Synchronously first: a refusal here is answered before uWS is given a data handler,
+      // so not a byte of the body is buffered.
+      let authorization: HttpAuthorization | Promise<HttpAuthorization>;
+      try {
+        authorization = route.authorize ? route.authorize(request) : undefined;
+      } catch (error) {
+        fail(error);
+        return;
+      }
+      if (authorization !== undefined && !isPromise(authorization) && typeof authorization !== 'function') {
+        answer(authorization, true);
+        return;
+      }
+      // uWS wants onData now, in this callback: an async check runs while the body arrives.
+      const reader = hasBody ? new BodyReader(res, route.maxBodyBytes ?? DEFAULT_BODY_LIMIT, aborted) : undefined;
+      const body = reader?.body ?? EMPTY_BODY;
+      const handle = (granted: HttpAuthorization): Promise<HttpResponse> | undefined => {
+        if (granted !== undefined && typeof granted !== 'function') {
+          reader?.discard();
+          answer(granted, true);
+          return undefined;
+        }
+        const handler = granted ?? route.handler;
+        return body.then((bytes) => handler({ ...request, body: bytes }));
+      };
+      void Promise.resolve(authorization)
+        .then(handle, (error: unknown) => {
+          reader?.discard();
+          fail(error);
+          return undefined;
         })
-        .catch((error: unknown) => options.onUncaught(`${route.method.toUpperCase()} ${route.path}`, error));
+        .then(
+          (response) => {
+            if (response) answer(response);
+          },
+          // The handler's errors, and a body over its limit (413, the rest of it unread).
+          (error: unknown) => answer(httpErrorResponse(error), isAppError(error) && error.code === 'PAYLOAD_TOO_LARGE'),
+        )
+        .catch((error: unknown) => options.onUncaught(where, error));
     }, () => writeResponse(res, httpErrorResponse(new Error('internal')))));
   }
 
   return new Promise((resolve, reject) => {
-    app.listen(options.host, options.port, (listenSocket) => {
+    const listening = (listenSocket: uWS.us_listen_socket | false): void => {
       if (!listenSocket) {
-        reject(new AppError('UNAVAILABLE', `cannot listen on ${options.host}:${options.port}`));
+        reject(
+          new AppError(
+            'UNAVAILABLE',
+            `cannot listen on ${options.host}:${options.port}: the address is in use (another gateway or program?) or not available on this machine`,
+          ),
+        );
         return;
       }
       resolve({
         port: uWS.us_socket_local_port(listenSocket),
         stopListening: () => uWS.us_listen_socket_close(listenSocket),
       });
-    });
+    };
+    // Exclusive: uWS's default (SO_REUSEPORT) lets a second gateway bind the same port and
+    // silently take half the connections. Without it a port in use is a failed start. The
+    // shim has no such constant; its Node server listens exclusively anyway.
+    if (NATIVE) app.listen(options.host, options.port, uWS.LIBUS_LISTEN_EXCLUSIVE_PORT, listening);
+    else app.listen(options.host, options.port, listening);
   });
 }

@@ -140,6 +140,27 @@ function jsonHead(event: string): string {
   return head;
 }
 
+/**
+ * Bytes (a MessagePack client's `bin` fields, Socket.IO attachments) as a JSON client reads
+ * them: an array of numbers, `[1,2]`. JSON.stringify alone writes a Uint8Array as an object
+ * with index keys, `{"0":1,"1":2}` (issue 16 point 10).
+ */
+function bytesAsArrays(_key: string, value: unknown): unknown {
+  return value instanceof Uint8Array ? Array.from(value) : value;
+}
+
+/**
+ * JSON text with every Uint8Array written as an array. A replacer costs every frame a call
+ * per value, so the plain stringify runs first and the replacer only when its output shows
+ * what a Uint8Array becomes: `{"0":` (cannot occur inside a JSON string, whose quotes are
+ * escaped) or `{}` (an empty one, or any empty object: the second pass is then the same text).
+ */
+function stringifyWithBytes(value: unknown): string | undefined {
+  const text = JSON.stringify(value);
+  if (text === undefined || (text.indexOf('{"0":') === -1 && text.indexOf('{}') === -1)) return text;
+  return JSON.stringify(value, bytesAsArrays);
+}
+
 export function encodeFrame(codec: Codec, frame: OutboundFrame): string | Uint8Array {
   if (codec === 'json') {
     // Every frame sent pays this, so JSON is written around JSON.stringify(data) instead of
@@ -147,7 +168,7 @@ export function encodeFrame(codec: Codec, frame: OutboundFrame): string | Uint8A
     // keys, about 100 ns less per frame (bench/micro/dispatch.mjs). Data JSON cannot hold
     // (undefined: the key is dropped) and a non-finite id (written as null) are left to the
     // generic path below, which gives their exact output.
-    const data = JSON.stringify(frame.data);
+    const data = stringifyWithBytes(frame.data);
     const { id } = frame;
     if (data !== undefined && (id === undefined || Number.isFinite(id))) {
       const head = jsonHead(frame.event);
@@ -155,7 +176,7 @@ export function encodeFrame(codec: Codec, frame: OutboundFrame): string | Uint8A
     }
   }
   const body = frame.id === undefined ? { event: frame.event, data: frame.data } : frame;
-  if (codec === 'json') return JSON.stringify(body);
+  if (codec === 'json') return stringifyWithBytes(body)!;
   // These bytes go to uWS, which reads a typed array's backing store. `encoder.encode` would
   // return a copy V8 keeps on its own heap when small (up to 64 bytes, most answers), and
   // V8 must then move it off the heap when uWS asks for the store: ~250 ns per frame. A copy

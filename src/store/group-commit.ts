@@ -13,6 +13,17 @@ export interface PendingAppend {
   reject(error: unknown): void;
 }
 
+/**
+ * Lets another party hold commits back for a moment: the WAL checkpointer, whose TRUNCATE
+ * needs the write lock and would otherwise starve behind back-to-back commits.
+ */
+export interface CommitGate {
+  /** True while commits should wait. */
+  held(): boolean;
+  /** Resolves when the gate opens, or after a bounded wait whatever happens (a dead worker). */
+  opened(): Promise<void>;
+}
+
 export type AppendOutcome = { ok: true; result: AppendResult } | { ok: false; error: unknown };
 
 /**
@@ -31,6 +42,7 @@ export class GroupCommitter {
     private readonly commitBatch: (batch: readonly PendingAppend[]) => AppendOutcome[],
     private readonly maxBatch: number,
     private readonly observer: StoreObserver | undefined,
+    private readonly gate?: CommitGate,
   ) {}
 
   append(streamId: string, events: readonly NewEvent[], expected: ExpectedVersion): Promise<AppendResult> {
@@ -59,6 +71,14 @@ export class GroupCommitter {
   /** Commits everything queued so far. Public so `close()` can drain synchronously. */
   readonly flush = (): void => {
     this.scheduled = false;
+    // Held: the queue keeps growing and commits as one larger batch once the gate opens; the
+    // event loop is not blocked meanwhile. `close()` drains regardless (its commit then waits on
+    // SQLite's busy timeout instead).
+    if (!this.closed && this.queue.length > 0 && this.gate?.held()) {
+      this.scheduled = true;
+      void this.gate.opened().then(this.flush);
+      return;
+    }
     while (this.queue.length > 0) {
       const batch = this.queue.length <= this.maxBatch ? this.queue : this.queue.slice(0, this.maxBatch);
       this.queue = batch === this.queue ? [] : this.queue.slice(this.maxBatch);

@@ -1,10 +1,11 @@
 import BetterSqlite3, { type Database, type Statement } from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, fchmodSync, fsyncSync, openSync, readSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { PRIVATE_FILE_MODE, StartupError, assertWalHeader, ensurePrivateDirectory, makeFilePrivate } from './startup.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { assertExpectedVersion } from './expected-version.js';
 import { GroupCommitter, type AppendOutcome, type PendingAppend } from './group-commit.js';
-import { WalCheckpointer } from './wal-checkpointer.js';
+import { DEFAULT_WAL_MAX_BYTES, WalCheckpointer } from './wal-checkpointer.js';
 import { AsyncProjector } from './async-projector.js';
 import { ensureCheckpointTable, migrate } from './schema.js';
 import type {
@@ -31,6 +32,23 @@ export interface SqliteStoreOptions {
   walCheckpointIntervalMs?: number;
   /** How often async projections look for events written by other processes (the CLI). */
   projectionPollMs?: number;
+  /**
+   * Size the WAL file is kept under (with the checkpoint worker on): past a quarter of it the worker
+   * escalates from PASSIVE to TRUNCATE checkpoints. Default 64 MiB.
+   */
+  walMaxBytes?: number;
+}
+
+/** Whether the log's files and directory accept writes (file modes, a read-only remount). */
+function filesWritable(path: string): boolean {
+  if (path === ':memory:') return true;
+  try {
+    for (const file of [path, dirname(path)]) accessSync(file, constants.W_OK);
+    if (existsSync(`${path}-wal`)) accessSync(`${path}-wal`, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 interface EventRow {
@@ -111,17 +129,144 @@ export function checkpointStoreOf(db: Database): CheckpointStore {
   };
 }
 
-/** Opens a database with the pragmas every Switchyard connection needs. */
-export function openDatabase(path: string, options: { readonly?: boolean } = {}): Database {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-  const db = new BetterSqlite3(path, { readonly: options.readonly ?? false });
-  db.pragma('busy_timeout = 5000');
-  if (!options.readonly) {
-    db.pragma('journal_mode = WAL');
-    // FULL: the WAL is fsynced at every commit, so an acknowledged append survives power loss.
-    db.pragma('synchronous = FULL');
+const SQLITE_HEADER = Buffer.from('SQLite format 3\0', 'latin1');
+
+/**
+ * SQLite error codes that mean the file cannot serve as the log (as opposed to a busy lock or
+ * a constraint): they become a StartupError naming the file.
+ */
+const FILE_ERROR = /^SQLITE_(NOTADB|CORRUPT|READONLY|CANTOPEN|IOERR|PERM|FULL|AUTH)/;
+
+function isStorageFailure(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && FILE_ERROR.test(code);
+}
+
+function asStartupError(path: string, error: unknown): unknown {
+  const code = (error as { code?: unknown }).code;
+  if (typeof code !== 'string' || !FILE_ERROR.test(code)) return error;
+  const what = code.startsWith('SQLITE_NOTADB') || code.startsWith('SQLITE_CORRUPT') ? 'is damaged' : 'cannot be opened for writing';
+  return new StartupError(path, `database ${path} ${what} (${code}: ${(error as Error).message}): restore it from a backup`);
+}
+
+/**
+ * Refuses an existing file that is not a SQLite database before SQLite sees it: SQLite takes a
+ * 0-byte file for a new empty database, and the gateway then served an empty log over what
+ * was a real one (and `replay` called the rebuilt models "equal").
+ */
+function assertDatabaseHeader(path: string): void {
+  const size = statSync(path).size;
+  if (size === 0) {
+    throw new StartupError(path, `database ${path} is empty (0 bytes), not a Switchyard log: restore it from a backup, or remove it to start a new log`);
   }
-  return db;
+  const header = Buffer.alloc(SQLITE_HEADER.length);
+  const fd = openSync(path, 'r');
+  try {
+    readSync(fd, header, 0, header.length, 0);
+  } finally {
+    closeSync(fd);
+  }
+  if (!header.equals(SQLITE_HEADER)) {
+    throw new StartupError(path, `database ${path} is not a SQLite database (bad header): restore it from a backup`);
+  }
+}
+
+/**
+ * A new database comes into being whole or not at all: it is built under a temporary name
+ * with mode 0600 (SQLite gives the -wal and -shm the database's mode) and its schema, then
+ * renamed into place. A crash half-way leaves the temporary file, never a 0-byte
+ * `switchyard.db` that the next start would have to refuse.
+ */
+function createDatabaseFile(path: string): void {
+  const directory = dirname(path);
+  // Only a directory made here gets its mode set: the file may be put in an existing shared
+  // directory (a bench's /tmp), whose mode is not ours to change. `prepareDataDir` fixes the data dir.
+  if (!existsSync(directory)) ensurePrivateDirectory(directory);
+  const creating = `${path}.creating`;
+  for (const leftover of [creating, `${creating}-wal`, `${creating}-shm`]) rmSync(leftover, { force: true });
+  const fd = openSync(creating, 'wx', PRIVATE_FILE_MODE);
+  // The open mode is masked by the umask; fchmod is not.
+  fchmodSync(fd, PRIVATE_FILE_MODE);
+  closeSync(fd);
+  const db = new BetterSqlite3(creating);
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    migrate(db);
+    db.pragma('wal_checkpoint(TRUNCATE)');
+  } finally {
+    db.close();
+  }
+  renameSync(creating, path);
+  const dirFd = openSync(directory, 'r');
+  try {
+    fsyncSync(dirFd);
+  } finally {
+    closeSync(dirFd);
+  }
+}
+
+export interface OpenDatabaseOptions {
+  readonly?: boolean;
+  /**
+   * Runs `PRAGMA quick_check` (every page and index structure, not the row-to-index match:
+   * a second or so per GB). For what serves or rebuilds from the log; polling readers skip it.
+   */
+  quickCheck?: boolean;
+}
+
+/**
+ * Opens a database with the pragmas every Switchyard connection needs, refusing (StartupError)
+ * a file that is empty, not SQLite, damaged, beside a garbage WAL, or not writable when
+ * opened for writing. A missing file is created (0600) unless opened read-only.
+ */
+export function openDatabase(path: string, options: OpenDatabaseOptions = {}): Database {
+  const readonly = options.readonly ?? false;
+  if (path !== ':memory:') {
+    if (existsSync(path)) assertDatabaseHeader(path);
+    else if (!readonly) createDatabaseFile(path);
+    assertWalHeader(`${path}-wal`);
+  }
+  let db: Database | undefined;
+  try {
+    db = new BetterSqlite3(path, { readonly });
+    db.pragma('busy_timeout = 5000');
+    if (!readonly) {
+      // SQLite falls back to read-only, silently, when the file or its filesystem refuses
+      // writes; the gateway then answered /readyz 200 and closed every socket 1011 on the
+      // first append.
+      // better-sqlite3's `readonly` echoes the option, not SQLite's fallback, so ask the OS.
+      if (path !== ':memory:' && !filesWritable(path)) {
+        throw new StartupError(path, `database ${path} is read-only (file mode, directory or filesystem): the log must be writable`);
+      }
+      if (path !== ':memory:') {
+        for (const file of [path, `${path}-wal`, `${path}-shm`]) makeFilePrivate(file);
+      }
+      db.pragma('journal_mode = WAL');
+      // FULL: the WAL is fsynced at every commit, so an acknowledged append survives power loss.
+      db.pragma('synchronous = FULL');
+    }
+    if (options.quickCheck && path !== ':memory:') {
+      const verdict = db.prepare('PRAGMA quick_check(1)').pluck().get();
+      if (verdict !== 'ok') throw new StartupError(path, `database ${path} is damaged (quick_check: ${String(verdict)}): restore it from a backup`);
+    }
+    return db;
+  } catch (error) {
+    db?.close();
+    throw asStartupError(path, error);
+  }
+}
+
+/** Whether the log in `path` holds any event (false when the file or its table is missing). */
+export function logHasEvents(path: string): boolean {
+  if (!existsSync(path)) return false;
+  const db = openDatabase(path, { readonly: true });
+  try {
+    const table = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'event_log'").get();
+    return table !== undefined && db.prepare('SELECT 1 FROM event_log LIMIT 1').get() !== undefined;
+  } finally {
+    db.close();
+  }
 }
 
 /**
@@ -145,6 +290,8 @@ export class SqliteEventStore implements EventStore {
   private readonly versions = new Map<string, number>();
   private dataVersion: number;
   private head: number;
+  /** The last commit's storage failure (read-only, I/O, disk full), cleared by the next commit. */
+  private writeFailure: { at: number; error: unknown } | undefined;
   private readonly statements: {
     begin: Statement;
     commit: Statement;
@@ -161,11 +308,21 @@ export class SqliteEventStore implements EventStore {
 
   constructor(private readonly options: SqliteStoreOptions) {
     this.clock = options.clock ?? systemClock;
-    this.db = openDatabase(options.path);
+    this.db = openDatabase(options.path, { quickCheck: true });
     // Checkpoints run in a worker on their own connection: an automatic checkpoint on this
     // connection would stall a commit for 6-16 ms every thousand pages.
     const useWorker = options.path !== ':memory:' && (options.walCheckpointIntervalMs ?? 1000) > 0;
-    if (useWorker) this.db.pragma('wal_autocheckpoint = 0');
+    const walMaxBytes = options.walMaxBytes ?? DEFAULT_WAL_MAX_BYTES;
+    if (useWorker) {
+      this.db.pragma('wal_autocheckpoint = 0');
+      // A WAL left by a crash (kill -9 under load left 2 GB) is folded in before serving, so a
+      // restart does not begin over the bound. Only the serving process (the one that runs the
+      // worker) does it: an operator command must not stall a running gateway's commits.
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+      // Second line behind the worker: the first commit after a checkpoint restarted the WAL
+      // trims the file to this size.
+      this.db.pragma(`journal_size_limit = ${Math.floor(walMaxBytes / 2)}`);
+    }
     migrate(this.db);
     this.readModels = this.db;
     const projections = options.projections ?? [];
@@ -190,8 +347,8 @@ export class SqliteEventStore implements EventStore {
     };
     this.head = this.statements.headPosition.get() as number;
     this.dataVersion = this.statements.dataVersion.get() as number;
-    this.committer = new GroupCommitter(this.commitBatch, options.maxBatch ?? 2000, options.observer);
-    this.checkpointer = useWorker ? new WalCheckpointer(options.path, options.walCheckpointIntervalMs ?? 1000) : undefined;
+    this.checkpointer = useWorker ? new WalCheckpointer(options.path, options.walCheckpointIntervalMs ?? 1000, walMaxBytes) : undefined;
+    this.committer = new GroupCommitter(this.commitBatch, options.maxBatch ?? 2000, options.observer, this.checkpointer?.gate);
     this.projector = new AsyncProjector(
       this.db,
       projections.filter((projection) => projection.mode === 'async'),
@@ -227,6 +384,30 @@ export class SqliteEventStore implements EventStore {
   headPosition(): number {
     this.dropCacheIfOthersWrote();
     return this.head;
+  }
+
+  /**
+   * Whether appends can commit: false while the files refuse writes (a chmod, a read-only
+   * remount) or since a commit failed on storage (I/O error, disk full) until one succeeds.
+   * `/readyz` answers 503 on false, so a balancer stops sending clients whose every action
+   * would fail. A storage failure is re-probed at most once a second with a one-page write,
+   * because a gateway out of rotation gets no appends that could clear it.
+   */
+  get writable(): boolean {
+    if (!this.db.open || !filesWritable(this.options.path)) return false;
+    const failure = this.writeFailure;
+    if (failure === undefined) return true;
+    const now = this.clock.now();
+    if (now - failure.at < 1000 || this.db.inTransaction) return false;
+    try {
+      const version = this.db.pragma('user_version', { simple: true }) as number;
+      this.db.pragma(`user_version = ${version}`);
+      this.writeFailure = undefined;
+      return true;
+    } catch (error) {
+      this.writeFailure = { at: now, error };
+      return false;
+    }
   }
 
   /** Number of appends waiting for the next commit (for shutdown and metrics). */
@@ -307,8 +488,10 @@ export class SqliteEventStore implements EventStore {
       commit.run();
     } catch (error) {
       if (this.db.inTransaction) rollback.run();
+      if (isStorageFailure(error)) this.writeFailure = { at: this.clock.now(), error };
       throw error;
     }
+    this.writeFailure = undefined;
     // Bounded: every connection is a stream, and a cache entry per stream ever written would
     // grow with the process's age. A miss costs one indexed lookup.
     if (this.versions.size > VERSION_CACHE_LIMIT) this.versions.clear();

@@ -9,7 +9,7 @@ import {
   scopeWithin,
   singleParameters,
   type RegisteredClient,
-} from '../../src/auth/oauth-protocol.js';
+} from '../../src/modules/identity/oauth-protocol.js';
 import { escapeHtml, errorPage, loginPage, mfaPage } from '../../src/modules/identity/login-page.js';
 
 const spa: RegisteredClient = { clientId: 'spa', organisationId: 'o1', name: 'SPA', public: true, redirectUris: ['https://app.example/cb', 'https://app.example/cb?tenant=a'] };

@@ -34,6 +34,8 @@ export interface EngineIoOptions {
 export interface EngineUpgradeDependencies {
   accepting(): boolean;
   allowedOrigins: readonly string[];
+  /** Per-address and overall connection limits: a refusal (429 with retry-after), or undefined to admit. */
+  admit?(remoteAddress: string): HttpResponse | undefined;
 }
 
 export interface EngineSocketData {
@@ -49,6 +51,8 @@ export function engineUpgrade(request: UpgradeRequest, deps: EngineUpgradeDepend
   if (!originAllowed(request.headers.origin, request.headers.host, deps.allowedOrigins)) {
     return { refuse: json(403, { error: { code: 'FORBIDDEN', message: 'origin not allowed' } }) };
   }
+  const refusal = deps.admit?.(request.remoteAddress);
+  if (refusal) return { refuse: refusal };
   const parsed = parseHandshakeQuery(request.query);
   if (!parsed.ok) return { refuse: badRequest(parsed.message) };
   const info: ConnectionInfo = {

@@ -21,7 +21,7 @@ import {
 } from '../../protocol/index.js';
 import type { WebSocketRoute } from '../uws.js';
 import { ClientConnection, type ConnectionLimits, type FrameEncoder } from '../connection.js';
-import { EngineSocket, engineUpgrade, type EngineIoOptions, type EngineSocketData } from './engineio-socket.js';
+import { EngineSocket, engineUpgrade, type EngineUpgradeDependencies, type EngineIoOptions, type EngineSocketData } from './engineio-socket.js';
 import type { Dispatcher } from '../dispatch.js';
 import type { GatewayMetrics } from '../metrics.js';
 
@@ -45,7 +45,7 @@ export interface SocketIoOptions extends EngineIoOptions {
   namespaces: readonly string[];
 }
 
-export interface SocketIoDependencies {
+export interface SocketIoDependencies extends Pick<EngineUpgradeDependencies, 'admit'> {
   /** Defaults to `/socket.io/`, where socket.io clients look. */
   path?: string;
   dispatcher: Dispatcher;

@@ -1,6 +1,8 @@
 import type { Clock } from '../../core/clock.js';
 import { DISCONNECT } from '../../core/disconnect.js';
+import { AppError } from '../../core/errors.js';
 import { streamId } from '../../core/ids.js';
+import { InFlightLimiter, RateLimiter, TokenBucket } from '../../core/rate-limit.js';
 import type { ClientConnection } from '../../edge/connection.js';
 import type { ActorRuntime, Scheduler } from '../../runtime/index.js';
 import { CONNECTION_CATEGORY, type CloseConnection, type OpenConnection } from './domain/index.js';
@@ -8,7 +10,16 @@ import { CONNECTION_CATEGORY, type CloseConnection, type OpenConnection } from '
 export interface ConnectionsConfig {
   /** A socket not authenticated by then is closed with 4401; 0 = off. */
   authDeadlineSeconds: number;
+  /** Sockets open at once per remote address; 0 = off. */
+  maxConnectionsPerAddress: number;
+  /** New sockets per second per remote address (burst 5 s worth); 0 = off. */
+  connectionsPerSecondPerAddress: number;
+  /** New sockets per second over all addresses (burst 5 s worth): the log's churn bound; 0 = off. */
+  connectionOpensPerSecond: number;
 }
+
+/** Buckets hold this many seconds of their rate: a page load's burst passes, a storm does not. */
+const BURST_SECONDS = 5;
 
 export interface ConnectionsLogger {
   error(details: Record<string, unknown>, message: string): void;
@@ -36,7 +47,58 @@ export class Connections {
   /** Commands in flight (opens, closes, listeners' work); shutdown waits for them. */
   private readonly inFlight = new Set<Promise<unknown>>();
 
-  constructor(private readonly deps: ConnectionsDependencies) {}
+  /** Admitted sockets per remote address, for `maxConnectionsPerAddress`. */
+  private readonly perAddress: InFlightLimiter;
+  private readonly opensPerAddress: RateLimiter | undefined;
+  private readonly opens: TokenBucket | undefined;
+  /** Sockets refused at open (no upgrade hook yet, or a race past it), for tests and metrics. */
+  refusedAtOpen = 0;
+  /** Connections admitted and so recorded: only those have a CloseConnection to record. */
+  private readonly recorded = new WeakSet<ClientConnection>();
+
+  constructor(private readonly deps: ConnectionsDependencies) {
+    const { config, clock } = deps;
+    this.perAddress = new InFlightLimiter(config.maxConnectionsPerAddress);
+    const perAddressRate = config.connectionsPerSecondPerAddress;
+    this.opensPerAddress = perAddressRate > 0 ? new RateLimiter(perAddressRate * BURST_SECONDS, perAddressRate) : undefined;
+    const globalRate = config.connectionOpensPerSecond;
+    this.opens = globalRate > 0 ? new TokenBucket(globalRate * BURST_SECONDS, globalRate, clock.now()) : undefined;
+  }
+
+  /**
+   * The admission check of an upgrade, before the socket exists (the edge answers a refusal
+   * with HTTP 429 RATE_LIMITED and `retry-after`): undefined when a socket from
+   * `remoteAddress` may open now. Only looks: `opened` takes the slot and the tokens.
+   *
+   * Churn bound, and the durability promise: every admitted socket is recorded before its
+   * `welcome` (a client that saw `welcome` is in the log, test/integration/durability.test.ts),
+   * so the log is bounded by bounding admissions, per address (concurrent and per second) and
+   * over all addresses (`connectionOpensPerSecond`, at most two events per admitted socket).
+   * The alternative, not recording anonymous sockets until they sign in, would break that promise.
+   */
+  admission(remoteAddress: string, now: number): AppError | undefined {
+    const { config } = this.deps;
+    if (config.maxConnectionsPerAddress > 0 && this.perAddress.count(remoteAddress) >= config.maxConnectionsPerAddress) {
+      return new AppError('RATE_LIMITED', 'too many connections from this address');
+    }
+    if (this.opensPerAddress && !this.opensPerAddress.has(remoteAddress, now)) return new AppError('RATE_LIMITED', 'too many new connections from this address');
+    if (this.opens && !this.opens.has(now)) return new AppError('RATE_LIMITED', 'too many new connections; try again shortly');
+    return undefined;
+  }
+
+  /** Seconds a refused client should wait (the 429's `retry-after`). */
+  retryAfterSeconds(remoteAddress: string, now: number): number {
+    return Math.max(1, this.opensPerAddress?.secondsUntil(remoteAddress, now) ?? 0, this.opens?.secondsUntil(now) ?? 0);
+  }
+
+  /** Takes the admission of `opened`: false when the socket must be refused after all. */
+  private admit(remoteAddress: string, now: number): boolean {
+    if (this.admission(remoteAddress, now) !== undefined) return false;
+    if (!this.perAddress.enter(remoteAddress)) return false;
+    this.opensPerAddress?.take(remoteAddress, now);
+    this.opens?.take(now);
+    return true;
+  }
 
   get(id: string): ClientConnection | undefined {
     return this.open.get(id);
@@ -57,6 +119,15 @@ export class Connections {
   opened(connection: ClientConnection): void {
     const { info } = connection;
     const { clock, config, scheduler, runtime, logger } = this.deps;
+    // Refused past the limits (the upgrade hook should have answered 429 already; this is the
+    // backstop and the race between upgrade and open): closed before any append, so it never
+    // saw `welcome` and leaves nothing in the log.
+    if (!this.admit(info.remoteAddress, clock.now())) {
+      this.refusedAtOpen += 1;
+      connection.close(DISCONNECT.rateLimited, 'too many connections');
+      return;
+    }
+    this.recorded.add(connection);
     this.open.set(info.id, connection);
     if (config.authDeadlineSeconds > 0) {
       scheduler.at(deadlineKey(info.id), clock.now() + config.authDeadlineSeconds * 1000, () => {
@@ -86,6 +157,7 @@ export class Connections {
   closed(connection: ClientConnection, code: number, reason: string): void {
     const { info } = connection;
     if (!this.open.delete(info.id)) return;
+    if (this.recorded.delete(connection)) this.perAddress.leave(info.remoteAddress);
     this.deps.scheduler.cancel(deadlineKey(info.id));
     for (const listener of this.closedListeners) {
       const work = listener(connection);

@@ -1,8 +1,12 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
-import { OdinTokenVerifier, type OdinKeyLookup, type VerifiedOdinToken } from '../../auth/odin.js';
+import { OdinTokenError, OdinTokenVerifier, type OdinKeyLookup, type TokenRefusal, type VerifiedOdinToken } from '../../auth/odin.js';
 import { AppError } from '../../core/errors.js';
 import type { GridMetrics } from './metrics.js';
+
+/** The shape OdinTokenVerifier accepts (auth/odin.ts), checked here before any promise. */
+const MAX_TOKEN_LENGTH = 4096;
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
 const sha256 = (value: string): Buffer => createHash('sha256').update(value, 'utf8').digest();
 
@@ -34,19 +38,28 @@ export class GridCredentials {
     return this.internalSecret !== undefined;
   }
 
-  /** The verified room API token of an `Authorization: Bearer` header, or UNAUTHORIZED. */
-  async roomApiToken(header: string | undefined, now: number): Promise<VerifiedOdinToken> {
+  /**
+   * The verified room API token of an `Authorization: Bearer` header, or UNAUTHORIZED. A
+   * header that cannot hold a token (missing, not `Bearer`, not three base64url segments
+   * within the length limit) is refused by a synchronous throw, not a rejected promise:
+   * the route checks it before the request body is read (issue 16 point 6).
+   */
+  roomApiToken(header: string | undefined, now: number): Promise<VerifiedOdinToken> {
     const token = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
-    try {
-      return await this.verifier.verify(token, now);
-    } catch (error) {
-      const reason = OdinTokenVerifier.refusal(error);
-      if (reason) {
-        this.metrics.tokenRefusals.inc({ reason: token === undefined ? 'missing' : reason });
-        this.logger.debug({ reason: token === undefined ? 'missing' : reason }, 'room API token refused');
-      }
-      throw error;
+    if (token === undefined || token.length > MAX_TOKEN_LENGTH || !JWT_SHAPE.test(token)) {
+      this.refused(token === undefined ? 'missing' : 'malformed');
+      throw new OdinTokenError('malformed');
     }
+    return this.verifier.verify(token, now).catch((error: unknown) => {
+      const reason = OdinTokenVerifier.refusal(error);
+      if (reason) this.refused(reason);
+      throw error;
+    });
+  }
+
+  private refused(reason: TokenRefusal | 'missing'): void {
+    this.metrics.tokenRefusals.inc({ reason });
+    this.logger.debug({ reason }, 'room API token refused');
   }
 
   /** Checks /internal credentials: `Bearer <token>` or Basic `<internalUser>:<token>`. */

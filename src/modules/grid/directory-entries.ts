@@ -44,10 +44,7 @@ export interface ServerEntry {
   reservedTotal: number;
 }
 
-export interface Usage {
-  rooms: number;
-  peers: number;
-}
+export type { Usage } from './domain/licence.js';
 
 /** A server the directory has not seen before: its state comes from `loadServer`. */
 export function newServerEntry(address: string, status: SfuStatus): ServerEntry {

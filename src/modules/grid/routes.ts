@@ -8,7 +8,8 @@ import {
   type RpcDispatcher,
   type RpcResponse,
 } from '../../protocol/jsonrpc.js';
-import type { HttpRequest, HttpResponse, HttpRoute } from '../../edge/http.js';
+import type { VerifiedOdinToken } from '../../auth/odin.js';
+import type { HttpAuthorization, HttpHandler, HttpRequest, HttpRequestHead, HttpResponse, HttpRoute } from '../../edge/http.js';
 import { rpcErrorOf } from '../../edge/replies.js';
 
 export interface RpcRouteOptions {
@@ -40,7 +41,7 @@ function rpcJson(status: number, body: RpcResponse | RpcResponse[] | undefined, 
   return { status, headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) };
 }
 
-const isJson = (request: HttpRequest): boolean =>
+const isJson = (request: HttpRequestHead): boolean =>
   JSON_TYPES.has((request.headers['content-type'] ?? '').split(';', 1)[0]!.trim().toLowerCase());
 
 /** HTTP status of a whole-request refusal, from its JSON-RPC error. */
@@ -102,6 +103,13 @@ function unsupportedMediaType(headers: Record<string, string>): HttpResponse {
   );
 }
 
+/** Runs an authorize's decision over a request that already has its body. */
+async function settle(decision: HttpAuthorization | Promise<HttpAuthorization>, request: HttpRequest): Promise<HttpResponse> {
+  const decided = await decision;
+  if (decided === undefined) throw new Error('a grid route was allowed without the handler to run');
+  return typeof decided === 'function' ? decided(request) : decided;
+}
+
 /** The room API (POST / and /rpc, with CORS preflight) and the SFU grid API (POST /internal). */
 export function rpcRoutes(grid: GridService, options: RpcRouteOptions): HttpRoute[] {
   const maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
@@ -109,20 +117,34 @@ export function rpcRoutes(grid: GridService, options: RpcRouteOptions): HttpRout
   const internalRpc: RpcDispatcher<InternalRpcContext> = internalDispatcher(grid);
   const publicHeaders = { ...CORS_HEADERS, ...NO_STORE };
 
-  const roomApi = async (request: HttpRequest): Promise<HttpResponse> => {
+  /**
+   * The room API's credentials, from the headers alone and before the body is read (issue
+   * 16 point 6): 415 and a missing or malformed token are refused at once; a well-formed
+   * token is verified while the edge reads the body, and a forged one ends the request
+   * there. One token per HTTP request, as ODIN does.
+   */
+  const authorizeRoomApi = (request: HttpRequestHead): HttpAuthorization | Promise<HttpAuthorization> => {
     if (!isJson(request)) return unsupportedMediaType(publicHeaders);
-    let context: PublicRpcContext;
+    let verified: Promise<VerifiedOdinToken>;
     try {
-      // One token per HTTP request: checked before the body is even parsed, as ODIN does.
-      context = { token: await grid.authenticate(request.headers.authorization) };
+      verified = grid.authenticate(request.headers.authorization);
     } catch (error) {
       if (!isAppError(error)) throw error;
       return refuse(error, publicHeaders);
     }
-    return dispatch(publicRpc, request, context, maxBatch, publicHeaders);
+    return verified.then(
+      (token): HttpHandler => (authorized) => dispatch(publicRpc, authorized, { token }, maxBatch, publicHeaders),
+      (error: unknown) => {
+        if (!isAppError(error)) throw error;
+        return refuse(error, publicHeaders);
+      },
+    );
   };
+  const internalApi = (request: HttpRequest): Promise<HttpResponse> =>
+    dispatch(internalRpc, request, { remoteAddress: request.remoteAddress }, maxBatch, NO_STORE);
 
-  const internalApi = async (request: HttpRequest): Promise<HttpResponse> => {
+  /** /internal's Bearer or Basic secret is a synchronous check: refused before any body byte. */
+  const authorizeInternal = (request: HttpRequestHead): HttpResponse | HttpHandler => {
     try {
       grid.authenticateInternal(request.headers.authorization);
     } catch (error) {
@@ -133,16 +155,20 @@ export function rpcRoutes(grid: GridService, options: RpcRouteOptions): HttpRout
       return response;
     }
     if (!isJson(request)) return unsupportedMediaType(NO_STORE);
-    return dispatch(internalRpc, request, { remoteAddress: request.remoteAddress }, maxBatch, NO_STORE);
+    return internalApi;
   };
 
+  const roomApi = (request: HttpRequest): Promise<HttpResponse> => settle(authorizeRoomApi(request), request);
+  const internal = (request: HttpRequest): Promise<HttpResponse> => settle(authorizeInternal(request), request);
   const preflight = (): HttpResponse => ({ status: 204, headers: publicHeaders });
 
   return [
     { method: 'options', path: '/', handler: preflight },
     { method: 'options', path: '/rpc', handler: preflight },
-    { method: 'post', path: '/', handler: roomApi, maxBodyBytes: options.maxBodyBytes },
-    { method: 'post', path: '/rpc', handler: roomApi, maxBodyBytes: options.maxBodyBytes },
-    { method: 'post', path: '/internal', handler: internalApi, maxBodyBytes: options.maxInternalBodyBytes },
+    // Each handler is its check and the checked handler in one, for callers without the
+    // edge (which runs `authorize` first and then the handler it hands back).
+    { method: 'post', path: '/', handler: roomApi, authorize: authorizeRoomApi, maxBodyBytes: options.maxBodyBytes },
+    { method: 'post', path: '/rpc', handler: roomApi, authorize: authorizeRoomApi, maxBodyBytes: options.maxBodyBytes },
+    { method: 'post', path: '/internal', handler: internal, authorize: authorizeInternal, maxBodyBytes: options.maxInternalBodyBytes },
   ];
 }

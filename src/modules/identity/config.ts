@@ -41,6 +41,17 @@ export interface IdentityConfig {
   readonly maxConcurrentPasswordHashes: number;
   /** Password of `POST /app` (Chat Signal app tokens); unset, `/app` is disabled. */
   readonly appPassword?: string | undefined;
+  /** Wrong `/app` passwords per minute per remote address; past it 429 with `retry-after`. */
+  readonly appPasswordAttemptsPerMinutePerAddress: number;
+  /** Sign-in frames in flight per connection and per address; past it RATE_LIMITED at once. */
+  readonly maxSignInsInFlightPerConnection: number;
+  readonly maxSignInsInFlightPerAddress: number;
+  /** Refusals logged one by one per address and window; the rest go into one summary per window. */
+  readonly refusalWindowSeconds: number;
+  readonly refusalEventsPerWindow: number;
+  /** Wrong OAuth2 client secrets per minute per client id and per address; past it 429 `slow_down`. */
+  readonly clientSecretAttemptsPerMinutePerClient: number;
+  readonly clientSecretAttemptsPerMinutePerAddress: number;
   readonly oauthClients: readonly ConfiguredOAuthClient[];
   /** The gateway serves TLS itself: the OAuth2 browser cookie is marked Secure. */
   readonly ssl: boolean;

@@ -5,6 +5,10 @@ import { RateLimiter } from '../../core/rate-limit.js';
 import type { Clock } from '../../core/clock.js';
 import {
   IDENTITY_CATEGORIES,
+  MAX_ORGANISATION_SLUG_LENGTH,
+  organisationNameSlug,
+  type organisationNameMachine,
+  type OrganisationNameCommand,
   type UserContext,
   type userMachine,
   type AppCommand,
@@ -14,6 +18,7 @@ import {
   type UserCommand,
 } from './domain/index.js';
 import { IdentityDirectory } from './projection.js';
+import { RefusalAudit, SignInLimits } from './sign-in-limits.js';
 import type { ActorRuntime } from '../../runtime/actor-runtime.js';
 import type { EventStore } from '../../store/types.js';
 import type { SnapshotFrom } from 'xstate';
@@ -52,6 +57,10 @@ export class IdentityService {
   readonly passwords: PasswordHasher;
   private readonly perUser: RateLimiter;
   private readonly perAddress: RateLimiter;
+  /** Sign-in work in flight per connection and address (the topics' guard). */
+  readonly signIns: SignInLimits;
+  /** Refused tokens and logins: logged one by one up to a budget, then summarised per window. */
+  readonly refusals: RefusalAudit;
 
   constructor(
     private readonly runtime: ActorRuntime,
@@ -65,16 +74,51 @@ export class IdentityService {
     this.passwords = new PasswordHasher(config.maxConcurrentPasswordHashes);
     this.perUser = new RateLimiter(config.loginAttemptsPerMinutePerUser, config.loginAttemptsPerMinutePerUser / 60);
     this.perAddress = new RateLimiter(config.loginAttemptsPerMinutePerAddress, config.loginAttemptsPerMinutePerAddress / 60);
+    this.signIns = new SignInLimits(config);
+    this.refusals = new RefusalAudit(runtime, config);
   }
 
   // ---- administration (CLI, later the admin API) ----
 
+  /**
+   * A new organisation under a name no other organisation has (organisationNameSlug: case and
+   * spacing aside). The name is claimed first, on its own stream appended at expected version
+   * 0, so the log itself refuses a second claim even from another process at the same moment;
+   * the refusal is CONFLICT naming the organisation that holds the name.
+   */
   async createOrganisation(name: string, by: string): Promise<string> {
     if (!name.trim()) throw new AppError('BAD_REQUEST', 'organisation name must not be empty');
+    const slug = organisationNameSlug(name);
+    if (slug.length > MAX_ORGANISATION_SLUG_LENGTH) throw new AppError('BAD_REQUEST', `organisation name must be at most ${MAX_ORGANISATION_SLUG_LENGTH} characters`);
+    // Organisations made before names were claimed have no claim stream: the read model knows them.
+    const legacy = this.directory.organisationByIdOrName(name);
+    if (legacy) throw new AppError('CONFLICT', `organisation name "${name}" is taken by organisation ${legacy.organisation_id}`);
     const organisationId = newId(9);
-    const command: OrganisationCommand = { type: 'CreateOrganisation', organisationId, name, now: this.clock.now() };
-    await this.runtime.execute(streamId(IDENTITY_CATEGORIES.organisation, organisationId), command, { actor: by });
+    const claimStream = streamId(IDENTITY_CATEGORIES.organisationName, slug);
+    const claim: OrganisationNameCommand = { type: 'ClaimOrganisationName', name, organisationId, now: this.clock.now() };
+    try {
+      await this.runtime.execute(claimStream, claim, { actor: by });
+    } catch (error) {
+      if (!(error instanceof AppError && error.code === 'CONFLICT')) throw error;
+      const held = this.runtime.read<typeof organisationNameMachine>(claimStream).context.data;
+      // A claim whose organisation never committed (its process died in between) is finished
+      // here, so a name is never left taken by an organisation that does not exist.
+      if (held && !this.directory.organisation(held.organisationId)) await this.ensureOrganisation(held.organisationId, held.name, by);
+      throw error;
+    }
+    await this.ensureOrganisation(organisationId, name, by);
     return organisationId;
+  }
+
+  /** Creates the organisation a claim names; one created meanwhile by another caller will do. */
+  private async ensureOrganisation(organisationId: string, name: string, by: string): Promise<void> {
+    const command: OrganisationCommand = { type: 'CreateOrganisation', organisationId, name, now: this.clock.now() };
+    const stream = streamId(IDENTITY_CATEGORIES.organisation, organisationId);
+    try {
+      await this.runtime.execute(stream, command, { actor: by });
+    } catch (error) {
+      if (!(error instanceof AppError && error.code === 'CONFLICT' && this.directory.organisation(organisationId))) throw error;
+    }
   }
 
   async createGroup(organisation: string, name: string, by: string): Promise<string> {

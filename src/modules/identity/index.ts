@@ -8,10 +8,10 @@ import { TokenService } from '../../auth/tokens.js';
 import type { ClientConnection } from '../../edge/connection.js';
 import type { Logger } from '../../edge/logger.js';
 import type { Connections } from '../connections/index.js';
-import { defineModule, type ActorRuntime, type Processor } from '../../runtime/index.js';
+import { defineModule, type ActorRuntime, type Processor, type Scheduler } from '../../runtime/index.js';
 import type { EventStore } from '../../store/index.js';
 import type { IdentityConfig } from './config.js';
-import { SESSION_CATEGORY, identityAggregates, oauthAggregates, sessionAggregate } from './domain/index.js';
+import { SESSION_CATEGORY, identityAggregates, oauthAggregates, refusalAggregate, sessionAggregate } from './domain/index.js';
 import { IdentityService } from './identity-service.js';
 import { OAuthService } from './oauth-service.js';
 import { oauthRoutes } from './oauth-routes.js';
@@ -33,6 +33,8 @@ export interface IdentityDependencies {
   logger: Logger;
   config: IdentityConfig;
   connections: Connections;
+  /** Refusal summaries are flushed on it, one window at a time. */
+  scheduler: Scheduler;
 }
 
 /**
@@ -48,9 +50,9 @@ export interface IdentityApi {
 
 export const identityModule = defineModule<IdentityDependencies, IdentityApi, ClientConnection>({
   name: 'identity',
-  aggregates: [...identityAggregates, sessionAggregate, ...oauthAggregates],
+  aggregates: [...identityAggregates, sessionAggregate, ...oauthAggregates, refusalAggregate],
   projections: [identityProjection],
-  create({ runtime, store, clock, logger, config, connections }) {
+  create({ runtime, store, clock, logger, config, connections, scheduler }) {
     const keyRing = new KeyRing(config.dataDir);
     const key = keyRing.loadOrCreate(clock.now());
     if (key.generated) logger.warn({ kid: key.kid, dir: join(config.dataDir, 'keys') }, 'generated a new token signing key (first start)');
@@ -63,6 +65,8 @@ export const identityModule = defineModule<IdentityDependencies, IdentityApi, Cl
     });
     const identity = new IdentityService(runtime, store, tokens, secrets.box, config, clock);
     const oauth = new OAuthService(identity, runtime, config, clock, logger);
+    // One summary per address and window of the refusals past the window's budget.
+    scheduler.every('identity.refusal-summaries', identity.refusals.windowMs, () => identity.refusals.flush());
 
     /** Sockets by the user they speak for: disabling a user closes all of them. */
     const socketsByUser = new Map<string, Set<ClientConnection>>();
@@ -110,12 +114,14 @@ export const identityModule = defineModule<IdentityDependencies, IdentityApi, Cl
     return {
       api: { identity, oauth, keyRing, tokens },
       topics: identityTopics({ identity, runtime, config, boundToUser: bindToUser, unboundFromUser: unbind }),
-      routes: [...identityRoutes(identity, clock, config.appPassword), ...oauthRoutes(oauth, { secureCookies: config.ssl, logger })],
+      routes: [...identityRoutes(identity, clock, config), ...oauthRoutes(oauth, { secureCookies: config.ssl, logger })],
       processors: [socketCloser],
       // Clients of the `oauthClients` config key; a bad entry stops the start, not a half-started gateway.
       start: async () => {
         await oauth.registerConfiguredClients();
       },
+      // Refusals counted in the last window are written before the log closes.
+      stop: () => identity.refusals.flush(),
     };
   },
 });

@@ -55,7 +55,10 @@ export interface LoginPageOptions {
   /** Where the form posts (the authorize endpoint's path). */
   action: string;
   clientName: string;
-  /** The signed token binding the authorization request and the browser to this form. */
+  /**
+   * The signed token binding the authorization request and the browser to this form, with
+   * the client's state beside it (oauth-authorization.ts): opaque here, escaped like the rest.
+   */
   formToken: string;
   username?: string | undefined;
   error?: string | undefined;

@@ -3,7 +3,7 @@ import type { Clock } from '../../core/clock.js';
 import { AppError } from '../../core/errors.js';
 import { streamId } from '../../core/ids.js';
 import type { CommandResult } from '../../runtime/actor-runtime.js';
-import { redirectWith, type AuthorizationRequest, type RegisteredClient } from '../../auth/oauth-protocol.js';
+import { redirectWith, type AuthorizationRequest, type RegisteredClient } from './oauth-protocol.js';
 import type { TokenClaims } from '../../auth/tokens.js';
 import { OAUTH_CATEGORIES, type OAuthFlowCommand, type OAuthLoginFailureReason } from './domain/index.js';
 import type { IdentityService, RequestOrigin } from './identity-service.js';
@@ -25,6 +25,7 @@ export class LoginPageError extends Error {
 /** A login form whose token verified: the authorization request it carries, and its flow. */
 export interface LoginForm {
   flowId: string;
+  /** The form's `request` field as the page carries it: the token, and the state beside it. */
   token: string;
   request: AuthorizationRequest;
   client: RegisteredClient;
@@ -37,6 +38,16 @@ export type LoginOutcome =
   | { password: string; status: number };
 
 const sha256 = (value: string): string => createHash('sha256').update(value).digest('base64url');
+
+/**
+ * The client's `state` travels beside the form's token, not inside it: `<token>~<state as
+ * base64url UTF-8>`, the token naming the state's hash. Inside, a long non-ASCII state (1,024
+ * CJK characters: 3 KiB of UTF-8, 4 KiB once base64url-encoded) pushed the token past the
+ * longest one the verifier reads, and the form could never be submitted. Beside it, every
+ * state the authorize endpoint accepts fits the form's body limit (16 KiB), and base64url
+ * keeps a browser from rewriting newlines in it. `~` is in no token.
+ */
+const STATE_SEPARATOR = '~';
 
 const LOGIN_MESSAGES: Record<OAuthLoginFailureReason, string> = {
   unknown_user_or_password: 'Unknown user or wrong password.',
@@ -69,12 +80,12 @@ export class AuthorizationCodeFlow {
         ru: request.redirectUri,
         sc: request.scope,
         bnd: browserBinding,
-        ...(request.state === null ? {} : { st: request.state }),
+        ...(request.state === null ? {} : { sth: sha256(request.state) }),
         ...(request.codeChallenge === null ? {} : { cc: request.codeChallenge }),
       },
       now: this.clock.now(),
     });
-    return issued.token;
+    return request.state === null ? issued.token : `${issued.token}${STATE_SEPARATOR}${Buffer.from(request.state, 'utf8').toString('base64url')}`;
   }
 
   /**
@@ -82,12 +93,19 @@ export class AuthorizationCodeFlow {
    * opened in (the cookie whose hash it names: a form fetched elsewhere cannot be submitted
    * from a victim's browser), and its flow not finished yet.
    */
-  async openForm(token: string | undefined, browserNonce: string | undefined, remoteAddress: string): Promise<LoginForm> {
+  async openForm(formValue: string | undefined, browserNonce: string | undefined, remoteAddress: string): Promise<LoginForm> {
     const now = this.clock.now();
+    const separator = formValue?.indexOf(STATE_SEPARATOR) ?? -1;
+    const token = separator === -1 ? formValue : formValue!.slice(0, separator);
+    const state = separator === -1 ? null : Buffer.from(formValue!.slice(separator + 1), 'base64url').toString('utf8');
     let claims: TokenClaims;
     try {
       claims = await this.identity.tokens.verify('login', token, now);
       if (!unexpired(claims, now)) throw new AppError('UNAUTHORIZED', 'expired');
+      // The state must be the one the token names (a changed one is a forged form); `st`
+      // is the state inside the token, as forms issued before the change carry it.
+      const named = typeof claims.sth === 'string' ? claims.sth : null;
+      if (named === null ? state !== null : state === null || sha256(state) !== named) throw new AppError('UNAUTHORIZED', 'state');
     } catch {
       await this.streams.refuse({ endpoint: 'authorize', grantType: null, clientId: null, error: 'invalid_request', reason: 'invalid_form_token' }, remoteAddress);
       throw new LoginPageError('This sign-in page has expired. Return to the application and sign in again.', 400);
@@ -100,12 +118,12 @@ export class AuthorizationCodeFlow {
     }
     const form: LoginForm = {
       flowId,
-      token: token!,
+      token: formValue!,
       client,
       request: {
         clientId: client.clientId,
         redirectUri,
-        state: typeof claims.st === 'string' ? claims.st : null,
+        state: state ?? (typeof claims.st === 'string' ? claims.st : null),
         scope: typeof claims.sc === 'string' ? claims.sc : '',
         codeChallenge: typeof claims.cc === 'string' ? claims.cc : null,
       },

@@ -1,5 +1,5 @@
 import { toPublicError } from '../../core/errors.js';
-import type { RegisteredClient } from '../../auth/oauth-protocol.js';
+import type { RegisteredClient } from './oauth-protocol.js';
 import type { ConfiguredOAuthClient } from './config.js';
 import type { IdentityService } from './identity-service.js';
 

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { LoginPageError, type LoginForm, type LoginOutcome, type OAuthService } from './oauth-service.js';
-import { OAuthError, checkAuthorizationRequest, singleParameters } from '../../auth/oauth-protocol.js';
+import { OAuthError, checkAuthorizationRequest, singleParameters } from './oauth-protocol.js';
 import { toPublicError } from '../../core/errors.js';
 import type { HttpRequest, HttpResponse, HttpRoute } from '../../edge/http.js';
 import { errorPage, loginPage, mfaPage } from './login-page.js';
@@ -59,11 +59,15 @@ const isForm = (request: HttpRequest): boolean =>
 
 const bodyParameters = (request: HttpRequest): URLSearchParams => new URLSearchParams(request.body.toString('utf8'));
 
-/** RFC 6749 section 5.2: a JSON error body; invalid_client is 401 with a Basic challenge. */
+/**
+ * RFC 6749 section 5.2: a JSON error body; invalid_client is 401 with a Basic challenge;
+ * `slow_down` (client-secret guesses past their budget) is 429 with `retry-after`.
+ */
 function tokenError(error: OAuthError): HttpResponse {
-  const status = error.error === 'invalid_client' ? 401 : error.error === 'server_error' ? 500 : 400;
+  const status = error.error === 'invalid_client' ? 401 : error.error === 'slow_down' ? 429 : error.error === 'server_error' ? 500 : 400;
   const headers: Record<string, string> = { ...TOKEN_HEADERS };
   if (status === 401) headers['www-authenticate'] = 'Basic realm="switchyard", charset="UTF-8"';
+  if (status === 429) headers['retry-after'] = String(error.retryAfterSeconds ?? 60);
   return { status, headers, body: JSON.stringify({ error: error.error, error_description: error.description }) };
 }
 

@@ -1,6 +1,6 @@
 import type { Clock } from '../../core/clock.js';
 import type { ActorRuntime } from '../../runtime/actor-runtime.js';
-import type { AuthorizationRequest, RegisteredClient } from '../../auth/oauth-protocol.js';
+import type { AuthorizationRequest, RegisteredClient } from './oauth-protocol.js';
 import type { IdentityConfig } from './config.js';
 import type { IdentityService } from './identity-service.js';
 import { AuthorizationCodeFlow, type LoginForm, type LoginOutcome } from './oauth-authorization.js';

@@ -11,7 +11,7 @@ import {
   scopeWithin,
   singleParameters,
   type RegisteredClient,
-} from '../../auth/oauth-protocol.js';
+} from './oauth-protocol.js';
 import type { TokenClaims } from '../../auth/tokens.js';
 import type { IdentityConfig } from './config.js';
 import { OAUTH_CATEGORIES, type OAuthGrantCommand, type OAuthRequestCommand } from './domain/index.js';
@@ -19,6 +19,7 @@ import type { IdentityService } from './identity-service.js';
 import type { OAuthClients } from './oauth-clients.js';
 import { unexpired } from './oauth-lifetimes.js';
 import type { OAuthStreams } from './oauth-streams.js';
+import { GuessLimiter } from './sign-in-limits.js';
 
 export interface TokenResponse {
   access_token: string;
@@ -28,7 +29,13 @@ export interface TokenResponse {
   scope: string;
 }
 
-export type TokenEndpointConfig = Pick<IdentityConfig, 'accessTokenTtlSeconds' | 'refreshTokenTtlSeconds' | 'organisationTokenTtlSeconds'>;
+export type TokenEndpointConfig = Pick<
+  IdentityConfig,
+  'accessTokenTtlSeconds' | 'refreshTokenTtlSeconds' | 'organisationTokenTtlSeconds' | 'clientSecretAttemptsPerMinutePerClient' | 'clientSecretAttemptsPerMinutePerAddress'
+>;
+
+/** Client-authentication refusals: the guessing surface, logged within the address's refusal budget. */
+const CLIENT_AUTH_ERRORS: ReadonlySet<string> = new Set(['invalid_client', 'slow_down']);
 
 /**
  * `POST /auth/oauth2/token` (RFC 6749 section 3.2): client authentication, then one of the
@@ -36,13 +43,18 @@ export type TokenEndpointConfig = Pick<IdentityConfig, 'accessTokenTtlSeconds' |
  * revokes the grant) and client_credentials. Every issue and refusal is in the log first.
  */
 export class TokenEndpoint {
+  /** Wrong client secrets, per client id and per remote address (in that order of keys). */
+  private readonly secretGuesses: GuessLimiter;
+
   constructor(
     private readonly identity: IdentityService,
     private readonly clients: OAuthClients,
     private readonly streams: OAuthStreams,
     private readonly config: TokenEndpointConfig,
     private readonly clock: Clock,
-  ) {}
+  ) {
+    this.secretGuesses = new GuessLimiter(config.clientSecretAttemptsPerMinutePerClient, config.clientSecretAttemptsPerMinutePerAddress);
+  }
 
 
   /** `POST /auth/oauth2/token`: authenticates the client, then runs its grant. Refusals are recorded, then thrown. */
@@ -52,7 +64,7 @@ export class TokenEndpoint {
     let clientId: string | null = clientIdForAudit(values.get('client_id'));
     try {
       if (duplicate !== undefined) throw new OAuthError('invalid_request', `parameter ${duplicate} is repeated`, 'duplicate_parameter');
-      const client = this.authenticateClient(authorization, values);
+      const client = this.authenticateClient(authorization, values, remoteAddress);
       clientId = client.clientId;
       switch (grantType) {
         case null:
@@ -68,7 +80,12 @@ export class TokenEndpoint {
       }
     } catch (error) {
       if (error instanceof OAuthError) {
-        if (!error.recorded) {
+        // A secret guesser's refusals are logged one by one only within the address's budget;
+        // past it they are counted into the window's RefusalsSummarised.
+        const logged =
+          !CLIENT_AUTH_ERRORS.has(error.error) ||
+          this.identity.refusals.admit({ connectionId: 'http', remoteAddress, kind: 'oauth-client', reason: error.reason }, this.clock.now());
+        if (!error.recorded && logged) {
           await this.streams.refuse(
             { endpoint: 'token', grantType: grantType?.slice(0, 64) ?? null, clientId, error: error.error, reason: error.reason, ...error.audit },
             remoteAddress,
@@ -83,7 +100,7 @@ export class TokenEndpoint {
    * Client authentication (RFC 6749 section 2.3.1): HTTP Basic or `client_secret` in the body,
    * never both; a public client names itself with `client_id` and has no secret.
    */
-  authenticateClient(authorization: string | undefined, values: Map<string, string>): RegisteredClient {
+  authenticateClient(authorization: string | undefined, values: Map<string, string>, remoteAddress?: string): RegisteredClient {
     const basic = parseBasicCredentials(authorization);
     if (basic === 'malformed') throw new OAuthError('invalid_client', 'malformed Basic credentials', 'malformed_basic');
     const bodyId = values.get('client_id');
@@ -102,9 +119,16 @@ export class TokenEndpoint {
       return client;
     }
     if (secret === undefined) throw new OAuthError('invalid_client', 'client authentication is required', 'no_client_secret');
+    // Past the budget of wrong secrets (per client, per address) no secret is compared, right
+    // or wrong: a guesser learns nothing, and a client with its right secret spends nothing.
+    const keys = remoteAddress === undefined ? [clientId] : [clientId, remoteAddress];
+    const now = this.clock.now();
+    const wait = this.secretGuesses.refusal(keys, now);
+    if (wait > 0) throw new OAuthError('slow_down', 'too many wrong client secrets; try again later', 'rate_limited', { retryAfterSeconds: wait });
     try {
       this.identity.authenticateClient(clientId, secret);
     } catch {
+      this.secretGuesses.wrong(keys, now);
       throw new OAuthError('invalid_client', 'client authentication failed', 'wrong_client_secret');
     }
     return client;

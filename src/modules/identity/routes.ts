@@ -4,6 +4,8 @@ import type { Clock } from '../../core/clock.js';
 import { AppError } from '../../core/errors.js';
 import { json, type HttpRoute } from '../../edge/http.js';
 import { httpErrorResponse } from '../../edge/replies.js';
+import type { IdentityConfig } from './config.js';
+import { GuessLimiter } from './sign-in-limits.js';
 
 function sameSecret(given: string, expected: string): boolean {
   const a = Buffer.from(given);
@@ -11,8 +13,18 @@ function sameSecret(given: string, expected: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-/** `GET /.well-known/jwks.json` and Chat Signal's `POST /app`. */
-export function identityRoutes(identity: IdentityService, clock: Clock, appPassword: string | undefined): HttpRoute[] {
+/**
+ * `GET /.well-known/jwks.json` and Chat Signal's `POST /app`. Wrong `/app` passwords are
+ * limited per remote address: past the budget every guess, right or wrong, gets 429
+ * RATE_LIMITED with `retry-after` before the password is compared.
+ */
+export function identityRoutes(
+  identity: IdentityService,
+  clock: Clock,
+  config: Pick<IdentityConfig, 'appPassword' | 'appPasswordAttemptsPerMinutePerAddress'>,
+): HttpRoute[] {
+  const { appPassword } = config;
+  const guesses = new GuessLimiter(config.appPasswordAttemptsPerMinutePerAddress);
   return [
     {
       method: 'get',
@@ -41,7 +53,14 @@ export function identityRoutes(identity: IdentityService, clock: Clock, appPassw
         if (typeof app !== 'string' || typeof password !== 'string') {
           return json(400, { status: 400, error: 'body must be JSON {app, password}', response: null });
         }
-        if (!sameSecret(password, appPassword)) return json(401, { status: 401, error: 'wrong password', response: null });
+        const now = clock.now();
+        const address = [request.remoteAddress];
+        const wait = guesses.refusal(address, now);
+        if (wait > 0) return httpErrorResponse(new AppError('RATE_LIMITED', 'too many wrong passwords; try again later'), { 'retry-after': String(wait) });
+        if (!sameSecret(password, appPassword)) {
+          guesses.wrong(address, now);
+          return json(401, { status: 401, error: 'wrong password', response: null });
+        }
         try {
           const token = await identity.issueAppToken(app);
           return json(200, { status: 200, error: null, response: { token } });

@@ -79,9 +79,18 @@ export function identityTopics(deps: IdentityTopicDependencies): AnyTopic<Client
   const session = (connection: ClientConnection, command: SessionCommand) =>
     runtime.execute(streamId(SESSION_CATEGORY, connection.id), command, { actor: `connection:${connection.id}` });
 
-  /** Records a refused token and returns the refusal to throw. */
-  const refusedToken = async (connection: ClientConnection, kind: string): Promise<AppError> => {
-    await session(connection, { type: 'RecordTokenRefused', kind, reason: 'invalid token', remoteAddress: connection.info.remoteAddress });
+  const refusals = identity.refusals;
+
+  /**
+   * Records a refused token and returns the refusal to throw: on its own within the address's
+   * budget for the window, else counted into the window's RefusalsSummarised (sign-in-limits.ts).
+   */
+  const refusedToken = async (connection: ClientConnection, kind: string, now: number): Promise<AppError> => {
+    const { remoteAddress } = connection.info;
+    const reason = 'invalid token';
+    if (refusals.admit({ connectionId: connection.id, remoteAddress, kind: `token:${kind}`, reason }, now)) {
+      await session(connection, { type: 'RecordTokenRefused', kind, reason, remoteAddress });
+    }
     return tokenNotValid();
   };
 
@@ -137,11 +146,15 @@ export function identityTopics(deps: IdentityTopicDependencies): AnyTopic<Client
   };
 
   /** Records a failed password check and returns what to answer. */
-  const loginRefused = async (connection: ClientConnection, username: string, error: unknown): Promise<unknown> => {
+  const loginRefused = async (connection: ClientConnection, username: string, error: unknown, now: number): Promise<unknown> => {
     const { code } = toPublicError(error);
     if (code !== 'BAD_REQUEST') {
       const reason = code === 'RATE_LIMITED' ? 'rate_limited' : code === 'FORBIDDEN' ? 'disabled' : 'unknown_user_or_password';
-      await session(connection, { type: 'RecordLoginFailure', username: username.slice(0, 64), reason, remoteAddress: connection.info.remoteAddress });
+      const { remoteAddress } = connection.info;
+      const name = username.slice(0, 64);
+      if (refusals.admit({ connectionId: connection.id, remoteAddress, kind: 'login', reason, username: name }, now)) {
+        await session(connection, { type: 'RecordLoginFailure', username: name, reason, remoteAddress });
+      }
     }
     // A disabled account answers like a wrong password: the answer must not confirm it exists.
     return code === 'FORBIDDEN' ? new AppError('UNAUTHORIZED', 'unknown user or wrong password') : error;
@@ -165,7 +178,7 @@ export function identityTopics(deps: IdentityTopicDependencies): AnyTopic<Client
         client.principal = { kind: 'organisation', organisationId, clientId: claims.cid ?? null };
         client.reply(id, IDENTITY_ANSWERS.authenticated, { organisationId, authStatus: 'unauthorized' });
       } catch {
-        throw await refusedToken(client, 'oauth2');
+        throw await refusedToken(client, 'oauth2', now);
       }
     },
   });
@@ -176,7 +189,7 @@ export function identityTopics(deps: IdentityTopicDependencies): AnyTopic<Client
     reject: UNAUTHORIZED_ANSWER,
     handle: async ({ client, data: { token }, id, now }) => {
       const user = await userFromToken(token, now);
-      if (!user) throw await refusedToken(client, 'access');
+      if (!user) throw await refusedToken(client, 'access', now);
       await authorizeUser(client, user);
       client.reply(id, IDENTITY_ANSWERS.authorized, { userId: user.userId, groups: user.groups, organisationId: user.organisationId });
     },
@@ -191,7 +204,7 @@ export function identityTopics(deps: IdentityTopicDependencies): AnyTopic<Client
       try {
         verified = await identity.verifyPassword(username, password, origin(client, now));
       } catch (error) {
-        throw await loginRefused(client, username, error);
+        throw await loginRefused(client, username, error, now);
       }
       const preferred = client.principal.kind === 'organisation' ? client.principal.organisationId : null;
       const organisationId = identity.organisationFor(verified.userId, preferred);
@@ -247,7 +260,7 @@ export function identityTopics(deps: IdentityTopicDependencies): AnyTopic<Client
       try {
         app = await identity.verifyAppToken(token, now);
       } catch {
-        throw await refusedToken(client, 'app');
+        throw await refusedToken(client, 'app', now);
       }
       const issued = await tokens.issue('session', { subject: app.app, ttlSeconds: config.sessionTokenTtlSeconds, claims: { sid: client.id }, now });
       await session(client, { type: 'StartAppSession', app: app.app, appTokenId: app.jti, remoteAddress: client.info.remoteAddress });
@@ -270,7 +283,11 @@ export function identityTopics(deps: IdentityTopicDependencies): AnyTopic<Client
     },
   });
 
-  return [authenticate, authorize, login, mfa, authRequest, logout];
+  // Sign-in topics are what an anonymous client can send: their work in flight is capped and
+  // their refusals count toward the bad-frame limit (sign-in-limits.ts). Logout does no work
+  // worth capping and refuses nothing.
+  const { signIns } = identity;
+  return [signIns.guard(authenticate), signIns.guard(authorize), signIns.guard(login), signIns.guard(mfa), signIns.guard(authRequest), logout];
 }
 
 /**

@@ -1,10 +1,10 @@
 import type { Clock } from '../../core/clock.js';
 import type { ClientConnection } from '../../edge/connection.js';
 import type { Connections } from '../connections/index.js';
-import { defineModule, type ActorRuntime } from '../../runtime/index.js';
+import { defineModule, type ActorRuntime, type IdleEviction, type Scheduler } from '../../runtime/index.js';
 import type { RoomsConfig } from './config.js';
 import { demoPageRoute } from './demo-page.js';
-import { roomAggregate } from './domain/index.js';
+import { ROOM_CATEGORY, roomAggregate } from './domain/index.js';
 import { JoinRequestFrames } from './join-frames.js';
 import { RoomMembers } from './members.js';
 import { roomProcessors } from './processors.js';
@@ -27,7 +27,22 @@ export interface RoomsDependencies {
   clock: Clock;
   /** Open sockets by id, and word of the ones that close. */
   connections: Pick<Connections, 'get' | 'onClosed'>;
+  /** Runs the idle sweep of room actors; without one (unit tests) only closed rooms are dropped. */
+  scheduler?: Scheduler;
+  /** Overrides ROOM_IDLE_EVICTION (tests). */
+  idleEviction?: IdleEviction & { sweepIntervalMs: number };
 }
+
+/**
+ * Room actors idle this long are dropped and reloaded from the log by the next command: the
+ * relay needs only RoomMembers, so an open room with quiet members needs no actor. The bound
+ * caps the actors a burst of distinct open rooms leaves after a sweep.
+ */
+export const ROOM_IDLE_EVICTION: IdleEviction & { sweepIntervalMs: number } = {
+  idleMs: 5 * 60_000,
+  maxActors: 10_000,
+  sweepIntervalMs: 60_000,
+};
 
 /**
  * Rooms and WebRTC signalling (PROTOCOL.md section 5): owner-approved joins as room
@@ -38,13 +53,14 @@ export const roomsModule = defineModule<RoomsDependencies, { service: RoomHost }
   name: 'rooms',
   aggregates: [roomAggregate],
   projections: [roomsProjection],
-  create({ runtime, config, clock, connections }) {
+  create({ runtime, config, clock, connections, scheduler, idleEviction = ROOM_IDLE_EVICTION }) {
     const connection = (peerId: string) => connections.get(peerId);
     const members = new RoomMembers(connection);
     const host = new RoomHost({ runtime, clock, members });
     const relay = new Relay(members, config);
     const joinFrames = new JoinRequestFrames();
     connections.onClosed((closed) => host.connectionClosed(closed));
+    scheduler?.every('rooms.evict-idle', idleEviction.sweepIntervalMs, (now) => runtime.evictIdle(ROOM_CATEGORY, now, idleEviction));
     return {
       api: { service: host },
       topics: roomTopics({ host, relay, joinFrames, config }),

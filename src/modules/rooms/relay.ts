@@ -5,9 +5,9 @@ import type { ClientConnection } from '../../edge/connection.js';
 import { KeySet, parseSpan, scanFrame, spanEqualsString, type Span } from '../../protocol/json-scan.js';
 import { ROOM_TOPICS } from '../../protocol/topics/rooms.js';
 import type { FastPath } from '../../runtime/index.js';
-import { requireSession } from '../identity/index.js';
 import type { RoomsConfig } from './config.js';
 import type { RoomMembers } from './members.js';
+import { requireRoomSession } from './session.js';
 
 export type RelayKind = 'sdp' | 'ice';
 
@@ -98,7 +98,7 @@ export class Relay {
     const authSpan = scanned.data[DATA.auth];
     const payloadSpan = scanned.data[DATA.payload];
     try {
-      requireSession(connection, authSpan ? { auth: parseSpan(bytes, authSpan) } : undefined);
+      requireRoomSession(connection, authSpan ? { auth: parseSpan(bytes, authSpan) } : undefined);
       const target = this.deliver(connection, kind, room, to, payloadSpan ? payloadSpan[1] - payloadSpan[0] : 0, now);
       if (target.info.transport === 'native' && target.codec === 'json') {
         target.sendEncoded(this.spliceRelay(bytes, kind, roomSpan!, connection.id, bodySpan, payloadSpan), false);

@@ -17,12 +17,12 @@ import {
 } from '../../protocol/topics/rooms.js';
 import type { ClientConnection } from '../../edge/connection.js';
 import { defineTopic, type AnyTopic, type RejectStyle } from '../../runtime/index.js';
-import { requireSession } from '../identity/index.js';
 import type { RoomsConfig } from './config.js';
 import { userKeyOf, type RoomCommand } from './domain/index.js';
 import type { JoinRequestFrames } from './join-frames.js';
 import { assertPayloadFits, jsonBytes, type Relay } from './relay.js';
 import type { RoomHost } from './room-host.js';
+import { requireRoomSession } from './session.js';
 
 export interface RoomTopicDependencies {
   host: RoomHost;
@@ -36,7 +36,7 @@ export interface RoomTopicDependencies {
  * Handlers then build user keys from `client.principal`, which this has vouched for.
  */
 const authorize = (client: ClientConnection, data: unknown): void => {
-  requireSession(client, data);
+  requireRoomSession(client, data);
 };
 
 /** The room the refused frame named, when it named one as a string (even an invalid one). */

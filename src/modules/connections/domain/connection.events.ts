@@ -29,3 +29,12 @@ export type ConnectionEvent =
   | { type: 'ConnectionClosed'; data: ConnectionClosedData };
 
 export const CONNECTION_CATEGORY = 'connection';
+
+/**
+ * Every ConnectionEvent type, for the operator's event catalogue (`switchyard events --types`);
+ * `satisfies` fails to compile when the union gains a type not listed here.
+ */
+export const CONNECTION_EVENT_TYPES = Object.keys({
+  ConnectionOpened: true,
+  ConnectionClosed: true,
+} satisfies Record<ConnectionEvent['type'], true>) as readonly ConnectionEvent['type'][];

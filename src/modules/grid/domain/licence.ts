@@ -1,5 +1,10 @@
 import { AppError } from '../../../core/errors.js';
-import type { Usage } from '../directory.js';
+
+/** What a customer uses now: rooms placed or reported, peers reported or promised. */
+export interface Usage {
+  rooms: number;
+  peers: number;
+}
 
 /** A customer's limits; null means none. */
 export interface Licence {

@@ -20,6 +20,8 @@ export type UserCommand =
   | { type: 'EnableUser'; by: string };
 
 export type OrganisationCommand = { type: 'CreateOrganisation'; organisationId: string; name: string; now: number };
+/** Takes a name for an organisation (stream `organisation_name-<slug>`); refused once taken. */
+export type OrganisationNameCommand = { type: 'ClaimOrganisationName'; name: string; organisationId: string; now: number };
 export type GroupCommand = { type: 'CreateGroup'; groupId: string; organisationId: string; name: string; now: number };
 export type ClientCommand = {
   type: 'RegisterClient';

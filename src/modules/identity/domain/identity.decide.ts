@@ -1,8 +1,8 @@
 import type { SnapshotFrom } from 'xstate';
 import { AppError } from '../../../core/errors.js';
-import type { AppCommand, ClientCommand, GroupCommand, OrganisationCommand, UserCommand } from './identity.commands.js';
-import type { AppEvent, ClientRegistered, GroupCreated, OrganisationCreated, UserEvent } from './identity.events.js';
-import type { appMachine, clientMachine, groupMachine, organisationMachine, userMachine } from './identity.machine.js';
+import type { AppCommand, ClientCommand, GroupCommand, OrganisationCommand, OrganisationNameCommand, UserCommand } from './identity.commands.js';
+import { organisationNameSlug, type AppEvent, type ClientRegistered, type GroupCreated, type OrganisationCreated, type OrganisationNameClaimed, type UserEvent } from './identity.events.js';
+import type { appMachine, clientMachine, groupMachine, organisationMachine, organisationNameMachine, userMachine } from './identity.machine.js';
 
 type UserSnapshot = SnapshotFrom<typeof userMachine>;
 
@@ -62,6 +62,24 @@ export function decideUser(command: UserCommand, snapshot: UserSnapshot): UserEv
 export function decideOrganisation(command: OrganisationCommand, snapshot: SnapshotFrom<typeof organisationMachine>): OrganisationCreated[] {
   if (snapshot.context.data) throw new AppError('CONFLICT', 'organisation already exists');
   return [{ type: 'OrganisationCreated', data: { organisationId: command.organisationId, name: command.name, createdAt: command.now } }];
+}
+
+/**
+ * A name is claimed once, for ever (organisations are never renamed or deleted yet). The
+ * refusal names the organisation that holds it, so the operator can use that one instead.
+ */
+export function decideOrganisationName(
+  command: OrganisationNameCommand,
+  snapshot: SnapshotFrom<typeof organisationNameMachine>,
+): OrganisationNameClaimed[] {
+  const held = snapshot.context.data;
+  if (held) throw new AppError('CONFLICT', `organisation name "${held.name}" is taken by organisation ${held.organisationId}`);
+  return [
+    {
+      type: 'OrganisationNameClaimed',
+      data: { slug: organisationNameSlug(command.name), name: command.name, organisationId: command.organisationId, claimedAt: command.now },
+    },
+  ];
 }
 
 export function decideGroup(command: GroupCommand, snapshot: SnapshotFrom<typeof groupMachine>): GroupCreated[] {

@@ -5,6 +5,29 @@ export interface OrganisationCreated {
   data: { organisationId: string; name: string; createdAt: number };
 }
 
+/**
+ * An organisation name taken, on stream `organisation_name-<slug>` (see organisationNameSlug).
+ * It is the first and only event of that stream, appended to an empty stream: two
+ * `orgs add acme` racing from two processes cannot both commit, because the log refuses the
+ * second append at expected version 0. It precedes the organisation's OrganisationCreated.
+ */
+export interface OrganisationNameClaimed {
+  type: 'OrganisationNameClaimed';
+  data: { slug: string; name: string; organisationId: string; claimedAt: number };
+}
+
+/**
+ * What makes two organisation names the same: Unicode compatibility form, case and runs of
+ * white space are ignored ("ACME  Corp" and "acme corp" are one name). Pure, so the domain
+ * and the service agree on it.
+ */
+export function organisationNameSlug(name: string): string {
+  return name.normalize('NFKC').trim().toLowerCase().replace(/\s+/g, '-');
+}
+
+/** Longest slug accepted: the claim's stream id stays well under the log's 200 characters. */
+export const MAX_ORGANISATION_SLUG_LENGTH = 128;
+
 export interface GroupCreated {
   type: 'GroupCreated';
   data: { groupId: string; organisationId: string; name: string; createdAt: number };
@@ -49,4 +72,31 @@ export const IDENTITY_CATEGORIES = {
   user: 'user',
   client: 'client',
   app: 'app',
+  /** Not `organisation-name-…`: that stream would fall in the `organisation` category. */
+  organisationName: 'organisation_name',
 } as const;
+
+/**
+ * Every identity event type by the category of stream it is written to (the operator's event
+ * catalogue, `switchyard events --types`); `satisfies` fails to compile when a union gains a
+ * type not listed here.
+ */
+export const USER_EVENT_TYPES = Object.keys({
+  UserRegistered: true,
+  UserAddedToGroup: true,
+  MfaEnrolled: true,
+  MfaCodeAccepted: true,
+  MfaCodeRejected: true,
+  MfaLocked: true,
+  MfaUnlocked: true,
+  UserDisabled: true,
+  UserEnabled: true,
+} satisfies Record<UserEvent['type'], true>) as readonly UserEvent['type'][];
+export const APP_EVENT_TYPES = Object.keys({
+  AppTokenIssued: true,
+  AppTokenRevoked: true,
+} satisfies Record<AppEvent['type'], true>) as readonly AppEvent['type'][];
+export const ORGANISATION_EVENT_TYPES: readonly OrganisationCreated['type'][] = ['OrganisationCreated'];
+export const ORGANISATION_NAME_EVENT_TYPES: readonly OrganisationNameClaimed['type'][] = ['OrganisationNameClaimed'];
+export const GROUP_EVENT_TYPES: readonly GroupCreated['type'][] = ['GroupCreated'];
+export const CLIENT_EVENT_TYPES: readonly ClientRegistered['type'][] = ['ClientRegistered'];

@@ -1,5 +1,5 @@
 import { assign, setup } from 'xstate';
-import type { AppEvent, ClientRegistered, GroupCreated, OrganisationCreated, UserEvent } from './identity.events.js';
+import type { AppEvent, ClientRegistered, GroupCreated, OrganisationCreated, OrganisationNameClaimed, UserEvent } from './identity.events.js';
 
 export interface UserContext {
   userId: string;
@@ -88,6 +88,7 @@ function createdOnce<Event extends { type: string; data: object }>(id: string, c
 }
 
 export const organisationMachine = createdOnce<OrganisationCreated>('organisation', 'OrganisationCreated');
+export const organisationNameMachine = createdOnce<OrganisationNameClaimed>('organisationName', 'OrganisationNameClaimed');
 export const groupMachine = createdOnce<GroupCreated>('group', 'GroupCreated');
 export const clientMachine = createdOnce<ClientRegistered>('client', 'ClientRegistered');
 

@@ -1,8 +1,8 @@
 import type { AggregateDefinition } from '../../../core/decider.js';
-import type { AppCommand, ClientCommand, GroupCommand, OrganisationCommand, UserCommand } from './identity.commands.js';
-import { decideApp, decideClient, decideGroup, decideOrganisation, decideUser } from './identity.decide.js';
+import type { AppCommand, ClientCommand, GroupCommand, OrganisationCommand, OrganisationNameCommand, UserCommand } from './identity.commands.js';
+import { decideApp, decideClient, decideGroup, decideOrganisation, decideOrganisationName, decideUser } from './identity.decide.js';
 import { IDENTITY_CATEGORIES } from './identity.events.js';
-import { appMachine, clientMachine, groupMachine, organisationMachine, userMachine } from './identity.machine.js';
+import { appMachine, clientMachine, groupMachine, organisationMachine, organisationNameMachine, userMachine } from './identity.machine.js';
 import type { SessionCommand } from './session.commands.js';
 import { decideSession } from './session.decide.js';
 import { SESSION_CATEGORY } from './session.events.js';
@@ -11,10 +11,14 @@ import type { OAuthFlowCommand, OAuthGrantCommand, OAuthRequestCommand } from '.
 import { decideOAuthFlow, decideOAuthGrant, decideOAuthRequest } from './oauth.decide.js';
 import { OAUTH_CATEGORIES } from './oauth.events.js';
 import { oauthFlowMachine, oauthGrantMachine, oauthRequestMachine } from './oauth.machine.js';
+import type { RefusalCommand } from './refusal.commands.js';
+import { decideRefusals } from './refusal.decide.js';
+import { REFUSAL_CATEGORY } from './refusal.events.js';
+import { refusalMachine } from './refusal.machine.js';
 export * from './identity.events.js';
 export * from './identity.commands.js';
 export * from './identity.machine.js';
-export { decideUser, mfaLocked } from './identity.decide.js';
+export { decideUser, decideOrganisationName, mfaLocked } from './identity.decide.js';
 
 export const userAggregate: AggregateDefinition<typeof userMachine, UserCommand> = {
   category: IDENTITY_CATEGORIES.user,
@@ -25,6 +29,17 @@ export const organisationAggregate: AggregateDefinition<typeof organisationMachi
   category: IDENTITY_CATEGORIES.organisation,
   machine: organisationMachine,
   decide: decideOrganisation,
+};
+/**
+ * Organisation name claims: read only when a name is added, so not rebuilt at start (one
+ * stream per organisation would otherwise sit in memory for nothing).
+ */
+export const organisationNameAggregate: AggregateDefinition<typeof organisationNameMachine, OrganisationNameCommand> = {
+  category: IDENTITY_CATEGORIES.organisationName,
+  machine: organisationNameMachine,
+  decide: decideOrganisationName,
+  rebuildAtStart: false,
+  keepInMemory: false,
 };
 export const groupAggregate: AggregateDefinition<typeof groupMachine, GroupCommand> = {
   category: IDENTITY_CATEGORIES.group,
@@ -42,7 +57,7 @@ export const appAggregate: AggregateDefinition<typeof appMachine, AppCommand> = 
   decide: decideApp,
 };
 
-export const identityAggregates = [userAggregate, organisationAggregate, groupAggregate, clientAggregate, appAggregate];
+export const identityAggregates = [userAggregate, organisationAggregate, organisationNameAggregate, groupAggregate, clientAggregate, appAggregate];
 
 
 export * from './session.events.js';
@@ -89,3 +104,17 @@ export const oauthRequestAggregate: AggregateDefinition<typeof oauthRequestMachi
 };
 
 export const oauthAggregates = [oauthFlowAggregate, oauthGrantAggregate, oauthRequestAggregate];
+
+export * from './refusal.events.js';
+export * from './refusal.commands.js';
+export { refusalMachine } from './refusal.machine.js';
+export { decideRefusals } from './refusal.decide.js';
+
+/** One stream per address and window, written once: never kept in memory nor rebuilt at start. */
+export const refusalAggregate: AggregateDefinition<typeof refusalMachine, RefusalCommand> = {
+  category: REFUSAL_CATEGORY,
+  machine: refusalMachine,
+  decide: decideRefusals,
+  keepInMemory: false,
+  rebuildAtStart: false,
+};

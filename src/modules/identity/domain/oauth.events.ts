@@ -30,7 +30,9 @@ export type OAuthErrorCode =
   | 'unsupported_response_type'
   | 'invalid_scope'
   | 'access_denied'
-  | 'server_error';
+  | 'server_error'
+  // RFC 8628 section 3.5's "slow down", here for client-secret guesses past their budget (429).
+  | 'slow_down';
 
 export type OAuthLoginFailureReason = 'unknown_user_or_password' | 'disabled' | 'rate_limited' | 'browser_mismatch';
 
@@ -136,3 +138,26 @@ export type OAuthRequestEvent =
     };
 
 export type OAuthEvent = OAuthFlowEvent | OAuthGrantEvent | OAuthRequestEvent;
+
+/**
+ * Every OAuth event type by the category of stream it is written to (the event catalogue);
+ * `satisfies` fails to compile when a union gains a type not listed here.
+ */
+export const OAUTH_FLOW_EVENT_TYPES = Object.keys({
+  OAuthLoginFailed: true,
+  OAuthMfaChallenged: true,
+  OAuthMfaFailed: true,
+  AuthorizationCodeIssued: true,
+  AuthorizationDenied: true,
+} satisfies Record<OAuthFlowEvent['type'], true>) as readonly OAuthFlowEvent['type'][];
+export const OAUTH_GRANT_EVENT_TYPES = Object.keys({
+  AuthorizationCodeRedeemed: true,
+  AuthorizationCodeReuseRefused: true,
+  RefreshTokenRotated: true,
+  RefreshTokenRefused: true,
+  GrantRevoked: true,
+} satisfies Record<OAuthGrantEvent['type'], true>) as readonly OAuthGrantEvent['type'][];
+export const OAUTH_REQUEST_EVENT_TYPES = Object.keys({
+  OrganisationTokenIssued: true,
+  OAuthRequestRefused: true,
+} satisfies Record<OAuthRequestEvent['type'], true>) as readonly OAuthRequestEvent['type'][];

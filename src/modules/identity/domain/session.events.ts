@@ -22,3 +22,19 @@ export type SessionEvent =
   | { type: 'SessionEnded'; data: { by: string; reason: string } };
 
 export const SESSION_CATEGORY = 'session';
+
+/** Every SessionEvent type (the event catalogue); `satisfies` fails to compile when one is missing. */
+export const SESSION_EVENT_TYPES = Object.keys({
+  OrganisationAuthenticated: true,
+  LoginSucceeded: true,
+  LoginFailed: true,
+  MfaChallenged: true,
+  MfaPassed: true,
+  MfaFailed: true,
+  SessionAuthorized: true,
+  AppSessionStarted: true,
+  TokenIssued: true,
+  TokenRefused: true,
+  LoggedOut: true,
+  SessionEnded: true,
+} satisfies Record<SessionEvent['type'], true>) as readonly SessionEvent['type'][];

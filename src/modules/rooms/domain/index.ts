@@ -13,4 +13,10 @@ export const roomAggregate: AggregateDefinition<typeof roomMachine, RoomCommand>
   category: ROOM_CATEGORY,
   machine: roomMachine,
   decide: decideRoom,
+  // A room's actor is needed for commands only while it is open; a closed room (its bans
+  // included) is reloaded from the log when someone creates or asks about it again. So a
+  // join to a room that never existed, or a close, leaves no actor, and a start rebuilds
+  // only the rooms still open (which recovery then closes), not every room ever created.
+  keepWhile: (snapshot) => snapshot.matches('open'),
+  liveAfter: (event) => (event.type === 'RoomCreated' ? true : event.type === 'RoomClosed' ? false : undefined),
 };

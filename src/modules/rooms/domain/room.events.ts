@@ -30,8 +30,11 @@ export const ROOM_CATEGORY = 'room';
 /** A room event as the log recorded it. */
 export type RecordedRoomEvent = RecordedEvent & RoomEvent;
 
-/** Every type of RoomEvent: `satisfies` fails to compile when the union gains one not listed. */
-const ROOM_EVENT_TYPES: ReadonlySet<string> = new Set(
+/**
+ * Every type of RoomEvent: `satisfies` fails to compile when the union gains one not listed.
+ * Exported for the operator's event catalogue (`switchyard events --types`).
+ */
+export const ROOM_EVENT_TYPES: ReadonlySet<string> = new Set(
   Object.keys({
     RoomCreated: true,
     JoinRequested: true,

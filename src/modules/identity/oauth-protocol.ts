@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { OAuthErrorCode } from '../modules/identity/domain/index.js';
+import type { OAuthErrorCode } from './domain/index.js';
 
 /**
  * The parts of OAuth2 (RFC 6749) and PKCE (RFC 7636) that are plain parsing and comparing:
@@ -12,18 +12,21 @@ export class OAuthError extends Error {
   readonly recorded: boolean;
   /** The flow or grant a verified token pointed at, for the audit event. */
   readonly audit: { flowId?: string; grantId?: string };
+  /** `slow_down`: seconds until a guess is checked again (the 429's `retry-after`). */
+  readonly retryAfterSeconds: number | undefined;
 
   constructor(
     readonly error: OAuthErrorCode,
     readonly description: string,
     /** For the audit event: why, in a fixed vocabulary (the description is for the client). */
     readonly reason: string = error,
-    options: { recorded?: boolean; audit?: { flowId?: string; grantId?: string } } = {},
+    options: { recorded?: boolean; audit?: { flowId?: string; grantId?: string }; retryAfterSeconds?: number } = {},
   ) {
     super(description);
     this.name = 'OAuthError';
     this.recorded = options.recorded ?? false;
     this.audit = options.audit ?? {};
+    this.retryAfterSeconds = options.retryAfterSeconds;
   }
 }
 
