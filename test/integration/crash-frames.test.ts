@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { abuseStage, uncaughtErrors, type AbuseStage } from '../helpers/abuse.js';
+import type { TestGateway } from '../helpers/gateway.js';
 import { RawEngineSocket } from '../helpers/raw-engineio.js';
-import { APP_PASSWORD, appToken, connectPeer, meetInRoom, type Peer } from '../helpers/rooms.js';
+import type { Peer } from '../helpers/rooms.js';
 import { TestClient } from '../helpers/ws-client.js';
 
 /**
@@ -51,31 +52,17 @@ function variants(room = 'room-x', to = 'xxxxxxxx'): Variant[] {
   return out;
 }
 
-async function uncaughtErrors(server: TestGateway): Promise<number> {
-  const text = await (await fetch(server.url('/metrics'))).text();
-  return [...text.matchAll(/^switchyard_uncaught_errors_total\{[^}]*\} (\d+)/gm)].reduce((sum, match) => sum + Number(match[1]), 0);
-}
-
 describe('crash frames (hardening point 1)', () => {
   let server: TestGateway;
   let control: TestClient;
   let owner: Peer;
   let member: Peer;
-
+  let stage: AbuseStage;
   beforeAll(async () => {
-    server = await startTestGateway({ badFrameLimit: '10000', appPassword: APP_PASSWORD });
-    control = await TestClient.connect(server.wsUrl());
-    const token = await appToken(server);
-    owner = await connectPeer(server, token);
-    member = await connectPeer(server, token);
-    await meetInRoom(owner, [member], 'room-x');
+    stage = await abuseStage();
+    ({ server, control, owner, member } = stage);
   });
-  afterAll(async () => {
-    control.close();
-    owner.client.close();
-    member.client.close();
-    await server.close();
-  });
+  afterAll(() => stage.close());
 
   it('the probe frame is the one the issue names, byte for byte', () => {
     expect(nativeText(variants()[0]!)).toBe(CRASH_FRAME);

@@ -1,8 +1,9 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { abuseStage, uncaughtErrors, type AbuseStage } from '../helpers/abuse.js';
+import type { TestGateway } from '../helpers/gateway.js';
 import { RawEngineSocket } from '../helpers/raw-engineio.js';
-import { APP_PASSWORD, appToken, connectPeer, meetInRoom, type Peer } from '../helpers/rooms.js';
+import type { Peer } from '../helpers/rooms.js';
 import { TestClient } from '../helpers/ws-client.js';
 
 /**
@@ -74,10 +75,6 @@ function dataText(fuzz: FuzzFrame): string {
   return fuzz.dataAsString ?? `{${fuzz.fields.map(([key, text]) => `"${key}":${text}`).join(',')}}`;
 }
 
-async function uncaughtErrors(server: TestGateway): Promise<number> {
-  const text = await (await fetch(server.url('/metrics'))).text();
-  return [...text.matchAll(/^switchyard_uncaught_errors_total\{[^}]*\} (\d+)/gm)].reduce((sum, match) => sum + Number(match[1]), 0);
-}
 
 describe('fuzzed raw frames of every event', () => {
   let server: TestGateway;
@@ -86,20 +83,12 @@ describe('fuzzed raw frames of every event', () => {
   let member: Peer;
   let pingId = 0;
 
+  let stage: AbuseStage;
   beforeAll(async () => {
-    server = await startTestGateway({ badFrameLimit: '10000', appPassword: APP_PASSWORD, loginAttemptsPerMinutePerAddress: '10000', loginAttemptsPerMinutePerUser: '10000' });
-    control = await TestClient.connect(server.wsUrl());
-    const token = await appToken(server);
-    owner = await connectPeer(server, token);
-    member = await connectPeer(server, token);
-    await meetInRoom(owner, [member], 'room-x');
+    stage = await abuseStage({ loginAttemptsPerMinutePerAddress: '10000', loginAttemptsPerMinutePerUser: '10000' });
+    ({ server, control, owner, member } = stage);
   });
-  afterAll(async () => {
-    control.close();
-    owner.client.close();
-    member.client.close();
-    await server.close();
-  });
+  afterAll(() => stage.close());
 
   it('on /ws, from an anonymous socket and from a room member, the gateway keeps serving', async () => {
     const anonymous = await TestClient.connect(server.wsUrl());
