@@ -9,7 +9,7 @@ import {
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 // The file, not the store's index: the config loader imports this module and must not load SQLite.
-import { StartupError, ensurePrivateDirectory } from '../store/startup.js';
+import { StartupError, ensurePrivateDirectory } from '../store/index.js';
 
 /**
  * ODIN key formats, byte for byte as `@4players/odin-tokens` and the ODIN gateway make them

@@ -1,6 +1,6 @@
 import { SignJWT, decodeProtectedHeader, errors as joseErrors, jwtVerify } from 'jose';
 import { webcrypto, type KeyObject } from 'node:crypto';
-import { AppError } from '../core/errors.js';
+import { AppError } from '../core/index.js';
 import type { Ed25519KeyPair } from './odin-keys.js';
 
 export * from './odin-keys.js';

@@ -1,5 +1,5 @@
 import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
-import { AppError } from '../core/errors.js';
+import { AppError } from '../core/index.js';
 
 /** scrypt parameters of new hashes (N=2^17, r=8, p=1: ~128 MiB and ~0.3 s per hash). */
 export const SCRYPT = { N: 2 ** 17, r: 8, p: 1, keyLength: 32 } as const;

@@ -10,7 +10,7 @@ import {
   type JWTPayload,
   type JWTVerifyGetKey,
 } from 'jose';
-import { AppError } from '../core/errors.js';
+import { AppError } from '../core/index.js';
 import type { KeyRing } from './keys.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { RecordedEvent } from '../core/events.js';
+import type { RecordedEvent } from '../core/index.js';
 import type { EventStore } from '../store/index.js';
 import type { MessageSource } from './message-source.js';
 

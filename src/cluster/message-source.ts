@@ -1,4 +1,4 @@
-import type { RecordedEvent } from '../core/events.js';
+import type { RecordedEvent } from '../core/index.js';
 
 /**
  * Where processors read the log from. On one node it is the SQLite log itself (local.ts);

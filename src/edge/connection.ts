@@ -1,5 +1,5 @@
-import { DISCONNECT, type Disconnect } from '../core/disconnect.js';
-import { ANONYMOUS, type Codec, type Principal, type Transport } from '../core/types.js';
+import { DISCONNECT, type Disconnect } from '../core/index.js';
+import { ANONYMOUS, type Codec, type Principal, type Transport } from '../core/index.js';
 import { encodeFrame, type OutboundFrame } from '../protocol/index.js';
 
 /**

@@ -1,7 +1,7 @@
-import { AppError, isAppError, toPublicError, type ErrorCode } from '../core/errors.js';
-import type { Clock } from '../core/clock.js';
+import { AppError, isAppError, toPublicError, type ErrorCode } from '../core/index.js';
+import type { Clock } from '../core/index.js';
 import type { InboundFrame } from '../protocol/index.js';
-import { runTopic, type AnyTopic } from '../runtime/topic-handler.js';
+import { runTopic, type AnyTopic } from '../runtime/index.js';
 import type { ClientConnection } from './connection.js';
 import type { GatewayMetrics } from './metrics.js';
 import { countsAsBadFrame, topicErrorFrame } from './replies.js';

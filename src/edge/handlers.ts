@@ -1,5 +1,5 @@
 import type { InboundFrame } from '../protocol/index.js';
-import { defineTopic, runTopic, type AnyTopic, type RejectStyle } from '../runtime/topic-handler.js';
+import { defineTopic, runTopic, type AnyTopic, type RejectStyle } from '../runtime/index.js';
 import type { ClientConnection } from './connection.js';
 
 export interface HandlerContext {

@@ -1,6 +1,6 @@
-export type { HttpAuthorization, HttpHandler, HttpRequest, HttpRequestHead, HttpResponse, HttpRoute } from '../protocol/http.js';
-import type { HttpResponse } from '../protocol/http.js';
-import { AppError } from '../core/errors.js';
+export type { HttpAuthorization, HttpHandler, HttpRequest, HttpRequestHead, HttpResponse, HttpRoute } from '../protocol/index.js';
+import type { HttpResponse } from '../protocol/index.js';
+import { AppError } from '../core/index.js';
 
 export function json(status: number, value: unknown, headers: Record<string, string> = {}): HttpResponse {
   return { status, headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(value) };

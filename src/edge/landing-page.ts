@@ -1,4 +1,4 @@
-import type { HttpResponse, HttpRoute } from '../protocol/http.js';
+import type { HttpResponse, HttpRoute } from '../protocol/index.js';
 
 /**
  * `GET /`: what a person who opens the gateway's address in a browser sees (issue 16 point

@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Codec, Transport } from '../core/types.js';
-import type { StoreObserver } from '../store/types.js';
+import type { Codec, Transport } from '../core/index.js';
+import type { StoreObserver } from '../store/index.js';
 
 /**
  * Prometheus metrics. Per-frame counts are kept in plain numbers and handed to prom-client

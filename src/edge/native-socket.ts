@@ -1,11 +1,11 @@
-import { newId } from '../core/ids.js';
-import type { Clock } from '../core/clock.js';
-import type { Codec } from '../core/types.js';
+import { newId } from '../core/index.js';
+import type { Clock } from '../core/index.js';
+import type { Codec } from '../core/index.js';
 import { FrameCodec, FrameError, negotiateSubprotocol, type InboundFrame } from '../protocol/index.js';
 import type { WebSocketRoute } from './uws.js';
 import { ClientConnection, type ConnectionInfo, type ConnectionLimits } from './connection.js';
 import type { Dispatcher } from './dispatch.js';
-import type { FastPath } from '../runtime/module.js';
+import type { FastPath } from '../runtime/index.js';
 import { json, type HttpResponse } from './http.js';
 import type { GatewayMetrics } from './metrics.js';
 import { originAllowed } from './origin.js';

@@ -1,7 +1,7 @@
-import { isAppError, toPublicError, type ErrorCode } from '../core/errors.js';
-import { RpcError, RpcErrorCode, type RpcErrorObject } from '../protocol/jsonrpc.js';
+import { isAppError, toPublicError, type ErrorCode } from '../core/index.js';
+import { RpcError, RpcErrorCode, type RpcErrorObject } from '../protocol/index.js';
 import type { OutboundFrame } from '../protocol/index.js';
-import { answerEventOf, type AnyTopic, type TopicClient } from '../runtime/topic-handler.js';
+import { answerEventOf, type AnyTopic, type TopicClient } from '../runtime/index.js';
 import { json, type HttpResponse } from './http.js';
 
 /**

@@ -1,7 +1,7 @@
 import uWS from 'uWebSockets.js';
-import { DISCONNECT } from '../core/disconnect.js';
-import { AppError, isAppError } from '../core/errors.js';
-import type { Codec } from '../core/types.js';
+import { DISCONNECT } from '../core/index.js';
+import { AppError, isAppError } from '../core/index.js';
+import type { Codec } from '../core/index.js';
 import { negotiateSubprotocol } from '../protocol/index.js';
 import type { SocketSink } from './connection.js';
 import { httpErrorResponse } from './replies.js';

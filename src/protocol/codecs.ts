@@ -1,7 +1,7 @@
 import { Decoder, Encoder, ExtData } from '@msgpack/msgpack';
 import { FrameError, toInboundFrame, type InboundFrame, type OutboundFrame } from './envelope.js';
 
-import type { Codec } from '../core/types.js';
+import type { Codec } from '../core/index.js';
 
 export type { Codec };
 

@@ -1,4 +1,4 @@
-import { AppError } from '../core/errors.js';
+import { AppError } from '../core/index.js';
 
 /** A decoded client frame: `{"event", "data", "id"}` (PROTOCOL.md section 2). */
 export interface InboundFrame {

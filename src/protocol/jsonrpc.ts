@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { isAppError, type ErrorCode } from '../core/errors.js';
+import { isAppError, type ErrorCode } from '../core/index.js';
 
 /**
  * JSON-RPC 2.0 envelopes (PROTOCOL.md section 6): parsing single and batch requests,

@@ -1,8 +1,8 @@
 import { createActor, type Actor, type AnyStateMachine, type SnapshotFrom } from 'xstate';
-import { AppError, ConflictError } from '../core/errors.js';
-import { categoryOf } from '../core/ids.js';
-import type { EventMetadata, EventStore, RecordedEvent } from '../store/types.js';
-import type { AnyAggregate } from '../core/decider.js';
+import { AppError, ConflictError } from '../core/index.js';
+import { categoryOf } from '../core/index.js';
+import type { EventMetadata, EventStore, RecordedEvent } from '../store/index.js';
+import type { AnyAggregate } from '../core/index.js';
 import { Mailboxes } from './mailbox.js';
 
 interface LiveActor {

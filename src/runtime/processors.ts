@@ -1,5 +1,5 @@
 import type { MessageSource } from '../cluster/index.js';
-import type { RecordedEvent } from '../core/events.js';
+import type { RecordedEvent } from '../core/index.js';
 import type { CheckpointStore } from '../store/index.js';
 
 export type { CheckpointStore } from '../store/index.js';

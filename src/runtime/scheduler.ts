@@ -1,4 +1,4 @@
-import type { Clock } from '../core/clock.js';
+import type { Clock } from '../core/index.js';
 
 export interface SchedulerLogger {
   error(details: Record<string, unknown>, message: string): void;

@@ -1,6 +1,6 @@
-import { AppError } from '../core/errors.js';
-import { newId } from '../core/ids.js';
-import type { Principal } from '../core/types.js';
+import { AppError } from '../core/index.js';
+import { newId } from '../core/index.js';
+import type { Principal } from '../core/index.js';
 import { isPlainObject, type InboundFrame, type OutboundFrame } from '../protocol/index.js';
 
 /**

@@ -1,4 +1,4 @@
-import { AppError, ConflictError } from '../core/errors.js';
+import { AppError, ConflictError } from '../core/index.js';
 import type { ExpectedVersion, NewEvent } from './types.js';
 
 /** Throws CONFLICT unless a stream at `current` satisfies `expected`. Shared by both stores. */

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { AppError } from '../core/errors.js';
+import { AppError } from '../core/index.js';
 import { serializeEvents, validateExpectedVersion, type SerializedEvent } from './expected-version.js';
 import type { AppendResult, ExpectedVersion, NewEvent, RecordedEvent, StoreObserver } from './types.js';
 

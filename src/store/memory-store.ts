@@ -1,5 +1,5 @@
 import BetterSqlite3, { type Database } from 'better-sqlite3';
-import { systemClock, type Clock } from '../core/clock.js';
+import { systemClock, type Clock } from '../core/index.js';
 import { assertExpectedVersion } from './expected-version.js';
 import { GroupCommitter, type AppendOutcome, type PendingAppend } from './group-commit.js';
 import { AsyncProjector } from './async-projector.js';

@@ -1,5 +1,5 @@
 import BetterSqlite3, { type Database, type Statement } from 'better-sqlite3';
-import type { RecordedEvent } from '../core/events.js';
+import type { RecordedEvent } from '../core/index.js';
 
 /**
  * The read-model side of the store, and the only file outside the store's own SQL that

@@ -2,7 +2,7 @@ import BetterSqlite3, { type Database, type Statement } from 'better-sqlite3';
 import { accessSync, closeSync, constants, existsSync, fchmodSync, fsyncSync, openSync, readSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { PRIVATE_FILE_MODE, StartupError, assertWalHeader, ensurePrivateDirectory, makeFilePrivate } from './startup.js';
-import { systemClock, type Clock } from '../core/clock.js';
+import { systemClock, type Clock } from '../core/index.js';
 import { assertExpectedVersion } from './expected-version.js';
 import { GroupCommitter, type AppendOutcome, type PendingAppend } from './group-commit.js';
 import { DEFAULT_WAL_MAX_BYTES, WalCheckpointer } from './wal-checkpointer.js';

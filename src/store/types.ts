@@ -1,7 +1,7 @@
 import type { ReadModelDatabase } from './projection.js';
-import type { NewEvent, RecordedEvent } from '../core/events.js';
+import type { NewEvent, RecordedEvent } from '../core/index.js';
 
-export type { EventMetadata, NewEvent, RecordedEvent } from '../core/events.js';
+export type { EventMetadata, NewEvent, RecordedEvent } from '../core/index.js';
 export type { Projection, ReadModelDatabase } from './projection.js';
 
 /**

@@ -1,7 +1,7 @@
-import { DISCONNECT } from '../../core/disconnect.js';
-import { AppError } from '../../core/errors.js';
-import { newId } from '../../core/ids.js';
-import type { Clock } from '../../core/clock.js';
+import { DISCONNECT } from '../../core/index.js';
+import { AppError } from '../../core/index.js';
+import { newId } from '../../core/index.js';
+import type { Clock } from '../../core/index.js';
 import {
   EnginePacketError,
   EnginePacketType,
@@ -13,9 +13,9 @@ import {
   type EngineVersion,
 } from '../../protocol/index.js';
 import type { UpgradeRequest, WebSocketRoute } from '../uws.js';
-import { ClientConnection, type ConnectionInfo, type ConnectionLimits, type FrameEncoder } from '../connection.js';
-import { json, type HttpResponse, type HttpRoute } from '../http.js';
-import type { GatewayMetrics } from '../metrics.js';
+import { ClientConnection, type ConnectionInfo, type ConnectionLimits, type FrameEncoder } from '../index.js';
+import { json, type HttpResponse, type HttpRoute } from '../index.js';
+import type { GatewayMetrics } from '../index.js';
 import { originAllowed } from '../origin.js';
 
 /**

@@ -1,7 +1,7 @@
-import { TOKEN_KINDS } from '../../auth/tokens.js';
-import type { Clock } from '../../core/clock.js';
-import { DISCONNECT } from '../../core/disconnect.js';
-import { AppError } from '../../core/errors.js';
+import { TOKEN_KINDS } from '../../auth/index.js';
+import type { Clock } from '../../core/index.js';
+import { DISCONNECT } from '../../core/index.js';
+import { AppError } from '../../core/index.js';
 import {
   MAIN_NAMESPACE,
   SocketIoDecoder,
@@ -20,10 +20,10 @@ import {
   type SocketIoRevision,
 } from '../../protocol/index.js';
 import type { WebSocketRoute } from '../uws.js';
-import { ClientConnection, type ConnectionLimits, type FrameEncoder } from '../connection.js';
+import { ClientConnection, type ConnectionLimits, type FrameEncoder } from '../index.js';
 import { EngineSocket, engineUpgrade, type EngineUpgradeDependencies, type EngineIoOptions, type EngineSocketData } from './engineio-socket.js';
-import type { Dispatcher } from '../dispatch.js';
-import type { GatewayMetrics } from '../metrics.js';
+import type { Dispatcher } from '../index.js';
+import type { GatewayMetrics } from '../index.js';
 
 /**
  * `/socket.io/`: PROTOCOL.md section 3. Socket.IO packets over the Engine.IO layer of

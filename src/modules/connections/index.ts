@@ -1,5 +1,5 @@
-import type { ClientConnection } from '../../edge/connection.js';
-import { defineModule } from '../../runtime/module.js';
+import type { ClientConnection } from '../../edge/index.js';
+import { defineModule } from '../../runtime/index.js';
 import { connectionAggregate } from './domain/index.js';
 import { Connections, type ConnectionsDependencies } from './lifecycle.js';
 import { connectionStatsProjection, connectionsProjection } from './projection.js';

@@ -1,9 +1,9 @@
-import type { Clock } from '../../core/clock.js';
-import { DISCONNECT } from '../../core/disconnect.js';
-import { AppError } from '../../core/errors.js';
-import { streamId } from '../../core/ids.js';
-import { InFlightLimiter, RateLimiter, TokenBucket } from '../../core/rate-limit.js';
-import type { ClientConnection } from '../../edge/connection.js';
+import type { Clock } from '../../core/index.js';
+import { DISCONNECT } from '../../core/index.js';
+import { AppError } from '../../core/index.js';
+import { streamId } from '../../core/index.js';
+import { InFlightLimiter, RateLimiter, TokenBucket } from '../../core/index.js';
+import type { ClientConnection } from '../../edge/index.js';
 import type { ActorRuntime, Scheduler } from '../../runtime/index.js';
 import { CONNECTION_CATEGORY, type CloseConnection, type OpenConnection } from './domain/index.js';
 

@@ -1,6 +1,6 @@
 import type { ReadModelDatabase } from '../../store/index.js';
 import type { ConnectionClosedData, ConnectionOpenedData } from './domain/index.js';
-import type { Projection } from '../../store/types.js';
+import type { Projection } from '../../store/index.js';
 import { statement } from '../../store/index.js';
 
 /**

@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
-import { OdinTokenError, OdinTokenVerifier, type OdinKeyLookup, type TokenRefusal, type VerifiedOdinToken } from '../../auth/odin.js';
-import { AppError } from '../../core/errors.js';
+import { OdinTokenError, OdinTokenVerifier, type OdinKeyLookup, type TokenRefusal, type VerifiedOdinToken } from '../../auth/index.js';
+import { AppError } from '../../core/index.js';
 import type { GridMetrics } from './metrics.js';
 
 /** The shape OdinTokenVerifier accepts (auth/odin.ts), checked here before any promise. */

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
-import { decodePublicKey, keyIdOf, publicKeyObject, type OdinAccessKey, type OdinKeyLookup } from '../../auth/odin.js';
+import { decodePublicKey, keyIdOf, publicKeyObject, type OdinAccessKey, type OdinKeyLookup } from '../../auth/index.js';
 import type { Processor } from '../../runtime/index.js';
-import type { EventStore, RecordedEvent } from '../../store/types.js';
+import type { EventStore, RecordedEvent } from '../../store/index.js';
 import { CUSTOMER_EVENT_TYPES, isCustomerEvent, type CustomerEvent, type Licence } from './domain/index.js';
 import type { CustomerConfig } from './grid-config.js';
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { decodePublicKey, keyIdOf } from '../../auth/odin-keys.js';
+import { decodePublicKey, keyIdOf } from '../../auth/index.js';
 import { CUSTOMER_ID_PATTERN } from './domain/index.js';
 
 /**

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { CallOutcome } from '../../protocol/jsonrpc.js';
+import type { CallOutcome } from '../../protocol/index.js';
 import type { CustomerDirectory } from './customers.js';
 import type { GridDirectory } from './directory.js';
 import type { GridGaugeSource } from './metrics.js';

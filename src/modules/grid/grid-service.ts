@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { publicJwk, type VerifiedOdinToken } from '../../auth/odin.js';
-import type { Clock } from '../../core/clock.js';
-import { AppError } from '../../core/errors.js';
-import type { CallOutcome } from '../../protocol/jsonrpc.js';
+import { publicJwk, type VerifiedOdinToken } from '../../auth/index.js';
+import type { Clock } from '../../core/index.js';
+import { AppError } from '../../core/index.js';
+import type { CallOutcome } from '../../protocol/index.js';
 import type { ConnectParams, GridConfigParams, ReportParams } from '../../protocol/topics/grid.js';
 import type { ActorRuntime, Processor, Scheduler } from '../../runtime/index.js';
 import type { EventStore } from '../../store/index.js';

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { Clock } from '../../core/clock.js';
-import type { ClientConnection } from '../../edge/connection.js';
+import type { Clock } from '../../core/index.js';
+import type { ClientConnection } from '../../edge/index.js';
 import { defineModule, type ActorRuntime, type Scheduler } from '../../runtime/index.js';
 import type { EventStore } from '../../store/index.js';
 import { customerAggregate, sfuAggregate } from './domain/index.js';

@@ -1,5 +1,5 @@
-import type { Clock } from '../../core/clock.js';
-import { AppError } from '../../core/errors.js';
+import type { Clock } from '../../core/index.js';
+import { AppError } from '../../core/index.js';
 import { checkLicence, isUnlimited, type Licence, type RoomId } from './domain/index.js';
 import type { GridDirectory, RoomEntry } from './directory.js';
 import type { SfuStreams } from './sfu-streams.js';

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { RoomTokenSigner, deriveServerKey, loadOrCreateMasterKey, type Ed25519KeyPair, type VerifiedOdinToken } from '../../auth/odin.js';
+import { RoomTokenSigner, deriveServerKey, loadOrCreateMasterKey, type Ed25519KeyPair, type VerifiedOdinToken } from '../../auth/index.js';
 
 /**
  * The keys of the SFU servers and the room tokens Connect hands out for them. Each server's

@@ -1,4 +1,4 @@
-import { isAppError } from '../../core/errors.js';
+import { isAppError } from '../../core/index.js';
 import type { GridService } from './grid-service.js';
 import { internalDispatcher, publicDispatcher, type InternalRpcContext, type PublicRpcContext } from './rpc-methods.js';
 import {
@@ -7,10 +7,10 @@ import {
   parseRpcBody,
   type RpcDispatcher,
   type RpcResponse,
-} from '../../protocol/jsonrpc.js';
-import type { VerifiedOdinToken } from '../../auth/odin.js';
-import type { HttpAuthorization, HttpHandler, HttpRequest, HttpRequestHead, HttpResponse, HttpRoute } from '../../edge/http.js';
-import { rpcErrorOf } from '../../edge/replies.js';
+} from '../../protocol/index.js';
+import type { VerifiedOdinToken } from '../../auth/index.js';
+import type { HttpAuthorization, HttpHandler, HttpRequest, HttpRequestHead, HttpResponse, HttpRoute } from '../../edge/index.js';
+import { rpcErrorOf } from '../../edge/index.js';
 
 export interface RpcRouteOptions {
   /** Largest body of POST / and /rpc. */

@@ -1,7 +1,7 @@
-import { rpcErrorOf } from '../../edge/replies.js';
-import type { VerifiedOdinToken } from '../../auth/odin.js';
-import { AppError } from '../../core/errors.js';
-import { RpcDispatcher, rpcMethod, type RpcMethod } from '../../protocol/jsonrpc.js';
+import { rpcErrorOf } from '../../edge/index.js';
+import type { VerifiedOdinToken } from '../../auth/index.js';
+import { AppError } from '../../core/index.js';
+import { RpcDispatcher, rpcMethod, type RpcMethod } from '../../protocol/index.js';
 import {
   connectParams,
   gridConfigParams,

@@ -1,5 +1,5 @@
 import { parse, stringify } from 'smol-toml';
-import { AppError } from '../../core/errors.js';
+import { AppError } from '../../core/index.js';
 
 export type TomlTable = Record<string, unknown>;
 

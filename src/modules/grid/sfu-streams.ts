@@ -1,6 +1,6 @@
-import type { Clock } from '../../core/clock.js';
-import type { RecordedEvent } from '../../core/events.js';
-import { streamId } from '../../core/ids.js';
+import type { Clock } from '../../core/index.js';
+import type { RecordedEvent } from '../../core/index.js';
+import { streamId } from '../../core/index.js';
 import type { ActorRuntime, Processor } from '../../runtime/index.js';
 import { SFU_CATEGORY, isSfuEvent, sfuAggregate, statusOf, type SfuCommand, type SfuEvent, type SfuSnapshot } from './domain/index.js';
 import type { GridDirectory } from './directory.js';

@@ -1,6 +1,6 @@
-import type { VerifiedOdinToken } from '../../auth/odin.js';
-import type { Clock } from '../../core/clock.js';
-import { AppError } from '../../core/errors.js';
+import type { VerifiedOdinToken } from '../../auth/index.js';
+import type { Clock } from '../../core/index.js';
+import { AppError } from '../../core/index.js';
 import { durationOf, type RoomId, type SfuTask } from './domain/index.js';
 import type { GridDirectory } from './directory.js';
 import type { GatewayRoomHost, HostedRoomRef } from './room-host.js';

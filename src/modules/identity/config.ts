@@ -1,4 +1,4 @@
-import type { ExternalIssuer } from '../../auth/tokens.js';
+import type { ExternalIssuer } from '../../auth/index.js';
 
 /** An OAuth2 client of the `oauthClients` config key, registered at start when absent. */
 export interface ConfiguredOAuthClient {

@@ -1,8 +1,8 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { AppError } from '../../core/errors.js';
-import { newId, streamId } from '../../core/ids.js';
-import { RateLimiter } from '../../core/rate-limit.js';
-import type { Clock } from '../../core/clock.js';
+import { AppError } from '../../core/index.js';
+import { newId, streamId } from '../../core/index.js';
+import { RateLimiter } from '../../core/index.js';
+import type { Clock } from '../../core/index.js';
 import {
   IDENTITY_CATEGORIES,
   MAX_ORGANISATION_SLUG_LENGTH,
@@ -19,13 +19,13 @@ import {
 } from './domain/index.js';
 import { IdentityDirectory } from './projection.js';
 import { RefusalAudit, SignInLimits } from './sign-in-limits.js';
-import type { ActorRuntime } from '../../runtime/actor-runtime.js';
-import type { EventStore } from '../../store/types.js';
+import type { ActorRuntime } from '../../runtime/index.js';
+import type { EventStore } from '../../store/index.js';
 import type { SnapshotFrom } from 'xstate';
-import { PasswordHasher } from '../../auth/passwords.js';
-import type { SecretBox } from '../../auth/secrets.js';
-import type { TokenService } from '../../auth/tokens.js';
-import { matchTotp, newTotpSecret, totpUri } from '../../auth/totp.js';
+import { PasswordHasher } from '../../auth/index.js';
+import type { SecretBox } from '../../auth/index.js';
+import type { TokenService } from '../../auth/index.js';
+import { matchTotp, newTotpSecret, totpUri } from '../../auth/index.js';
 import { MAX_PASSWORD_LENGTH } from '../../protocol/topics/identity.js';
 import type { IdentityConfig } from './config.js';
 

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import type { Clock } from '../../core/clock.js';
-import { AppError } from '../../core/errors.js';
-import { streamId } from '../../core/ids.js';
-import type { CommandResult } from '../../runtime/actor-runtime.js';
+import type { Clock } from '../../core/index.js';
+import { AppError } from '../../core/index.js';
+import { streamId } from '../../core/index.js';
+import type { CommandResult } from '../../runtime/index.js';
 import { redirectWith, type AuthorizationRequest, type RegisteredClient } from './oauth-protocol.js';
-import type { TokenClaims } from '../../auth/tokens.js';
+import type { TokenClaims } from '../../auth/index.js';
 import { OAUTH_CATEGORIES, type OAuthFlowCommand, type OAuthLoginFailureReason } from './domain/index.js';
 import type { IdentityService, RequestOrigin } from './identity-service.js';
 import type { OAuthClients } from './oauth-clients.js';

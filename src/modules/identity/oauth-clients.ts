@@ -1,4 +1,4 @@
-import { toPublicError } from '../../core/errors.js';
+import { toPublicError } from '../../core/index.js';
 import type { RegisteredClient } from './oauth-protocol.js';
 import type { ConfiguredOAuthClient } from './config.js';
 import type { IdentityService } from './identity-service.js';

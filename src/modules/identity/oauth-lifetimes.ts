@@ -1,4 +1,4 @@
-import type { TokenClaims } from '../../auth/tokens.js';
+import type { TokenClaims } from '../../auth/index.js';
 
 /** How long each short-lived artefact of the OAuth2 server lives. */
 

@@ -1,8 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { LoginPageError, type LoginForm, type LoginOutcome, type OAuthService } from './oauth-service.js';
 import { OAuthError, checkAuthorizationRequest, singleParameters } from './oauth-protocol.js';
-import { toPublicError } from '../../core/errors.js';
-import type { HttpRequest, HttpResponse, HttpRoute } from '../../edge/http.js';
+import { toPublicError } from '../../core/index.js';
+import type { HttpRequest, HttpResponse, HttpRoute } from '../../edge/index.js';
 import { errorPage, loginPage, mfaPage } from './login-page.js';
 
 export const AUTHORIZE_PATH = '/auth/oauth2/authorize';

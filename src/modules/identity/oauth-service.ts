@@ -1,5 +1,5 @@
-import type { Clock } from '../../core/clock.js';
-import type { ActorRuntime } from '../../runtime/actor-runtime.js';
+import type { Clock } from '../../core/index.js';
+import type { ActorRuntime } from '../../runtime/index.js';
 import type { AuthorizationRequest, RegisteredClient } from './oauth-protocol.js';
 import type { IdentityConfig } from './config.js';
 import type { IdentityService } from './identity-service.js';

@@ -1,5 +1,5 @@
-import { newId, streamId } from '../../core/ids.js';
-import type { ActorRuntime, CommandResult } from '../../runtime/actor-runtime.js';
+import { newId, streamId } from '../../core/index.js';
+import type { ActorRuntime, CommandResult } from '../../runtime/index.js';
 import { OAUTH_CATEGORIES, type OAuthErrorCode, type OAuthRequestCommand } from './domain/index.js';
 
 /** A refusal that belongs to no flow or grant stream: the request's own stream records it. */

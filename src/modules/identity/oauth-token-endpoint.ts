@@ -1,7 +1,7 @@
-import type { Clock } from '../../core/clock.js';
-import { AppError } from '../../core/errors.js';
-import { newId, streamId } from '../../core/ids.js';
-import type { CommandResult } from '../../runtime/actor-runtime.js';
+import type { Clock } from '../../core/index.js';
+import { AppError } from '../../core/index.js';
+import { newId, streamId } from '../../core/index.js';
+import type { CommandResult } from '../../runtime/index.js';
 import {
   OAuthError,
   clientIdForAudit,
@@ -12,7 +12,7 @@ import {
   singleParameters,
   type RegisteredClient,
 } from './oauth-protocol.js';
-import type { TokenClaims } from '../../auth/tokens.js';
+import type { TokenClaims } from '../../auth/index.js';
 import type { IdentityConfig } from './config.js';
 import { OAUTH_CATEGORIES, type OAuthGrantCommand, type OAuthRequestCommand } from './domain/index.js';
 import type { IdentityService } from './identity-service.js';

@@ -1,8 +1,8 @@
 import type { ReadModelDatabase as Database } from '../../store/index.js';
-import { AppError } from '../../core/errors.js';
+import { AppError } from '../../core/index.js';
 import type { ClientRegistered, GroupCreated, OrganisationCreated, UserEvent } from './domain/index.js';
-import type { RecordedEvent } from '../../core/events.js';
-import type { Projection } from '../../store/types.js';
+import type { RecordedEvent } from '../../core/index.js';
+import type { Projection } from '../../store/index.js';
 import { statement } from '../../store/index.js';
 
 /**

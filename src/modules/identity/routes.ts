@@ -1,9 +1,9 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { IdentityService } from './identity-service.js';
-import type { Clock } from '../../core/clock.js';
-import { AppError } from '../../core/errors.js';
-import { json, type HttpRoute } from '../../edge/http.js';
-import { httpErrorResponse } from '../../edge/replies.js';
+import type { Clock } from '../../core/index.js';
+import { AppError } from '../../core/index.js';
+import { json, type HttpRoute } from '../../edge/index.js';
+import { httpErrorResponse } from '../../edge/index.js';
 import type { IdentityConfig } from './config.js';
 import { GuessLimiter } from './sign-in-limits.js';
 

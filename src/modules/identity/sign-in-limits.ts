@@ -1,9 +1,9 @@
-import { AppError, type ErrorCode } from '../../core/errors.js';
-import { newId, streamId } from '../../core/ids.js';
-import { InFlightLimiter, RateLimiter } from '../../core/rate-limit.js';
-import type { ActorRuntime } from '../../runtime/actor-runtime.js';
-import type { Topic, TopicClient } from '../../runtime/topic-handler.js';
-import type { RefusalsCountAsBadFrames } from '../../edge/replies.js';
+import { AppError, type ErrorCode } from '../../core/index.js';
+import { newId, streamId } from '../../core/index.js';
+import { InFlightLimiter, RateLimiter } from '../../core/index.js';
+import type { ActorRuntime } from '../../runtime/index.js';
+import type { Topic, TopicClient } from '../../runtime/index.js';
+import type { RefusalsCountAsBadFrames } from '../../edge/index.js';
 import { REFUSAL_CATEGORY, type RefusalCommand, type RefusalsSummary } from './domain/index.js';
 import type { IdentityConfig } from './config.js';
 

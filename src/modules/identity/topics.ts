@@ -1,13 +1,13 @@
 import type { IdentityService, RequestOrigin, VerifiedUser } from './identity-service.js';
 import type { IdentityConfig } from './config.js';
-import type { TokenClaims } from '../../auth/tokens.js';
-import { AppError, toPublicError } from '../../core/errors.js';
-import { streamId } from '../../core/ids.js';
-import type { Principal } from '../../core/types.js';
+import type { TokenClaims } from '../../auth/index.js';
+import { AppError, toPublicError } from '../../core/index.js';
+import { streamId } from '../../core/index.js';
+import type { Principal } from '../../core/index.js';
 import { SESSION_CATEGORY, type SessionCommand } from './domain/index.js';
-import type { ActorRuntime } from '../../runtime/actor-runtime.js';
-import { defineTopic, type AnyTopic, type RejectStyle } from '../../runtime/topic-handler.js';
-import { isPlainObject } from '../../protocol/envelope.js';
+import type { ActorRuntime } from '../../runtime/index.js';
+import { defineTopic, type AnyTopic, type RejectStyle } from '../../runtime/index.js';
+import { isPlainObject } from '../../protocol/index.js';
 import {
   IDENTITY_ANSWERS,
   IDENTITY_TOPICS,
@@ -21,7 +21,7 @@ import {
   type MfaData,
   type TokenRequestData,
 } from '../../protocol/topics/identity.js';
-import type { ClientConnection } from '../../edge/connection.js';
+import type { ClientConnection } from '../../edge/index.js';
 
 /** The TOTP step's texts; Extream's SDK shows them in its MFA form. */
 export const MFA_PROMPT = {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { HttpRoute } from '../../edge/http.js';
+import type { HttpRoute } from '../../edge/index.js';
 
 /**
  * `GET /demo` (PROTOCOL.md section 1): one self-contained page on which two browsers set up

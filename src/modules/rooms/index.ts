@@ -1,5 +1,5 @@
-import type { Clock } from '../../core/clock.js';
-import type { ClientConnection } from '../../edge/connection.js';
+import type { Clock } from '../../core/index.js';
+import type { ClientConnection } from '../../edge/index.js';
 import type { Connections } from '../connections/index.js';
 import { defineModule, type ActorRuntime, type IdleEviction, type Scheduler } from '../../runtime/index.js';
 import type { RoomsConfig } from './config.js';

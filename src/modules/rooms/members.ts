@@ -1,5 +1,5 @@
-import { addToIndex, removeFromIndex } from '../../core/collections.js';
-import type { ClientConnection } from '../../edge/connection.js';
+import { addToIndex, removeFromIndex } from '../../core/index.js';
+import type { ClientConnection } from '../../edge/index.js';
 import type { RoomEvent } from './domain/index.js';
 
 const NO_ROOMS: ReadonlySet<string> = new Set();

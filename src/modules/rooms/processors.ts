@@ -1,4 +1,4 @@
-import type { ClientConnection } from '../../edge/connection.js';
+import type { ClientConnection } from '../../edge/index.js';
 import type { Processor } from '../../runtime/index.js';
 import { isRoomEvent, userKeyOf, type RecordedRoomEvent } from './domain/index.js';
 import type { JoinRequestFrames } from './join-frames.js';

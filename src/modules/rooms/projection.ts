@@ -1,5 +1,5 @@
 import { isRoomEvent } from './domain/index.js';
-import type { Projection } from '../../store/types.js';
+import type { Projection } from '../../store/index.js';
 import { statement } from '../../store/index.js';
 
 /**

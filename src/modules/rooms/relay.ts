@@ -1,8 +1,8 @@
-import { DISCONNECT } from '../../core/disconnect.js';
-import { AppError } from '../../core/errors.js';
-import { TokenBucket } from '../../core/rate-limit.js';
-import type { ClientConnection } from '../../edge/connection.js';
-import { KeySet, parseSpan, scanFrame, spanEqualsString, type Span } from '../../protocol/json-scan.js';
+import { DISCONNECT } from '../../core/index.js';
+import { AppError } from '../../core/index.js';
+import { TokenBucket } from '../../core/index.js';
+import type { ClientConnection } from '../../edge/index.js';
+import { KeySet, parseSpan, scanFrame, spanEqualsString, type Span } from '../../protocol/index.js';
 import { ROOM_TOPICS } from '../../protocol/topics/rooms.js';
 import type { FastPath } from '../../runtime/index.js';
 import type { RoomsConfig } from './config.js';

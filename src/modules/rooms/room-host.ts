@@ -1,7 +1,7 @@
-import type { Clock } from '../../core/clock.js';
-import type { EventMetadata } from '../../core/events.js';
-import { streamId } from '../../core/ids.js';
-import type { ClientConnection } from '../../edge/connection.js';
+import type { Clock } from '../../core/index.js';
+import type { EventMetadata } from '../../core/index.js';
+import { streamId } from '../../core/index.js';
+import type { ClientConnection } from '../../edge/index.js';
 import type { ActorRuntime, CommandResult } from '../../runtime/index.js';
 import type { GatewayRoomHost } from '../grid/index.js';
 import { ROOM_CATEGORY, type RoomCommand, type RoomContext, type roomMachine } from './domain/index.js';

@@ -1,5 +1,5 @@
-import { isAppError } from '../../core/errors.js';
-import type { ClientConnection } from '../../edge/connection.js';
+import { isAppError } from '../../core/index.js';
+import type { ClientConnection } from '../../edge/index.js';
 import { IDENTITY_ANSWERS } from '../../protocol/topics/identity.js';
 import { requireSession } from '../identity/index.js';
 

@@ -1,5 +1,5 @@
-import { newId } from '../../core/ids.js';
-import { isPlainObject } from '../../protocol/envelope.js';
+import { newId } from '../../core/index.js';
+import { isPlainObject } from '../../protocol/index.js';
 import {
   ROOM_TOPICS,
   relayIceCandidate,
@@ -15,7 +15,7 @@ import {
   type RoomJoinRequest,
   type RoomLeave,
 } from '../../protocol/topics/rooms.js';
-import type { ClientConnection } from '../../edge/connection.js';
+import type { ClientConnection } from '../../edge/index.js';
 import { defineTopic, type AnyTopic, type RejectStyle } from '../../runtime/index.js';
 import type { RoomsConfig } from './config.js';
 import { userKeyOf, type RoomCommand } from './domain/index.js';

@@ -1,5 +1,5 @@
 import type { SnapshotFrom } from 'xstate';
-import { AppError } from '../../../core/errors.js';
+import { AppError } from '../../../core/index.js';
 import type { ConnectionCommand } from './connection.commands.js';
 import type { ConnectionEvent } from './connection.events.js';
 import type { connectionMachine } from './connection.machine.js';

@@ -1,4 +1,4 @@
-import type { Codec, Transport } from '../../../core/types.js';
+import type { Codec, Transport } from '../../../core/index.js';
 
 export type { Codec, Transport };
 

@@ -1,4 +1,4 @@
-import type { AggregateDefinition } from '../../../core/decider.js';
+import type { AggregateDefinition } from '../../../core/index.js';
 import type { ConnectionCommand } from './connection.commands.js';
 import { decideConnection } from './connection.decide.js';
 import { CONNECTION_CATEGORY } from './connection.events.js';

@@ -1,5 +1,5 @@
 import type { SnapshotFrom } from 'xstate';
-import { AppError } from '../../../core/errors.js';
+import { AppError } from '../../../core/index.js';
 import type { CustomerCommand } from './customer.commands.js';
 import type { CustomerEvent } from './customer.events.js';
 import type { customerMachine } from './customer.machine.js';

@@ -1,4 +1,4 @@
-import type { AggregateDefinition } from '../../../core/decider.js';
+import type { AggregateDefinition } from '../../../core/index.js';
 import type { SfuCommand } from './sfu.commands.js';
 import { decideSfu } from './sfu.decide.js';
 import { SFU_CATEGORY } from './sfu.events.js';

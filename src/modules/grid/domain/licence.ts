@@ -1,4 +1,4 @@
-import { AppError } from '../../../core/errors.js';
+import { AppError } from '../../../core/index.js';
 
 /** What a customer uses now: rooms placed or reported, peers reported or promised. */
 export interface Usage {

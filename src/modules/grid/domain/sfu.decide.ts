@@ -1,5 +1,5 @@
 import type { SnapshotFrom } from 'xstate';
-import { AppError } from '../../../core/errors.js';
+import { AppError } from '../../../core/index.js';
 import { durationOf, roomKey } from './room-id.js';
 import type { SfuCommand } from './sfu.commands.js';
 import type { QueuedTask, SfuEvent, SfuTask } from './sfu.events.js';

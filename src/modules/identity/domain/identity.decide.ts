@@ -1,5 +1,5 @@
 import type { SnapshotFrom } from 'xstate';
-import { AppError } from '../../../core/errors.js';
+import { AppError } from '../../../core/index.js';
 import type { AppCommand, ClientCommand, GroupCommand, OrganisationCommand, OrganisationNameCommand, UserCommand } from './identity.commands.js';
 import { organisationNameSlug, type AppEvent, type ClientRegistered, type GroupCreated, type OrganisationCreated, type OrganisationNameClaimed, type UserEvent } from './identity.events.js';
 import type { appMachine, clientMachine, groupMachine, organisationMachine, organisationNameMachine, userMachine } from './identity.machine.js';

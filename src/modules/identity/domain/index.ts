@@ -1,4 +1,4 @@
-import type { AggregateDefinition } from '../../../core/decider.js';
+import type { AggregateDefinition } from '../../../core/index.js';
 import type { AppCommand, ClientCommand, GroupCommand, OrganisationCommand, OrganisationNameCommand, UserCommand } from './identity.commands.js';
 import { decideApp, decideClient, decideGroup, decideOrganisation, decideOrganisationName, decideUser } from './identity.decide.js';
 import { IDENTITY_CATEGORIES } from './identity.events.js';

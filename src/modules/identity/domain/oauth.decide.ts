@@ -1,5 +1,5 @@
 import type { SnapshotFrom } from 'xstate';
-import { AppError } from '../../../core/errors.js';
+import { AppError } from '../../../core/index.js';
 import type { OAuthFlowCommand, OAuthGrantCommand, OAuthRequestCommand } from './oauth.commands.js';
 import type { OAuthFlowEvent, OAuthGrantEvent, OAuthRequestEvent } from './oauth.events.js';
 import type { oauthFlowMachine, oauthGrantMachine, oauthRequestMachine } from './oauth.machine.js';

@@ -1,5 +1,5 @@
 import type { SnapshotFrom } from 'xstate';
-import { AppError } from '../../../core/errors.js';
+import { AppError } from '../../../core/index.js';
 import type { RefusalCommand } from './refusal.commands.js';
 import type { RefusalEvent } from './refusal.events.js';
 import type { refusalMachine } from './refusal.machine.js';

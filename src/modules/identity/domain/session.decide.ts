@@ -1,5 +1,5 @@
 import type { SnapshotFrom } from 'xstate';
-import { AppError } from '../../../core/errors.js';
+import { AppError } from '../../../core/index.js';
 import type { SessionCommand } from './session.commands.js';
 import type { SessionEvent } from './session.events.js';
 import type { sessionMachine } from './session.machine.js';

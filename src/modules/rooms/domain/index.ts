@@ -1,4 +1,4 @@
-import type { AggregateDefinition } from '../../../core/decider.js';
+import type { AggregateDefinition } from '../../../core/index.js';
 import type { RoomCommand } from './room.commands.js';
 import { decideRoom } from './room.decide.js';
 import { ROOM_CATEGORY } from './room.events.js';

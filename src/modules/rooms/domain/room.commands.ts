@@ -1,4 +1,4 @@
-import type { Principal } from '../../../core/types.js';
+import type { Principal } from '../../../core/index.js';
 import type { LeaveReason } from './room.events.js';
 
 export type RoomCommand =

@@ -1,5 +1,5 @@
 import type { SnapshotFrom } from 'xstate';
-import { AppError } from '../../../core/errors.js';
+import { AppError } from '../../../core/index.js';
 import type { RoomCommand } from './room.commands.js';
 import type { LeaveReason, RoomEvent } from './room.events.js';
 import type { RoomContext, roomMachine } from './room.machine.js';

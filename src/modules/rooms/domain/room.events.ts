@@ -1,4 +1,4 @@
-import type { RecordedEvent } from '../../../core/events.js';
+import type { RecordedEvent } from '../../../core/index.js';
 
 /**
  * Events of a room (stream `room-<name>`). Members are connections (`peerId` is the
