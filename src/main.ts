@@ -11,6 +11,7 @@ import { GLOBAL_USAGE, usageOf } from './cli/usage.js';
 import { consoleOutput } from './cli/output.js';
 import { customersCommand } from './cli/customers.js';
 import { replayCommand } from './cli/replay.js';
+import { syncCommand } from './cli/sync.js';
 import { Gateway } from './app/gateway.js';
 import { createLogger } from './edge/logger.js';
 import { StartupError, prepareDataDir, type DataDirLock } from './store/index.js';
@@ -192,6 +193,10 @@ async function main(): Promise<number> {
         cwd: process.cwd(),
       });
       return customersCommand(rest, config, consoleOutput);
+    }
+    case 'sync': {
+      const { values } = parseArgs({ args: rest, options: COMMON, strict: false });
+      return syncCommand(rest, loadConfig({ flags: { data: values.data as string | undefined, config: values.config as string | undefined }, env: process.env, cwd: process.cwd() }), consoleOutput);
     }
     default:
       consoleOutput.err(`unknown command "${command}"\n\n${USAGE}`);

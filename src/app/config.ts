@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { gridConfigShape } from '../modules/grid/grid-config.js';
+import { syncConfigShape } from '../modules/sync/config.js';
 
 const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((value) => value === 'true' || value === '1')]);
 // Numbers, or strings of decimal digits. z.coerce.number() alone took '', ' ', null, true and
@@ -201,6 +202,8 @@ export const configSchema = z
     allowUwsFallback: bool.default(false),
     /** Room API and SFU grid (customers, tokens, /internal): documented in src/modules/grid/grid-config.ts. */
     ...gridConfigShape,
+    /** Device sync (syncChangeLimit, syncSleepSeconds, syncPausedSeconds): documented in src/modules/sync/config.ts. */
+    ...syncConfigShape,
   })
   .strict()
   .superRefine((config, context) => {

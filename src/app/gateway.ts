@@ -269,7 +269,8 @@ export class Gateway {
       maxBackpressureBytes: config.maxBackpressureBytes,
       idleTimeoutSeconds: config.idleTimeoutSeconds,
       http: [...this.modules.list.flatMap((module) => module.routes ?? []), ...engineIoHttpRoutes('/socket.io/'), ...this.operatorRoutes()],
-      webSockets: [native, socketIo],
+      // Modules' own sockets (device sync's page) after the gateway's.
+      webSockets: [native, socketIo, ...this.modules.list.flatMap((module) => module.sockets ?? [])],
       onUncaught: (where, error) => this.uncaught(where, error),
     });
   }

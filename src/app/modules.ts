@@ -9,12 +9,13 @@ import { connectionsModule } from '../modules/connections/index.js';
 import { gridModule, type GatewayRoomHost } from '../modules/grid/index.js';
 import { identityModule } from '../modules/identity/index.js';
 import { roomsModule } from '../modules/rooms/index.js';
+import { syncModule } from '../modules/sync/index.js';
 
 /**
  * The modules of the gateway, in the order they are created, started and (reversed)
  * stopped. Adding an area of the product is one line here and one folder under modules/.
  */
-export const MODULES = [connectionsModule, identityModule, roomsModule, gridModule] as const;
+export const MODULES = [connectionsModule, identityModule, roomsModule, gridModule, syncModule] as const;
 
 /** Every read model, in the order they are set up and replayed. */
 export const allProjections: readonly Projection[] = MODULES.flatMap((module) => module.projections);
@@ -36,6 +37,7 @@ export interface CreatedModules {
   identity: ReturnType<typeof identityModule.create>;
   rooms: ReturnType<typeof roomsModule.create>;
   grid: ReturnType<typeof gridModule.create>;
+  sync: ReturnType<typeof syncModule.create>;
   /** Start order; the first (connections) is stopped first, the rest in reverse. */
   list: readonly ModuleInstance<unknown, ClientConnection>[];
 }
@@ -57,5 +59,6 @@ export function createModules(platform: PlatformServices): CreatedModules {
     // Room API calls on rooms this gateway hosts act at once; others go to the SFU grid.
     roomHost: platform.roomHost ?? rooms.api.service.asGatewayRoomHost(),
   });
-  return { connections, identity, rooms, grid, list: [connections, identity, rooms, grid] as ModuleInstance<unknown, ClientConnection>[] };
+  const sync = syncModule.create({ runtime, store, clock, logger, scheduler, config, identity: identity.api });
+  return { connections, identity, rooms, grid, sync, list: [connections, identity, rooms, grid, sync] as ModuleInstance<unknown, ClientConnection>[] };
 }

@@ -26,6 +26,7 @@ import {
   type UserEvent,
 } from '../modules/identity/domain/index.js';
 import { ROOM_CATEGORY, ROOM_EVENT_TYPES, type RoomEvent } from '../modules/rooms/domain/index.js';
+import { SYNC_SESSION_CATEGORY, SYNC_SESSION_EVENT_TYPES, type SyncSessionEvent } from '../modules/sync/domain/index.js';
 
 /** Every event type a domain of the gateway declares, i.e. every type the log can hold. */
 export type GatewayEventType =
@@ -41,7 +42,8 @@ export type GatewayEventType =
   | RefusalEvent['type']
   | RoomEvent['type']
   | CustomerEvent['type']
-  | SfuEvent['type'];
+  | SfuEvent['type']
+  | SyncSessionEvent['type'];
 
 /**
  * One line per event type, for operators reading `switchyard events`. A Record over the
@@ -111,6 +113,14 @@ const MEANINGS: Readonly<Record<GatewayEventType, string>> = {
   SfuTasksHandedOut: 'queued tasks were handed to their SFU server',
   SfuServerDisabled: 'an SFU server went silent and takes no new rooms',
   SfuServerRemoved: 'a silent SFU server was removed with its rooms and tasks',
+  SyncSessionCreated: "a user's device sync session was opened (GET /v2/sync/users/<userId>), with its first session id",
+  SyncSessionRotated: "a sync session's id rotated: the old QR code and URL are dead",
+  SyncSessionPaused: 'a device made the sync handshake with its RSA key; rotation pauses and a verification id only it knows replaces the QR id',
+  SyncSessionResumed: 'a paused sync session was not verified in time and rotates again',
+  SyncSessionPasswordRejected: 'a device sent a wrong password for a sync session, with the count so far',
+  SyncSessionVerified: 'a device proved the user\'s password; it got a shared key (its fingerprint only is logged)',
+  SyncSessionFailed: 'a sync session failed after too many wrong passwords',
+  SyncSessionExpired: 'a sync session ended unverified (changes used up, page closed or never connected, gateway restarted)',
 };
 
 export interface CatalogueEntry {
@@ -145,6 +155,7 @@ const SOURCES: readonly { category: string; /** The shape of the stream id's par
   { category: ROOM_CATEGORY, id: '<name>', types: ROOM_EVENT_TYPES },
   { category: CUSTOMER_CATEGORY, id: '<customerId>', types: CUSTOMER_EVENT_TYPES },
   { category: SFU_CATEGORY, id: '<address>', types: SFU_EVENT_TYPES },
+  { category: SYNC_SESSION_CATEGORY, id: '<syncId>', types: SYNC_SESSION_EVENT_TYPES },
 ];
 
 function isGatewayEventType(type: string): type is GatewayEventType {

@@ -1,5 +1,6 @@
 import { CUSTOMERS_USAGE } from './customers.js';
 import { IDENTITY_USAGES } from './identity.js';
+import { SYNC_USAGE } from './sync.js';
 
 /**
  * The usage text of every command group. `switchyard --help` prints them all; `switchyard
@@ -12,6 +13,7 @@ const COMMAND_USAGES: Readonly<Record<string, string>> = {
   replay: `  replay   [--data DIR] [--out FILE] [--json]`,
   ...IDENTITY_USAGES,
   customers: CUSTOMERS_USAGE,
+  sync: SYNC_USAGE,
 };
 
 /** Said once per group's help: what its options do, beyond the synopsis. */

@@ -1,5 +1,6 @@
 import type { ModuleShape } from '../core/module.js';
-import type { HttpRoute } from '../protocol/http.js';
+import type { Codec } from '../core/types.js';
+import type { HttpResponse, HttpRoute } from '../protocol/http.js';
 import type { Projection } from '../store/index.js';
 import type { Processor } from './processors.js';
 import type { AnyTopic, TopicClient } from './topic-handler.js';
@@ -15,6 +16,32 @@ export type FastPath<Client> = (
   fail: (client: Client, id: number | undefined, error: unknown, now: number) => void,
 ) => boolean;
 
+/** How a module's socket writes to the wire (edge/connection.ts's SocketSink, structurally). */
+export interface ModuleSocketSink {
+  /** 1 sent, 0 sent but buffered (backpressure), 2 dropped. */
+  send(message: string | Uint8Array, isBinary: boolean): number;
+  end(code: number, reason: string): void;
+  bufferedAmount(): number;
+}
+
+/**
+ * A raw WebSocket route a module serves beside the gateway's own (/ws, Socket.IO): the shape
+ * of edge/uws.ts's WebSocketRoute, typed here structurally so the runtime and modules stay
+ * free of uWS. `upgrade` decides from the request alone (copied out of uWS); `open` returns
+ * the value later callbacks get as `connection`.
+ */
+export interface ModuleSocketRoute {
+  path: string;
+  maxFrameBytes?: number;
+  upgrade(request: { url: string; query: string; headers: Readonly<Record<string, string>>; remoteAddress: string }):
+    | { refuse: HttpResponse }
+    | { accept: { codec: Codec; protocol: string | null; data: unknown } };
+  open(sink: ModuleSocketSink, data: unknown): unknown;
+  message(connection: unknown, message: ArrayBuffer, isBinary: boolean): void;
+  drain?(connection: unknown): void;
+  close(connection: unknown, code: number, reason: string): void;
+}
+
 /** Figures of a module's recovery at start, e.g. `{uncleanConnections: 2}`. */
 export type StartReport = Record<string, number>;
 
@@ -26,6 +53,8 @@ export interface ModuleInstance<Api = unknown, Client extends TopicClient = Topi
   readonly api: Api;
   readonly topics?: readonly AnyTopic<Client>[];
   readonly routes?: readonly HttpRoute[];
+  /** Raw WebSocket routes (device sync's page socket); their sockets are the module's own, not ClientConnections. */
+  readonly sockets?: readonly ModuleSocketRoute[];
   readonly processors?: readonly Processor[];
   /**
    * Tried on every text frame before the generic decode (the relay's route-on-the-envelope

@@ -1,0 +1,32 @@
+import { z } from 'zod';
+
+/**
+ * Configuration keys of device sync (PROTOCOL.md section 7, the seed's names in brackets),
+ * spread into the one config schema (src/app/config.ts); each is also `SWITCHYARD_<KEY>`.
+ */
+
+// As in src/app/config.ts: decimal strings only; z.coerce.number() took '' and ' ' as 0.
+const int = (min: number, max: number) =>
+  z.preprocess(
+    (value) => (typeof value === 'string' && /^\s*[+-]?\d+\s*$/.test(value) ? Number(value) : value),
+    z.number().int().min(min).max(max),
+  );
+
+export const syncConfigShape = {
+  /** URLs a sync page is shown at most before it closes (`session_change_limit`). */
+  syncChangeLimit: int(1, 1000).default(3),
+  /** Seconds between two URLs on a sync page (`session_sleep_timeout`). */
+  syncSleepSeconds: int(1, 3600).default(15),
+  /** Seconds a device has, after its handshake, to prove the user before rotation resumes (`session_paused_timeout`). */
+  syncPausedSeconds: int(1, 86400).default(120),
+};
+
+/** The slice of the gateway's config the sync module reads (app/config.ts's `Config` satisfies it). */
+export interface SyncConfig {
+  readonly dataDir: string;
+  readonly ssl: boolean;
+  readonly host: string;
+  readonly syncChangeLimit: number;
+  readonly syncSleepSeconds: number;
+  readonly syncPausedSeconds: number;
+}
