@@ -86,6 +86,12 @@ export const configSchema = z
     relayIcePerSecond: int(1, 1_000_000).default(200),
     /** Rate-limited frames tolerated per 10 s before the socket is closed with 4029. */
     rateLimitStrikes: int(1, 100_000).default(50),
+    /** Open rooms whose actor saw no command this long lose it (reloaded from the log on demand). */
+    roomIdleSeconds: int(1, 86_400).default(300),
+    /** At most this many room actors stay after a sweep; the least recently used go first. */
+    roomMaxActors: int(1, 10_000_000).default(10_000),
+    /** Seconds between two sweeps of idle room actors. */
+    roomSweepSeconds: int(1, 3600).default(60),
     /** `iss` of every token the gateway signs. */
     issuer: z.string().min(1).default('switchyard'),
     accessTokenTtlSeconds: int(60, 7 * 86400).default(3600),

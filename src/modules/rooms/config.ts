@@ -12,4 +12,12 @@ export interface RoomsConfig {
   readonly relayIcePerSecond: number;
   /** Rate-limited relays tolerated per 10 s before the socket is closed with 4029. */
   readonly rateLimitStrikes: number;
+  /**
+   * Room actors idle this long are dropped and reloaded from the log by the next command: the
+   * relay needs only RoomMembers, so an open room with quiet members needs no actor. The bound
+   * caps the actors a burst of distinct open rooms leaves after a sweep.
+   */
+  readonly roomIdleSeconds: number;
+  readonly roomMaxActors: number;
+  readonly roomSweepSeconds: number;
 }

@@ -29,20 +29,14 @@ export interface RoomsDependencies {
   connections: Pick<Connections, 'get' | 'onClosed'>;
   /** Runs the idle sweep of room actors; without one (unit tests) only closed rooms are dropped. */
   scheduler?: Scheduler;
-  /** Overrides ROOM_IDLE_EVICTION (tests). */
+  /** Overrides the config's roomIdleSeconds / roomMaxActors / roomSweepSeconds (tests). */
   idleEviction?: IdleEviction & { sweepIntervalMs: number };
 }
 
-/**
- * Room actors idle this long are dropped and reloaded from the log by the next command: the
- * relay needs only RoomMembers, so an open room with quiet members needs no actor. The bound
- * caps the actors a burst of distinct open rooms leaves after a sweep.
- */
-export const ROOM_IDLE_EVICTION: IdleEviction & { sweepIntervalMs: number } = {
-  idleMs: 5 * 60_000,
-  maxActors: 10_000,
-  sweepIntervalMs: 60_000,
-};
+/** The idle sweep of room actors, from the config (RoomsConfig explains why). */
+export function roomIdleEviction(config: Pick<RoomsConfig, 'roomIdleSeconds' | 'roomMaxActors' | 'roomSweepSeconds'>): IdleEviction & { sweepIntervalMs: number } {
+  return { idleMs: config.roomIdleSeconds * 1000, maxActors: config.roomMaxActors, sweepIntervalMs: config.roomSweepSeconds * 1000 };
+}
 
 /**
  * Rooms and WebRTC signalling (PROTOCOL.md section 5): owner-approved joins as room
@@ -53,7 +47,7 @@ export const roomsModule = defineModule<RoomsDependencies, { service: RoomHost }
   name: 'rooms',
   aggregates: [roomAggregate],
   projections: [roomsProjection],
-  create({ runtime, config, clock, connections, scheduler, idleEviction = ROOM_IDLE_EVICTION }) {
+  create({ runtime, config, clock, connections, scheduler, idleEviction = roomIdleEviction(config) }) {
     const connection = (peerId: string) => connections.get(peerId);
     const members = new RoomMembers(connection);
     const host = new RoomHost({ runtime, clock, members });

@@ -19,6 +19,8 @@ export const syncConfigShape = {
   syncSleepSeconds: int(1, 3600).default(15),
   /** Seconds a device has, after its handshake, to prove the user before rotation resumes (`session_paused_timeout`). */
   syncPausedSeconds: int(1, 86400).default(120),
+  /** Wrong passwords a sync session takes before it fails (the page is told, the socket closed). */
+  syncPasswordAttempts: int(1, 100).default(3),
 };
 
 /** The slice of the gateway's config the sync module reads (app/config.ts's `Config` satisfies it). */
@@ -29,4 +31,5 @@ export interface SyncConfig {
   readonly syncChangeLimit: number;
   readonly syncSleepSeconds: number;
   readonly syncPausedSeconds: number;
+  readonly syncPasswordAttempts: number;
 }

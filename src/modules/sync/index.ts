@@ -12,7 +12,7 @@ import { ServerRsaKey } from './rsa.js';
 import { SyncSessions } from './sessions.js';
 
 export { syncConfigShape, type SyncConfig } from './config.js';
-export { SyncSessions, PAGE_TEXT, PAGE_CLOSE, SYNC_MAX_PASSWORD_FAILURES } from './sessions.js';
+export { SyncSessions, PAGE_TEXT, PAGE_CLOSE } from './sessions.js';
 export { SYNC_SESSION_CATEGORY, SYNC_SESSION_EVENT_TYPES, syncSessionAggregate, type SyncSessionEvent } from './domain/index.js';
 
 export interface SyncDependencies {

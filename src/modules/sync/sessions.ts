@@ -31,8 +31,6 @@ export const PAGE_CLOSE = {
   taken: { code: 4409, reason: 'a page is already connected to this sync session' },
 } as const;
 
-/** Wrong passwords a session takes before it fails. */
-export const SYNC_MAX_PASSWORD_FAILURES = 3;
 /** Wrong passwords (and unreadable ciphertexts) per minute from one address over all sessions. */
 const WRONG_PER_MINUTE_PER_ADDRESS = 10;
 /** Session ids remembered for their refusal messages ("rotated", "expired"); the oldest go first. */
@@ -195,7 +193,7 @@ export class SyncSessions {
         sessionId,
         passwordMatched: matched,
         sharedKeyFingerprint: fingerprintOf(sharedKey),
-        maxFailures: SYNC_MAX_PASSWORD_FAILURES,
+        maxFailures: this.deps.config.syncPasswordAttempts,
         remoteAddress,
         now,
       };
@@ -208,7 +206,7 @@ export class SyncSessions {
     if (types.includes('SyncSessionFailed')) {
       throw new AppError('UNAUTHORIZED', `wrong password; the sync session has failed after ${failures} wrong passwords`);
     }
-    throw new AppError('UNAUTHORIZED', `wrong password (${failures} of ${SYNC_MAX_PASSWORD_FAILURES} before the sync session fails)`);
+    throw new AppError('UNAUTHORIZED', `wrong password (${failures} of ${this.deps.config.syncPasswordAttempts} before the sync session fails)`);
   }
 
   // ---- lifecycle ----
