@@ -1,18 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
+import { configInt as int, configList as list } from '../core/index.js';
 import { gridConfigShape } from '../modules/grid/grid-config.js';
 import { syncConfigShape } from '../modules/sync/config.js';
 
 const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((value) => value === 'true' || value === '1')]);
-// Numbers, or strings of decimal digits. z.coerce.number() alone took '', ' ', null, true and
-// [8080] as 0, 1 and 8080: a blank SWITCHYARD_PORT silently listened on a random port.
-const int = (min: number, max: number) =>
-  z.preprocess(
-    (value) => (typeof value === 'string' && /^\s*[+-]?\d+\s*$/.test(value) ? Number(value) : value),
-    z.number().int().min(min).max(max),
-  );
-const list = z.union([z.array(z.string()), z.string().transform((value) => value.split(',').map((item) => item.trim()).filter(Boolean))]);
 
 /**
  * An Origin header is `scheme://host[:port]` and nothing else (RFC 6454): an entry with a

@@ -8,3 +8,4 @@ export * from './events.js';
 export * from './decider.js';
 export * from './disconnect.js';
 export * from './module.js';
+export * from './config-values.js';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { configInt as int, configList as list } from '../../core/index.js';
 import { decodePublicKey, keyIdOf } from '../../auth/index.js';
 import { CUSTOMER_ID_PATTERN } from './domain/index.js';
 
@@ -7,13 +8,6 @@ import { CUSTOMER_ID_PATTERN } from './domain/index.js';
  * (src/app/config.ts). Every key is also `SWITCHYARD_<KEY>`; `customers` takes JSON there.
  */
 
-// As in src/app/config.ts: decimal strings only; z.coerce.number() took '' and ' ' as 0.
-const int = (min: number, max: number) =>
-  z.preprocess(
-    (value) => (typeof value === 'string' && /^\s*[+-]?\d+\s*$/.test(value) ? Number(value) : value),
-    z.number().int().min(min).max(max),
-  );
-const list = z.union([z.array(z.string()), z.string().transform((value) => value.split(',').map((item) => item.trim()).filter(Boolean))]);
 const limit = z.number().int().min(0).nullable();
 
 /** A public key as the ODIN gateway's config lists it: an Ed25519 JWK, `kid` optional. */

@@ -1,16 +1,9 @@
-import { z } from 'zod';
+import { configInt as int } from '../../core/index.js';
 
 /**
  * Configuration keys of device sync (PROTOCOL.md section 7, the seed's names in brackets),
  * spread into the one config schema (src/app/config.ts); each is also `SWITCHYARD_<KEY>`.
  */
-
-// As in src/app/config.ts: decimal strings only; z.coerce.number() took '' and ' ' as 0.
-const int = (min: number, max: number) =>
-  z.preprocess(
-    (value) => (typeof value === 'string' && /^\s*[+-]?\d+\s*$/.test(value) ? Number(value) : value),
-    z.number().int().min(min).max(max),
-  );
 
 export const syncConfigShape = {
   /** URLs a sync page is shown at most before it closes (`session_change_limit`). */
