@@ -165,6 +165,14 @@ export async function spawnGateway(options: SpawnOptions = {}): Promise<ChildGat
     port = await withTimeout(ready, options.readyTimeoutMs ?? 15_000, 'gateway ready');
   } catch (error) {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    // What the child said before it went quiet: a start that hangs must say where (one did,
+    // once, in a loaded CI run; the log lines show how far it got).
+    if (error instanceof Error && !error.message.includes('exited')) {
+      error.message += `; its output so far:\n${[...stdout, ...stderr].map((line) => {
+        const entry = logLine(line);
+        return entry ? `${String(entry.msg)} ${JSON.stringify({ ...entry, msg: undefined, time: undefined, pid: undefined, hostname: undefined, level: undefined, name: undefined })}` : line;
+      }).join('\n') || '(nothing)'}`;
+    }
     throw error;
   }
   const gateway: ChildGateway = {
