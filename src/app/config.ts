@@ -4,6 +4,8 @@ import { z } from 'zod';
 import { configInt as int, configList as list } from '../core/index.js';
 import { gridConfigShape } from '../modules/grid/grid-config.js';
 import { syncConfigShape } from '../modules/sync/config.js';
+import { eventListingsConfigShape } from '../modules/event-listings/config.js';
+import { itinerariesConfigShape } from '../modules/itineraries/config.js';
 
 const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((value) => value === 'true' || value === '1')]);
 
@@ -203,6 +205,10 @@ export const configSchema = z
     ...gridConfigShape,
     /** Device sync (syncChangeLimit, syncSleepSeconds, syncPausedSeconds): documented in src/modules/sync/config.ts. */
     ...syncConfigShape,
+    /** Event listings (eventSubscriptionsPerConnection): documented in src/modules/event-listings/config.ts. */
+    ...eventListingsConfigShape,
+    /** Itineraries and items (rtmpPlaybackBaseUrl, rtmpRecordingSeconds, itemSessionTokenSeconds, itemHtmlIframeHostnames): documented in src/modules/itineraries/config.ts. */
+    ...itinerariesConfigShape,
   })
   .strict()
   .superRefine((config, context) => {
@@ -277,6 +283,7 @@ export function loadConfig(sources: ConfigSources = {}): Config {
   // allowedOrigins list any module could push to would not be the frozen object promised.
   Object.freeze(config.allowedOrigins);
   Object.freeze(config.socketIoNamespaces);
+  Object.freeze(config.itemHtmlIframeHostnames);
   return Object.freeze(config);
 }
 

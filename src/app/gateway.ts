@@ -8,6 +8,7 @@ import { startEdge, uwsIsNative, type Edge } from '../edge/uws.js';
 import { landingPageRoute, servedUrls } from '../edge/landing-page.js';
 import type { ClientConnection } from '../edge/connection.js';
 import { Dispatcher } from '../edge/dispatch.js';
+import { commandRoute } from '../edge/command-route.js';
 import { pingTopic } from '../edge/handlers.js';
 import { json, type HttpRoute } from '../edge/http.js';
 import { httpErrorResponse } from '../edge/replies.js';
@@ -18,7 +19,7 @@ import { engineIoHttpRoutes } from '../edge/socketio/engineio-socket.js';
 import { socketIoRoute } from '../edge/socketio/socketio-socket.js';
 import type { Connections } from '../modules/connections/index.js';
 import type { GatewayRoomHost, GridService } from '../modules/grid/index.js';
-import type { IdentityService, OAuthService } from '../modules/identity/index.js';
+import { bearerPrincipal, type IdentityService, type OAuthService } from '../modules/identity/index.js';
 import type { KeyRing } from '../auth/keys.js';
 import type { RoomService } from '../modules/rooms/index.js';
 import { MODULES, allProjections, createModules, type CreatedModules } from './modules.js';
@@ -293,6 +294,17 @@ export class Gateway {
         }),
       },
       landingPageRoute(),
+      // Extream's commands over HTTP: the same topics the sockets reach, answered with the result body.
+      commandRoute({
+        commandTopic: (name) => {
+          const topic = this.dispatcher.topic(name);
+          return topic?.reject?.kind === 'extream' ? topic : undefined;
+        },
+        principalOf: (authorization, now) => bearerPrincipal(this.identity, authorization, now),
+        clock: this.clock,
+        maxBodyBytes: this.config.maxFrameBytes,
+        onInternalError: (topic, error) => this.logger.error({ err: error, topic }, 'HTTP command failed'),
+      }),
       {
         method: 'any',
         path: '/*',

@@ -8,6 +8,9 @@ import type { Config } from './config.js';
 import { connectionsModule } from '../modules/connections/index.js';
 import { gridModule, type GatewayRoomHost } from '../modules/grid/index.js';
 import { identityModule } from '../modules/identity/index.js';
+import { organisationsModule } from '../modules/organisations/index.js';
+import { eventListingsModule } from '../modules/event-listings/index.js';
+import { itinerariesModule } from '../modules/itineraries/index.js';
 import { roomsModule } from '../modules/rooms/index.js';
 import { syncModule } from '../modules/sync/index.js';
 
@@ -15,7 +18,7 @@ import { syncModule } from '../modules/sync/index.js';
  * The modules of the gateway, in the order they are created, started and (reversed)
  * stopped. Adding an area of the product is one line here and one folder under modules/.
  */
-export const MODULES = [connectionsModule, identityModule, roomsModule, gridModule, syncModule] as const;
+export const MODULES = [connectionsModule, identityModule, organisationsModule, eventListingsModule, itinerariesModule, roomsModule, gridModule, syncModule] as const;
 
 /** Every read model, in the order they are set up and replayed. */
 export const allProjections: readonly Projection[] = MODULES.flatMap((module) => module.projections);
@@ -35,6 +38,9 @@ export interface PlatformServices {
 export interface CreatedModules {
   connections: ReturnType<typeof connectionsModule.create>;
   identity: ReturnType<typeof identityModule.create>;
+  organisations: ReturnType<typeof organisationsModule.create>;
+  eventListings: ReturnType<typeof eventListingsModule.create>;
+  itineraries: ReturnType<typeof itinerariesModule.create>;
   rooms: ReturnType<typeof roomsModule.create>;
   grid: ReturnType<typeof gridModule.create>;
   sync: ReturnType<typeof syncModule.create>;
@@ -47,6 +53,31 @@ export function createModules(platform: PlatformServices): CreatedModules {
   const { config, logger, clock, store, runtime, scheduler, registry } = platform;
   const connections = connectionsModule.create({ runtime, clock, logger, scheduler, config });
   const identity = identityModule.create({ runtime, store, clock, logger, config, scheduler, connections: connections.api });
+  const organisations = organisationsModule.create({ runtime, store, clock, identity: identity.api });
+  const eventListings = eventListingsModule.create({
+    runtime,
+    store,
+    clock,
+    config,
+    connections: connections.api,
+    access: organisations.api.access,
+    organisationExists: (id) => organisations.api.organisations.directory.get(id) !== undefined,
+  });
+  const itineraries = itinerariesModule.create({
+    runtime,
+    store,
+    clock,
+    config,
+    access: organisations.api.access,
+    events: {
+      get: (eventId) => {
+        const listing = eventListings.api.directory.get(eventId);
+        return listing && { organisation_id: listing.organisationId, start_date: listing.startDate, end_date: listing.endDate, public: listing.public };
+      },
+    },
+    audiences: eventListings.api.audiences,
+    issueSessionToken: ({ subject, room, item, now, ttlSeconds }) => identity.api.tokens.issue('session', { subject, ttlSeconds, claims: { room, item }, now }),
+  });
   const rooms = roomsModule.create({ runtime, config, clock, scheduler, connections: connections.api });
   const grid = gridModule.create({
     config,
@@ -60,5 +91,15 @@ export function createModules(platform: PlatformServices): CreatedModules {
     roomHost: platform.roomHost ?? rooms.api.service.asGatewayRoomHost(),
   });
   const sync = syncModule.create({ runtime, store, clock, logger, scheduler, config, identity: identity.api });
-  return { connections, identity, rooms, grid, sync, list: [connections, identity, rooms, grid, sync] as ModuleInstance<unknown, ClientConnection>[] };
+  return {
+    connections,
+    identity,
+    organisations,
+    eventListings,
+    itineraries,
+    rooms,
+    grid,
+    sync,
+    list: [connections, identity, organisations, eventListings, itineraries, rooms, grid, sync] as ModuleInstance<unknown, ClientConnection>[],
+  };
 }

@@ -9,6 +9,7 @@ import { SecretBox } from '../auth/secrets.js';
 import { TokenService, type ExternalIssuer } from '../auth/tokens.js';
 import { identityAggregates } from '../modules/identity/domain/index.js';
 import { allProjections } from '../app/modules.js';
+import { accessAggregate, OrganisationDirectory, Organisations } from '../modules/organisations/index.js';
 import { ActorRuntime } from '../runtime/index.js';
 import { SqliteEventStore, DATABASE_FILE, assertDataDirExists } from '../store/index.js';
 
@@ -21,7 +22,10 @@ export interface OperatorContext {
   store: SqliteEventStore;
   runtime: ActorRuntime;
   identity: IdentityService;
+  /** Organisations and their groups' permissions (`groups grant`, `demo-data`). */
+  organisations: Organisations;
   keyRing: KeyRing;
+  clock: Clock;
   close(): Promise<void>;
 }
 
@@ -53,7 +57,7 @@ export function openOperatorContext(config: Config): OperatorContext {
   const clock = systemClock;
   const store = openOperatorStore(config);
   const runtime = new ActorRuntime(store);
-  for (const aggregate of identityAggregates) runtime.register(aggregate);
+  for (const aggregate of [...identityAggregates, accessAggregate]) runtime.register(aggregate);
   const keyRing = new KeyRing(config.dataDir);
   keyRing.loadForOperator(clock.now());
   const tokens = new TokenService(keyRing, {
@@ -62,5 +66,6 @@ export function openOperatorContext(config: Config): OperatorContext {
     externalIssuers: config.externalIssuers as ExternalIssuer[],
   });
   const identity = new IdentityService(runtime, store, tokens, SecretBox.open(config.dataDir).box, config, clock);
-  return { store, runtime, identity, keyRing, close: () => store.close() };
+  const organisations = new Organisations(runtime, clock, identity, new OrganisationDirectory(store.readModels));
+  return { store, runtime, identity, organisations, keyRing, clock, close: () => store.close() };
 }

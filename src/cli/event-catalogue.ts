@@ -19,12 +19,15 @@ import {
   type ClientRegistered,
   type GroupCreated,
   type OAuthEvent,
-  type OrganisationCreated,
+  type OrganisationEvent,
   type OrganisationNameClaimed,
   type RefusalEvent,
   type SessionEvent,
   type UserEvent,
 } from '../modules/identity/domain/index.js';
+import { ACCESS_CATEGORY, ACCESS_EVENT_TYPES, type AccessEvent } from '../modules/organisations/domain/index.js';
+import { EVENT_LISTING_CATEGORY, EVENT_LISTING_EVENT_TYPES, type EventListingEvent } from '../modules/event-listings/domain/index.js';
+import { ITINERARY_CATEGORY, ITINERARY_EVENT_TYPES, type ItineraryEvent } from '../modules/itineraries/domain/index.js';
 import { ROOM_CATEGORY, ROOM_EVENT_TYPES, type RoomEvent } from '../modules/rooms/domain/index.js';
 import { SYNC_SESSION_CATEGORY, SYNC_SESSION_EVENT_TYPES, type SyncSessionEvent } from '../modules/sync/domain/index.js';
 
@@ -32,7 +35,10 @@ import { SYNC_SESSION_CATEGORY, SYNC_SESSION_EVENT_TYPES, type SyncSessionEvent 
 export type GatewayEventType =
   | ConnectionEvent['type']
   | SessionEvent['type']
-  | OrganisationCreated['type']
+  | OrganisationEvent['type']
+  | AccessEvent['type']
+  | EventListingEvent['type']
+  | ItineraryEvent['type']
   | OrganisationNameClaimed['type']
   | GroupCreated['type']
   | UserEvent['type']
@@ -64,7 +70,21 @@ const MEANINGS: Readonly<Record<GatewayEventType, string>> = {
   TokenRefused: 'a token presented on the socket was refused',
   LoggedOut: 'the socket logged out',
   SessionEnded: "the socket's session ended",
-  OrganisationCreated: 'an organisation was created (`switchyard orgs add`)',
+  OrganisationCreated: 'an organisation was created (`switchyard orgs add`, or admin_organisation_create with its profile)',
+  OrganisationUpdated: "an organisation's name or profile changed (admin_organisation_update), with the fields that changed",
+  OrganisationDeleted: 'an organisation was deleted (soft: the read models hide it, the log keeps it)',
+  PermissionsGranted: "permissions were granted to one of an organisation's groups (admin_group_grant, `switchyard groups grant`)",
+  EventScheduled: 'an event (Extream event listing) was scheduled in an organisation, with its dates, slug and parent (admin_event_create)',
+  EventUpdated: "an event listing's fields changed (admin_event_update), with only the fields that changed",
+  EventDeleted: 'an event listing was deleted (soft: the read models hide it, the log keeps it)',
+  EventUserTypeSet: "a user's role in an event was set (admin_event_update user_types): audience, actor, crew or chief",
+  ItineraryCreated: 'an itinerary was created in an event, with its dates (admin_itinerary_create)',
+  ItineraryUpdated: "an itinerary's fields changed (only those named)",
+  ItineraryDeleted: 'an itinerary was deleted (soft; its items were removed just before it)',
+  ItemAdded: 'an item was added to an itinerary, with its type, dates and configuration (html stored sanitised)',
+  ItemUpdated: "an item's fields changed (only those named; configuration replaced whole)",
+  ItemRemoved: 'an item was removed from its itinerary (soft)',
+  PermissionsRevoked: "permissions were taken from one of an organisation's groups (admin_group_revoke, `switchyard groups revoke`)",
   OrganisationNameClaimed: 'an organisation name was taken; names are unique, ignoring case and spacing',
   GroupCreated: 'a group was created in an organisation',
   UserRegistered: 'a user was registered (the password hash is redacted in this view)',
@@ -143,6 +163,9 @@ const SOURCES: readonly { category: string; /** The shape of the stream id's par
   { category: CONNECTION_CATEGORY, id: '<connectionId>', types: CONNECTION_EVENT_TYPES },
   { category: SESSION_CATEGORY, id: '<connectionId>', types: SESSION_EVENT_TYPES },
   { category: IDENTITY_CATEGORIES.organisation, id: '<organisationId>', types: ORGANISATION_EVENT_TYPES },
+  { category: ACCESS_CATEGORY, id: '<organisationId>', types: ACCESS_EVENT_TYPES },
+  { category: EVENT_LISTING_CATEGORY, id: '<eventId>', types: EVENT_LISTING_EVENT_TYPES },
+  { category: ITINERARY_CATEGORY, id: '<itineraryId>', types: ITINERARY_EVENT_TYPES },
   { category: IDENTITY_CATEGORIES.organisationName, id: '<slug>', types: ORGANISATION_NAME_EVENT_TYPES },
   { category: IDENTITY_CATEGORIES.group, id: '<groupId>', types: GROUP_EVENT_TYPES },
   { category: IDENTITY_CATEGORIES.user, id: '<userId>', types: USER_EVENT_TYPES },

@@ -2,6 +2,7 @@ import QRCode from 'qrcode';
 import { parseArgs } from 'node:util';
 import type { Config } from '../app/config.js';
 import { AppError } from '../core/errors.js';
+import { isPermission, PERMISSIONS } from '../protocol/topics/extream.js';
 import { openOperatorContext, operatorFailure } from './context.js';
 import { listCommand, type ListArea } from './lists.js';
 import type { Output } from './output.js';
@@ -19,6 +20,8 @@ export const IDENTITY_USAGES: Readonly<Record<string, string>> = {
   orgs: `  orgs add <name>                                        -> organisation id (names are unique, ignoring case and spacing)
   orgs list [--json]`,
   groups: `  groups add --org ORG <name>                            -> group id
+  groups grant --org ORG <group> <permission>...         (view_|edit_|delete_ + organisation|event|itinerary|item,
+  groups revoke --org ORG <group> <permission>...          moderate_chat, manage_poll, send_notice, operate_webrtc, stream_rtmp)
   groups list [--org ORG] [--json]`,
   users: `  users add --org ORG --username U --password-stdin [--group G]...   -> user id
   users mfa enroll <username>                            -> otpauth URI and a QR code
@@ -90,6 +93,19 @@ export async function identityCommand(
       case 'groups add': {
         const groupId = await identity.createGroup(need(values.org, '--org'), need(rest.join(' '), '<name>'), OPERATOR);
         print(groupId, { groupId });
+        return 0;
+      }
+      case 'groups grant':
+      case 'groups revoke': {
+        const [group, ...named] = rest;
+        if (named.length === 0) throw new AppError('BAD_REQUEST', 'name at least one permission');
+        const unknown = named.filter((permission) => !isPermission(permission));
+        if (unknown.length > 0) throw new AppError('BAD_REQUEST', `unknown permission ${unknown.join(', ')}; one of ${PERMISSIONS.join(', ')}`);
+        const organisation = identity.directory.organisationByIdOrName(need(values.org, '--org'));
+        if (!organisation) throw new AppError('NOT_FOUND', `unknown organisation ${values.org}`);
+        const change = verb === 'grant' ? context.organisations.grant.bind(context.organisations) : context.organisations.revoke.bind(context.organisations);
+        const { view } = await change(organisation.organisation_id, need(group, '<group>'), named.filter(isPermission), { actor: OPERATOR });
+        print(`${view.name}: ${view.permissions.join(' ') || '(no permissions)'}`, { groupId: view.id, group: view.name, permissions: view.permissions });
         return 0;
       }
       case 'users add': {

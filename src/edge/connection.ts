@@ -29,6 +29,12 @@ export interface FrameEncoder {
   encode(frame: OutboundFrame): Iterable<string | Uint8Array>;
   /** Messages to send just before the server closes the socket with `code` (Socket.IO: DISCONNECT). */
   closing?(code: number, reason: string): Iterable<string | Uint8Array>;
+  /**
+   * A key naming every encoder that turns the same push (a frame without `id`) into the same
+   * messages right now (Socket.IO: one Engine.IO version and transport, `/` connected), so a
+   * fan-out encodes a push once per key; undefined when this one must encode its own.
+   */
+  sharedPushKey?(): string | undefined;
 }
 
 export interface ConnectionInfo {

@@ -36,6 +36,10 @@ export class Dispatcher {
     return this.topics.has(event);
   }
 
+  topic(event: string): AnyTopic<ClientConnection> | undefined {
+    return this.topics.get(event);
+  }
+
   get names(): string[] {
     return [...this.topics.keys()];
   }

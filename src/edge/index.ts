@@ -5,9 +5,11 @@
  * (as the operator CLI does) never loads the uWS native binary.
  */
 export * from './connection.js';
+export * from './fan-out.js';
 export * from './http.js';
 export * from './replies.js';
 export * from './dispatch.js';
+export * from './command-route.js';
 export * from './handlers.js';
 export * from './metrics.js';
 export * from './logger.js';

@@ -103,7 +103,8 @@ export function extreamErrorData(error: unknown): Record<string, unknown> {
   const { code, message } = toPublicError(error);
   const refusal = EXTREAM_REFUSALS[code];
   const reason = isAppError(error) && typeof error.details?.reason === 'string' ? error.details.reason : refusal?.reason;
-  if (refusal) return { status: refusal.status, error: message, meta: { permitted: false, reason } };
+  const requiresLogin = isAppError(error) && typeof error.details?.requiresLogin === 'boolean' ? { requiresLogin: error.details.requiresLogin } : {};
+  if (refusal) return { status: refusal.status, error: message, meta: { permitted: false, reason, ...requiresLogin } };
   const errors = isAppError(error) && Array.isArray(error.details?.errors) ? error.details.errors : [{ code, message }];
   const status = code === 'BAD_REQUEST' ? 400 : HTTP_STATUS[code];
   return { status, error: message, meta: { permitted: true, message: code === 'BAD_REQUEST' ? 'bad_request' : code.toLowerCase() }, response: { errors } };

@@ -71,6 +71,17 @@ export type AnyTopic<Client extends TopicClient = any> = Topic<any, Client>;
 /** `connection:<id>`: the actor a socket's commands are recorded under. */
 export const actorOf = (client: TopicClient): string => `connection:${client.id}`;
 
+/**
+ * Who a command's events name (the audit view's "who"): the signed-in user or the
+ * organisation the socket speaks for, else the connection, always with the connection beside it.
+ */
+export function commandMetadata(request: Pick<TopicRequest<unknown>, 'client' | 'correlationId'>): { actor: string; connection: string; correlationId: string } {
+  const { principal } = request.client;
+  const actor =
+    principal.kind === 'user' ? `user:${principal.userId}` : principal.kind === 'organisation' ? `organisation:${principal.organisationId}` : actorOf(request.client);
+  return { actor, connection: request.client.id, correlationId: request.correlationId };
+}
+
 /** Extream's `payload.correlationId`, when the client set one (PROTOCOL.md section 8). */
 function clientCorrelationId(data: unknown): string | undefined {
   if (!isPlainObject(data)) return undefined;

@@ -347,6 +347,12 @@ export class SocketIoSession implements FrameEncoder {
     return out;
   }
 
+  sharedPushKey(): string | undefined {
+    // Before `/` is joined a push is queued, not encoded: this session cannot share.
+    if (this.namespaces.get(MAIN_NAMESPACE) !== 'connected') return undefined;
+    return `socket.io:${this.handshake.version}:${this.connection.info.transport}`;
+  }
+
   /** A server-side close the client should not retry (4500-4999) is announced as DISCONNECT. */
   closing(code: number): (string | Uint8Array)[] {
     if (code < 4500 || code > 4999) return [];

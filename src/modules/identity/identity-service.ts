@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { AppError } from '../../core/index.js';
 import { newId, streamId } from '../../core/index.js';
 import { RateLimiter } from '../../core/index.js';
@@ -8,6 +8,8 @@ import {
   MAX_ORGANISATION_SLUG_LENGTH,
   organisationNameSlug,
   type organisationNameMachine,
+  type organisationMachine,
+  type OrganisationProfile,
   type OrganisationNameCommand,
   type UserContext,
   type userMachine,
@@ -20,7 +22,7 @@ import {
 import { IdentityDirectory } from './projection.js';
 import { RefusalAudit, SignInLimits } from './sign-in-limits.js';
 import type { ActorRuntime } from '../../runtime/index.js';
-import type { EventStore } from '../../store/index.js';
+import type { EventMetadata, EventStore } from '../../store/index.js';
 import type { SnapshotFrom } from 'xstate';
 import { PasswordHasher } from '../../auth/index.js';
 import type { SecretBox } from '../../auth/index.js';
@@ -87,38 +89,93 @@ export class IdentityService {
    * the refusal is CONFLICT naming the organisation that holds the name.
    */
   async createOrganisation(name: string, by: string): Promise<string> {
+    return (await this.createOrganisationRecord(name, { actor: by })).organisationId;
+  }
+
+  /**
+   * `createOrganisation` with Extream's profile and the command's metadata; returns the log
+   * position of the OrganisationCreated event (the receipt's `messageId`).
+   */
+  async createOrganisationRecord(name: string, metadata: EventMetadata & { actor: string }, profile?: OrganisationProfile): Promise<{ organisationId: string; position: number }> {
+    const by = metadata.actor;
     if (!name.trim()) throw new AppError('BAD_REQUEST', 'organisation name must not be empty');
     const slug = organisationNameSlug(name);
     if (slug.length > MAX_ORGANISATION_SLUG_LENGTH) throw new AppError('BAD_REQUEST', `organisation name must be at most ${MAX_ORGANISATION_SLUG_LENGTH} characters`);
     // Organisations made before names were claimed have no claim stream: the read model knows them.
     const legacy = this.directory.organisationByIdOrName(name);
     if (legacy) throw new AppError('CONFLICT', `organisation name "${name}" is taken by organisation ${legacy.organisation_id}`);
-    const organisationId = newId(9);
+    // UUIDs, as Extream's commands require of every id (PROTOCOL.md section 8).
+    const organisationId = randomUUID();
     const claimStream = streamId(IDENTITY_CATEGORIES.organisationName, slug);
     const claim: OrganisationNameCommand = { type: 'ClaimOrganisationName', name, organisationId, now: this.clock.now() };
     try {
-      await this.runtime.execute(claimStream, claim, { actor: by });
+      await this.runtime.execute(claimStream, claim, metadata);
     } catch (error) {
       if (!(error instanceof AppError && error.code === 'CONFLICT')) throw error;
       const held = this.runtime.read<typeof organisationNameMachine>(claimStream).context.data;
       // A claim whose organisation never committed (its process died in between) is finished
       // here, so a name is never left taken by an organisation that does not exist.
-      if (held && !this.directory.organisation(held.organisationId)) await this.ensureOrganisation(held.organisationId, held.name, by);
+      if (held && !this.directory.organisation(held.organisationId)) await this.ensureOrganisation(held.organisationId, held.name, { actor: by });
       throw error;
     }
-    await this.ensureOrganisation(organisationId, name, by);
-    return organisationId;
+    const position = await this.ensureOrganisation(organisationId, name, metadata, profile);
+    return { organisationId, position };
   }
 
-  /** Creates the organisation a claim names; one created meanwhile by another caller will do. */
-  private async ensureOrganisation(organisationId: string, name: string, by: string): Promise<void> {
-    const command: OrganisationCommand = { type: 'CreateOrganisation', organisationId, name, now: this.clock.now() };
+  /** Creates the organisation a claim names; one created meanwhile by another caller will do (position 0 then). */
+  private async ensureOrganisation(organisationId: string, name: string, metadata: EventMetadata, profile?: OrganisationProfile): Promise<number> {
+    const command: OrganisationCommand = { type: 'CreateOrganisation', organisationId, name, now: this.clock.now(), ...(profile ? { profile } : {}) };
     const stream = streamId(IDENTITY_CATEGORIES.organisation, organisationId);
     try {
-      await this.runtime.execute(stream, command, { actor: by });
+      const result = await this.runtime.execute(stream, command, metadata);
+      return result.events.at(-1)?.position ?? 0;
     } catch (error) {
       if (!(error instanceof AppError && error.code === 'CONFLICT' && this.directory.organisation(organisationId))) throw error;
+      return 0;
     }
+  }
+
+  /**
+   * Changes an organisation's name or profile. A new name is claimed first, as at creation;
+   * the old name stays taken (claims are for ever), so a rename cannot be raced into a clash.
+   */
+  async updateOrganisation(organisationId: string, changes: Partial<OrganisationProfile> & { name?: string }, metadata: EventMetadata & { actor: string }): Promise<number> {
+    const stream = streamId(IDENTITY_CATEGORIES.organisation, organisationId);
+    const current = this.runtime.read<typeof organisationMachine>(stream);
+    if (!current.matches('present')) throw new AppError('NOT_FOUND', current.matches('deleted') ? `organisation ${organisationId} was deleted` : 'unknown organisation');
+    const renamed = changes.name !== undefined && organisationNameSlug(changes.name) !== organisationNameSlug(current.context.data!.name);
+    if (renamed) {
+      const slug = organisationNameSlug(changes.name!);
+      if (slug.length > MAX_ORGANISATION_SLUG_LENGTH) throw new AppError('BAD_REQUEST', `organisation name must be at most ${MAX_ORGANISATION_SLUG_LENGTH} characters`);
+      const claim: OrganisationNameCommand = { type: 'ClaimOrganisationName', name: changes.name!, organisationId, now: this.clock.now() };
+      await this.runtime.execute(streamId(IDENTITY_CATEGORIES.organisationName, slug), claim, metadata);
+    }
+    const command: OrganisationCommand = { type: 'UpdateOrganisation', changes, by: metadata.actor, now: this.clock.now() };
+    const result = await this.runtime.execute(stream, command, metadata);
+    return result.events.at(-1)!.position;
+  }
+
+  /** Soft: the organisation's events, users and groups stay in the log; the organisations read model hides it. */
+  async deleteOrganisation(organisationId: string, metadata: EventMetadata & { actor: string }): Promise<number> {
+    const command: OrganisationCommand = { type: 'DeleteOrganisation', by: metadata.actor, now: this.clock.now() };
+    const result = await this.runtime.execute(streamId(IDENTITY_CATEGORIES.organisation, organisationId), command, metadata);
+    return result.events.at(-1)!.position;
+  }
+
+  /** The organisation as its stream holds it (name, profile, deleted or not), or undefined. */
+  organisationState(organisationId: string): { name: string; profile: OrganisationProfile | undefined; deleted: boolean } | undefined {
+    const snapshot = this.runtime.read<typeof organisationMachine>(streamId(IDENTITY_CATEGORIES.organisation, organisationId));
+    if (snapshot.matches('absent')) return undefined;
+    return { name: snapshot.context.data!.name, profile: snapshot.context.data!.profile, deleted: snapshot.matches('deleted') };
+  }
+
+  /** Puts an existing user into a group of an organisation (made if missing); already there is fine. */
+  async addToGroup(userId: string, organisationId: string, group: string, by: string): Promise<string> {
+    const groupId = await this.createGroup(organisationId, group, by);
+    if (this.directory.groupIdsOf(userId, organisationId).includes(groupId)) return groupId;
+    const join: UserCommand = { type: 'AddUserToGroup', groupId, organisationId };
+    await this.runtime.execute(streamId(IDENTITY_CATEGORIES.user, userId), join, { actor: by });
+    return groupId;
   }
 
   async createGroup(organisation: string, name: string, by: string): Promise<string> {

@@ -22,6 +22,7 @@ import { identityTopics } from './topics.js';
 export { IdentityService, type RequestOrigin } from './identity-service.js';
 export { OAuthService } from './oauth-service.js';
 export { requireSession, TOKEN_NOT_VALID, MFA_PROMPT } from './topics.js';
+export { bearerPrincipal } from './bearer.js';
 export type { IdentityConfig, ConfiguredOAuthClient } from './config.js';
 export { identityProjection } from './projection.js';
 export * from './domain/index.js';

@@ -7,7 +7,7 @@ import {
   USER_EVENT_TYPES,
   type ClientRegistered,
   type GroupCreated,
-  type OrganisationCreated,
+  type OrganisationEvent,
   type UserEvent,
 } from './domain/index.js';
 
@@ -45,6 +45,15 @@ export const identityProjection: Projection = {
         statement(db, 'org', 'INSERT INTO organisations VALUES (?, ?, ?)').run(organisationId, name, createdAt);
         return;
       }
+      case 'OrganisationUpdated':
+        if (event.data.changes.name !== undefined) {
+          statement(db, 'org:rename', 'UPDATE organisations SET name = ? WHERE organisation_id = ?').run(event.data.changes.name, event.data.organisationId);
+        }
+        return;
+      // The tenant row stays: its users, groups and clients still name it (the organisations
+      // module's read model is the one that hides a deleted organisation).
+      case 'OrganisationDeleted':
+        return;
       case 'GroupCreated': {
         const { groupId, organisationId, name, createdAt } = event.data;
         if (statement(db, 'group?', 'SELECT 1 FROM organisation_groups WHERE organisation_id = ? AND name = ?').get(organisationId, name)) {
@@ -72,7 +81,7 @@ export const identityProjection: Projection = {
 };
 
 /** The events these read models are built from. */
-type ProjectedEvent = OrganisationCreated | GroupCreated | ClientRegistered | UserEvent;
+type ProjectedEvent = OrganisationEvent | GroupCreated | ClientRegistered | UserEvent;
 
 /**
  * Every projected type, from the domain's own lists (USER_EVENT_TYPES fails to compile when
@@ -174,6 +183,22 @@ export class IdentityDirectory {
   }
 
   /** Group names of a user, optionally within one organisation. */
+  /** An organisation's groups, by name. */
+  groupsOfOrganisation(organisationId: string): { group_id: string; name: string }[] {
+    return statement(this.db, 'q:org-groups', 'SELECT group_id, name FROM organisation_groups WHERE organisation_id = ? ORDER BY name').all(organisationId) as {
+      group_id: string;
+      name: string;
+    }[];
+  }
+
+  /** Ids of the groups a user belongs to in one organisation (what permissions are granted to). */
+  groupIdsOf(userId: string, organisationId: string): string[] {
+    const rows = statement(this.db, 'q:group-ids-of', 'SELECT group_id FROM user_groups WHERE user_id = ? AND organisation_id = ?').all(userId, organisationId) as {
+      group_id: string;
+    }[];
+    return rows.map((row) => row.group_id);
+  }
+
   groupsOf(userId: string, organisationId?: string | null): string[] {
     const rows = statement(
       this.db,

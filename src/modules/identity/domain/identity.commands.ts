@@ -1,3 +1,5 @@
+import type { OrganisationProfile } from './identity.events.js';
+
 export type UserCommand =
   | { type: 'RegisterUser'; userId: string; username: string; passwordHash: string; now: number }
   | { type: 'AddUserToGroup'; groupId: string; organisationId: string }
@@ -19,7 +21,10 @@ export type UserCommand =
   | { type: 'DisableUser'; by: string; reason: string; now: number }
   | { type: 'EnableUser'; by: string };
 
-export type OrganisationCommand = { type: 'CreateOrganisation'; organisationId: string; name: string; now: number };
+export type OrganisationCommand =
+  | { type: 'CreateOrganisation'; organisationId: string; name: string; profile?: OrganisationProfile; now: number }
+  | { type: 'UpdateOrganisation'; changes: Partial<OrganisationProfile> & { name?: string }; by: string; now: number }
+  | { type: 'DeleteOrganisation'; by: string; now: number };
 /** Takes a name for an organisation (stream `organisation_name-<slug>`); refused once taken. */
 export type OrganisationNameCommand = { type: 'ClaimOrganisationName'; name: string; organisationId: string; now: number };
 export type GroupCommand = { type: 'CreateGroup'; groupId: string; organisationId: string; name: string; now: number };

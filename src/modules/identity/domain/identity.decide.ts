@@ -1,7 +1,7 @@
 import type { SnapshotFrom } from 'xstate';
 import { AppError } from '../../../core/index.js';
 import type { AppCommand, ClientCommand, GroupCommand, OrganisationCommand, OrganisationNameCommand, UserCommand } from './identity.commands.js';
-import { organisationNameSlug, type AppEvent, type ClientRegistered, type GroupCreated, type OrganisationCreated, type OrganisationNameClaimed, type UserEvent } from './identity.events.js';
+import { organisationNameSlug, type AppEvent, type ClientRegistered, type GroupCreated, type OrganisationEvent, type OrganisationNameClaimed, type UserEvent } from './identity.events.js';
 import type { appMachine, clientMachine, groupMachine, organisationMachine, organisationNameMachine, userMachine } from './identity.machine.js';
 
 type UserSnapshot = SnapshotFrom<typeof userMachine>;
@@ -59,9 +59,17 @@ export function decideUser(command: UserCommand, snapshot: UserSnapshot): UserEv
   }
 }
 
-export function decideOrganisation(command: OrganisationCommand, snapshot: SnapshotFrom<typeof organisationMachine>): OrganisationCreated[] {
-  if (snapshot.context.data) throw new AppError('CONFLICT', 'organisation already exists');
-  return [{ type: 'OrganisationCreated', data: { organisationId: command.organisationId, name: command.name, createdAt: command.now } }];
+export function decideOrganisation(command: OrganisationCommand, snapshot: SnapshotFrom<typeof organisationMachine>): OrganisationEvent[] {
+  const organisationId = snapshot.context.data?.organisationId;
+  if (command.type === 'CreateOrganisation') {
+    if (!snapshot.matches('absent')) throw new AppError('CONFLICT', 'organisation already exists');
+    const profile = command.profile ? { profile: command.profile } : {};
+    return [{ type: 'OrganisationCreated', data: { organisationId: command.organisationId, name: command.name, createdAt: command.now, ...profile } }];
+  }
+  if (snapshot.matches('absent')) throw new AppError('NOT_FOUND', 'unknown organisation');
+  if (snapshot.matches('deleted')) throw new AppError('NOT_FOUND', `organisation ${organisationId} was deleted`);
+  if (command.type === 'DeleteOrganisation') return [{ type: 'OrganisationDeleted', data: { organisationId: organisationId!, deletedAt: command.now, by: command.by } }];
+  return [{ type: 'OrganisationUpdated', data: { organisationId: organisationId!, changes: command.changes, updatedAt: command.now, by: command.by } }];
 }
 
 /**

@@ -1,9 +1,34 @@
 /** Events of the identity area: organisations, groups, users, OAuth2 clients, apps. */
 
+/**
+ * What Extream keeps of an organisation beside its name (PROTOCOL.md section 8). Identity
+ * does not read it; the organisations module projects it into its read model.
+ */
+export interface OrganisationProfile {
+  website: string | null;
+  description: string | null;
+  data: Record<string, unknown> | null;
+}
+
 export interface OrganisationCreated {
   type: 'OrganisationCreated';
-  data: { organisationId: string; name: string; createdAt: number };
+  /** `profile` is absent on organisations created before Extream's admin commands (and by `orgs add`). */
+  data: { organisationId: string; name: string; createdAt: number; profile?: OrganisationProfile };
 }
+
+export interface OrganisationUpdated {
+  type: 'OrganisationUpdated';
+  /** A new name was claimed first (OrganisationNameClaimed); the old one stays taken. */
+  data: { organisationId: string; changes: Partial<OrganisationProfile> & { name?: string }; updatedAt: number; by: string };
+}
+
+/** Soft: the read models hide the organisation, the log keeps it and its users and groups. */
+export interface OrganisationDeleted {
+  type: 'OrganisationDeleted';
+  data: { organisationId: string; deletedAt: number; by: string };
+}
+
+export type OrganisationEvent = OrganisationCreated | OrganisationUpdated | OrganisationDeleted;
 
 /**
  * An organisation name taken, on stream `organisation_name-<slug>` (see organisationNameSlug).
@@ -96,7 +121,11 @@ export const APP_EVENT_TYPES = Object.keys({
   AppTokenIssued: true,
   AppTokenRevoked: true,
 } satisfies Record<AppEvent['type'], true>) as readonly AppEvent['type'][];
-export const ORGANISATION_EVENT_TYPES: readonly OrganisationCreated['type'][] = ['OrganisationCreated'];
+export const ORGANISATION_EVENT_TYPES = Object.keys({
+  OrganisationCreated: true,
+  OrganisationUpdated: true,
+  OrganisationDeleted: true,
+} satisfies Record<OrganisationEvent['type'], true>) as readonly OrganisationEvent['type'][];
 export const ORGANISATION_NAME_EVENT_TYPES: readonly OrganisationNameClaimed['type'][] = ['OrganisationNameClaimed'];
 export const GROUP_EVENT_TYPES: readonly GroupCreated['type'][] = ['GroupCreated'];
 export const CLIENT_EVENT_TYPES: readonly ClientRegistered['type'][] = ['ClientRegistered'];

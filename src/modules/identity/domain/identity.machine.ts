@@ -1,5 +1,5 @@
 import { assign, setup } from 'xstate';
-import type { AppEvent, ClientRegistered, GroupCreated, OrganisationCreated, OrganisationNameClaimed, UserEvent } from './identity.events.js';
+import type { AppEvent, ClientRegistered, GroupCreated, OrganisationCreated, OrganisationEvent, OrganisationNameClaimed, UserEvent } from './identity.events.js';
 
 export interface UserContext {
   userId: string;
@@ -71,7 +71,7 @@ export const userMachine = setup({
   },
 });
 
-/** Organisations, groups and OAuth2 clients are created once and never change (yet). */
+/** Name claims, groups and OAuth2 clients are created once and never change (yet). */
 function createdOnce<Event extends { type: string; data: object }>(id: string, created: Event['type']) {
   return setup({ types: { context: {} as { data: Event['data'] | null }, events: {} as Event } }).createMachine({
     id,
@@ -87,7 +87,31 @@ function createdOnce<Event extends { type: string; data: object }>(id: string, c
   });
 }
 
-export const organisationMachine = createdOnce<OrganisationCreated>('organisation', 'OrganisationCreated');
+/** An organisation: its name and profile as they stand, until it is deleted (soft, for good). */
+export const organisationMachine = setup({
+  types: { context: {} as { data: OrganisationCreated['data'] | null }, events: {} as OrganisationEvent },
+}).createMachine({
+  id: 'organisation',
+  initial: 'absent',
+  context: { data: null },
+  states: {
+    absent: { on: { OrganisationCreated: { target: 'present', actions: assign(({ event }) => ({ data: event.data })) } } },
+    present: {
+      on: {
+        OrganisationUpdated: {
+          actions: assign(({ context, event }) => {
+            const { name, ...profile } = event.data.changes;
+            const previous = context.data!;
+            const merged = { website: null, description: null, data: null, ...previous.profile, ...profile };
+            return { data: { ...previous, name: name ?? previous.name, profile: merged } };
+          }),
+        },
+        OrganisationDeleted: 'deleted',
+      },
+    },
+    deleted: {},
+  },
+});
 export const organisationNameMachine = createdOnce<OrganisationNameClaimed>('organisationName', 'OrganisationNameClaimed');
 export const groupMachine = createdOnce<GroupCreated>('group', 'GroupCreated');
 export const clientMachine = createdOnce<ClientRegistered>('client', 'ClientRegistered');

@@ -1,0 +1,72 @@
+import type { Clock } from '../../core/index.js';
+import type { ClientConnection } from '../../edge/index.js';
+import { defineModule, type ActorRuntime } from '../../runtime/index.js';
+import type { EventStore } from '../../store/index.js';
+import type { OrganisationAccess } from '../organisations/access.js';
+import type { ItinerariesConfig } from './config.js';
+import { itineraryAggregate } from './domain/index.js';
+import type { IssueSessionToken } from './join.js';
+import { itineraryProcessors } from './processors.js';
+import { ItineraryDirectory, itinerariesProjection } from './projection.js';
+import { Itineraries } from './service.js';
+import { itineraryTopics } from './topics.js';
+
+export { itinerariesConfigShape, type ItinerariesConfig } from './config.js';
+export { itinerariesProjection, ItineraryDirectory, type ItineraryRecord, type ItemRecord } from './projection.js';
+export { Itineraries, type ItineraryView, type ItemView, type ChangeContext } from './service.js';
+export { rtmpStatus, sanitizeItemHtml, type IssueSessionToken, type RtmpStatus } from './join.js';
+export { ITINERARY_CATEGORY, ITINERARY_EVENT_TYPES, itineraryAggregate, isItineraryEvent, type ItineraryEvent } from './domain/index.js';
+
+/**
+ * An Extream event as this module needs it, from the event-listings module (declared here so
+ * this module does not wait on that one's api; structural, adapted at wiring if need be).
+ * Dates are epoch ms; undefined when the event is unknown or deleted.
+ */
+export interface ItineraryEventsPort {
+  get(eventId: string): { organisation_id: string; start_date: number | null; end_date: number | null; public: boolean } | undefined;
+}
+
+/** The connections following an event (event-listings' audiences): who gets `consumer_itinerary_update`. */
+export interface ItineraryAudiencePort {
+  join(eventId: string, connection: ClientConnection): void;
+  /** Sends the frame to every connection of the event's audience; returns how many it reached. */
+  push(eventId: string, frame: { event: string; data: unknown }): number;
+}
+
+export interface ItinerariesDependencies {
+  runtime: ActorRuntime;
+  store: EventStore;
+  clock: Clock;
+  config: ItinerariesConfig;
+  access: OrganisationAccess;
+  events: ItineraryEventsPort;
+  audiences: ItineraryAudiencePort;
+  /** The identity module's TokenService.issue('session', ...), for webrtc items' join answers. */
+  issueSessionToken: IssueSessionToken;
+}
+
+export interface ItinerariesApi {
+  itineraries: Itineraries;
+  directory: ItineraryDirectory;
+}
+
+/**
+ * Itineraries and their items (PROTOCOL.md section 8): admin commands on one stream per
+ * itinerary (`itinerary-<id>`, its items inside), consumer reads and item joins, and
+ * `consumer_itinerary_update` pushes to the event's audience from the log, so changes made
+ * from the CLI or HTTP reach the audience the same way as a socket's.
+ */
+export const itinerariesModule = defineModule<ItinerariesDependencies, ItinerariesApi, ClientConnection>({
+  name: 'itineraries',
+  aggregates: [itineraryAggregate],
+  projections: [itinerariesProjection],
+  create({ runtime, store, clock, config, access, events, audiences, issueSessionToken }) {
+    const directory = new ItineraryDirectory(store.readModels);
+    const itineraries = new Itineraries({ runtime, directory, events, clock, config });
+    return {
+      api: { itineraries, directory },
+      topics: itineraryTopics({ itineraries, directory, access, events, audiences, join: { config, issueSessionToken } }),
+      processors: itineraryProcessors({ itineraries, audiences }),
+    };
+  },
+});
