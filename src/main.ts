@@ -10,6 +10,7 @@ import { identityCommand } from './cli/identity.js';
 import { GLOBAL_USAGE, usageOf } from './cli/usage.js';
 import { consoleOutput } from './cli/output.js';
 import { customersCommand } from './cli/customers.js';
+import { demoDataCommand } from './cli/demo-data.js';
 import { replayCommand } from './cli/replay.js';
 import { syncCommand } from './cli/sync.js';
 import { Gateway } from './app/gateway.js';
@@ -193,6 +194,15 @@ async function main(): Promise<number> {
         cwd: process.cwd(),
       });
       return customersCommand(rest, config, consoleOutput);
+    }
+    case 'demo-data': {
+      const { values } = parseArgs({ args: rest, options: COMMON, strict: false });
+      const config = loadConfig({
+        flags: { data: values.data as string | undefined, config: values.config as string | undefined },
+        env: process.env,
+        cwd: process.cwd(),
+      });
+      return demoDataCommand(rest, config, consoleOutput);
     }
     case 'sync': {
       const { values } = parseArgs({ args: rest, options: COMMON, strict: false });

@@ -62,6 +62,9 @@ export function createModules(platform: PlatformServices): CreatedModules {
     connections: connections.api,
     access: organisations.api.access,
     organisationExists: (id) => organisations.api.organisations.directory.get(id) !== undefined,
+    registry,
+    // Called per update, after both modules exist: itineraries depends on this module, not back.
+    heldWithin: (eventId) => itineraries.api.directory.byEvent(eventId),
   });
   const itineraries = itinerariesModule.create({
     runtime,

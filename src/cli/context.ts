@@ -9,7 +9,9 @@ import { SecretBox } from '../auth/secrets.js';
 import { TokenService, type ExternalIssuer } from '../auth/tokens.js';
 import { identityAggregates } from '../modules/identity/domain/index.js';
 import { allProjections } from '../app/modules.js';
-import { accessAggregate, OrganisationDirectory, Organisations } from '../modules/organisations/index.js';
+import { accessAggregate, GroupAccess, OrganisationDirectory, Organisations, type OrganisationAccess } from '../modules/organisations/index.js';
+import { EventAudiences, EventListingDirectory, EventListings, eventListingAggregate } from '../modules/event-listings/index.js';
+import { Itineraries, ItineraryDirectory, itineraryAggregate } from '../modules/itineraries/index.js';
 import { ActorRuntime } from '../runtime/index.js';
 import { SqliteEventStore, DATABASE_FILE, assertDataDirExists } from '../store/index.js';
 
@@ -68,4 +70,45 @@ export function openOperatorContext(config: Config): OperatorContext {
   const identity = new IdentityService(runtime, store, tokens, SecretBox.open(config.dataDir).box, config, clock);
   const organisations = new Organisations(runtime, clock, identity, new OrganisationDirectory(store.readModels));
   return { store, runtime, identity, organisations, keyRing, clock, close: () => store.close() };
+}
+
+/**
+ * The operator context plus the live-events services (`demo-data`): events and itineraries
+ * with their items, built as src/app/modules.ts builds them. The operator calls the services
+ * directly, not the topics, so no permission is checked on its commands; `access` is there
+ * for a command that wants to say what a user of the organisation may do.
+ */
+export interface LiveEventsContext extends OperatorContext {
+  access: OrganisationAccess;
+  listings: EventListings;
+  eventDirectory: EventListingDirectory;
+  itineraries: Itineraries;
+}
+
+export function openLiveEventsContext(config: Config): LiveEventsContext {
+  const context = openOperatorContext(config);
+  const { store, runtime, clock, identity, organisations } = context;
+  for (const aggregate of [eventListingAggregate, itineraryAggregate]) runtime.register(aggregate);
+  const access = new GroupAccess(identity.directory, organisations.directory);
+  const organisationExists = (id: string) => organisations.directory.get(id) !== undefined;
+  const eventDirectory = new EventListingDirectory(store.readModels);
+  // An operator process has no sockets: nobody joins an event's audience here, so no close is ever heard.
+  const audiences = new EventAudiences({ onClosed: () => undefined }, config.eventSubscriptionsPerConnection);
+  const itineraryDirectory = new ItineraryDirectory(store.readModels);
+  const heldWithin = (eventId: string) => itineraryDirectory.byEvent(eventId);
+  const listings = new EventListings({ runtime, directory: eventDirectory, audiences, clock, organisationExists, heldWithin });
+  const itineraries = new Itineraries({
+    runtime,
+    directory: itineraryDirectory,
+    // The same view of an event the gateway's itineraries module gets (src/app/modules.ts).
+    events: {
+      get: (eventId) => {
+        const listing = eventDirectory.get(eventId);
+        return listing && { organisation_id: listing.organisationId, start_date: listing.startDate, end_date: listing.endDate, public: listing.public };
+      },
+    },
+    clock,
+    config,
+  });
+  return { ...context, access, listings, eventDirectory, itineraries };
 }

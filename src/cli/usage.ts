@@ -1,4 +1,5 @@
 import { CUSTOMERS_USAGE } from './customers.js';
+import { DEMO_DATA_DETAILS, DEMO_DATA_USAGE } from './demo-data.js';
 import { IDENTITY_USAGES } from './identity.js';
 import { SYNC_USAGE } from './sync.js';
 
@@ -14,6 +15,7 @@ const COMMAND_USAGES: Readonly<Record<string, string>> = {
   ...IDENTITY_USAGES,
   customers: CUSTOMERS_USAGE,
   sync: SYNC_USAGE,
+  'demo-data': DEMO_DATA_USAGE,
 };
 
 /** Said once per group's help: what its options do, beyond the synopsis. */
@@ -26,6 +28,7 @@ const COMMAND_DETAILS: Readonly<Record<string, string>> = {
   --limit N      at most N events
   --follow, -f   keep printing new events until interrupted
   --json         one JSON object a line; secrets are redacted either way`,
+  'demo-data': DEMO_DATA_DETAILS,
 };
 
 const FOOTER = 'Every config key can also be set as SWITCHYARD_<KEY> (see README.md).';

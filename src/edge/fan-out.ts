@@ -11,7 +11,7 @@ import type { ClientConnection } from './connection.js';
 export function sendToAll(connections: Iterable<ClientConnection>, frame: OutboundFrame): number {
   // A push has no `id`: a direct answer is encoded per connection (its ack, its id).
   const push: OutboundFrame = frame.id === undefined ? frame : { event: frame.event, data: frame.data };
-  const encoded = new Map<string, readonly (string | Uint8Array)[]>();
+  const encoded = new Map<string, readonly WireMessage[]>();
   let sent = 0;
   for (const connection of connections) {
     if (connection.closed) continue;
@@ -24,10 +24,24 @@ export function sendToAll(connections: Iterable<ClientConnection>, frame: Outbou
     }
     let messages = encoded.get(key);
     if (!messages) {
-      messages = encoder ? [...encoder.encode(push)] : [encodeFrame(connection.codec, push)];
+      messages = (encoder ? [...encoder.encode(push)] : [encodeFrame(connection.codec, push)]).map(toWire);
       encoded.set(key, messages);
     }
-    for (const message of messages) connection.sendEncoded(message, typeof message !== 'string');
+    for (const { bytes, binary } of messages) connection.sendEncoded(bytes, binary);
   }
   return sent;
+}
+
+/** A message as it goes to every member: text as UTF-8 bytes once, with its frame kind kept apart. */
+interface WireMessage {
+  bytes: Uint8Array;
+  binary: boolean;
+}
+
+/**
+ * uWS turns a string into UTF-8 on every send: for a 16 KB push to 5,000 sockets that is
+ * 80 MB of conversion. Converted once here, each send copies bytes (as a text frame still).
+ */
+function toWire(message: string | Uint8Array): WireMessage {
+  return typeof message === 'string' ? { bytes: Buffer.from(message, 'utf8'), binary: false } : { bytes: message, binary: true };
 }

@@ -175,7 +175,8 @@ export function encodeFrame(codec: Codec, frame: OutboundFrame): string | Uint8A
       return id === undefined ? `${head}${data}}` : `${head}${data},"id":${id}}`;
     }
   }
-  const body = frame.id === undefined ? { event: frame.event, data: frame.data } : frame;
+  // Only the envelope's three keys go on the wire (`interim` is for the transports, not the client).
+  const body = frame.id === undefined ? { event: frame.event, data: frame.data } : { event: frame.event, data: frame.data, id: frame.id };
   if (codec === 'json') return stringifyWithBytes(body)!;
   // These bytes go to uWS, which reads a typed array's backing store. `encoder.encode` would
   // return a copy V8 keeps on its own heap when small (up to 64 bytes, most answers), and

@@ -12,6 +12,11 @@ export interface OutboundFrame {
   event: string;
   data: unknown;
   id?: number | undefined;
+  /**
+   * An answer before the final one (Extream's receipt): native clients get it with the `id`,
+   * but a Socket.IO ack is kept for the final answer, which is what an ack callback awaits.
+   */
+  interim?: boolean;
 }
 
 /** A frame the server refuses; `id` is set when the frame carried a valid one to echo. */

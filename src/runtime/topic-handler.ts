@@ -190,7 +190,7 @@ export function defineCommandTopic<Data, Client extends TopicClient = TopicClien
       const outcome = await definition.execute(request);
       const event = answerEventOf(definition.name, request.frame.data);
       if (outcome.position !== undefined) {
-        request.client.send({ event, data: { status: 202, topic: definition.serviceTopic, messageId: outcome.position }, id: request.id });
+        request.client.send({ event, data: { status: 202, topic: definition.serviceTopic, messageId: outcome.position }, id: request.id, interim: true });
       }
       request.client.send({
         event,

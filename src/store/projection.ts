@@ -52,7 +52,12 @@ export function openScratchDatabase(path?: string): ReadModelDatabase {
   return new BetterSqlite3(path ?? ':memory:');
 }
 
-/** Every row of a read-model table as JSON text, sorted: what `replay` compares. */
+/**
+ * Every row of a read-model table as JSON text, sorted: what `replay` compares. A table not
+ * made yet has no rows: an async read model's tables appear once a server first runs it, and
+ * a log only the CLI has written to has none.
+ */
 export function tableRows(db: ReadModelDatabase, table: string): string[] {
+  if (!db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table)) return [];
   return (db.prepare(`SELECT * FROM "${table}"`).raw().all() as unknown[][]).map((row) => JSON.stringify(row)).sort();
 }

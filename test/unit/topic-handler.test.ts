@@ -83,7 +83,7 @@ describe("Extream's two answers (defineCommandTopic)", () => {
     const client = new FakeClient();
     await runTopic(topic, client, frame('admin_event_create', { name: 'Launch' }, 3), 0);
     expect(client.sent).toEqual([
-      { event: 'admin_event_create', id: 3, data: { status: 202, topic: 'ex-manage', messageId: 41 } },
+      { event: 'admin_event_create', id: 3, data: { status: 202, topic: 'ex-manage', messageId: 41 }, interim: true },
       {
         event: 'admin_event_create',
         id: 3,

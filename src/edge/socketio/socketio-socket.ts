@@ -330,8 +330,9 @@ export class SocketIoSession implements FrameEncoder {
   // ---- outgoing ----
 
   encode(frame: OutboundFrame): (string | Uint8Array)[] {
-    const ack = frame.id === undefined ? undefined : this.takeAck(frame.id);
-    if (ack?.kind === 'connect') {
+    // An interim answer goes to the ack's namespace but leaves the ack for the final answer.
+    const ack = frame.id === undefined ? undefined : frame.interim ? this.pendingAcks.get(frame.id) : this.takeAck(frame.id);
+    if (ack?.kind === 'connect' && !frame.interim) {
       this.answerConnect(ack, frame);
       return [];
     }
@@ -343,7 +344,7 @@ export class SocketIoSession implements FrameEncoder {
       this.encodeTo(out, { type: SocketIoPacketType.EVENT, nsp: namespace, data: [frame.event, ...args] });
     }
     // The event first: when the client's ack callback runs, its event listener already has.
-    if (ack) this.encodeTo(out, { type: SocketIoPacketType.ACK, nsp: ack.namespace, id: ack.ackId, data: args });
+    if (ack && !frame.interim && ack.kind !== 'connect') this.encodeTo(out, { type: SocketIoPacketType.ACK, nsp: ack.namespace, id: ack.ackId, data: args });
     return out;
   }
 

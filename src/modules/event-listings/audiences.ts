@@ -23,6 +23,8 @@ export class EventAudiences {
   constructor(
     connections: Pick<Connections, 'onClosed'>,
     private readonly perConnection: number,
+    /** Told how long each push's send loop took, and to how many (the fan-out metric). */
+    private readonly observePush?: (event: string, seconds: number, members: number) => void,
   ) {
     if (!Number.isInteger(perConnection) || perConnection < 1) throw new RangeError('eventSubscriptionsPerConnection must be a positive integer');
     connections.onClosed((connection) => this.leaveAll(connection));
@@ -103,7 +105,11 @@ export class EventAudiences {
     // A send can close a slow consumer, whose close listener then leaves this set mid-loop:
     // a Set's iteration is defined under deletion (a removed member is just not visited), so
     // no copy of a 5,000-member audience per push.
-    return sendToAll(members, frame);
+    if (!this.observePush) return sendToAll(members, frame);
+    const started = performance.now();
+    const sent = sendToAll(members, frame);
+    this.observePush(frame.event, (performance.now() - started) / 1000, sent);
+    return sent;
   }
 
   /** Sizes of the two indexes, for metrics and for the tests that check nothing leaks. */

@@ -4,6 +4,7 @@ import { defineModule, type ActorRuntime } from '../../runtime/index.js';
 import type { EventStore } from '../../store/index.js';
 import type { Connections } from '../connections/index.js';
 import type { OrganisationAccess } from '../organisations/index.js';
+import { Histogram, type Registry } from 'prom-client';
 import { EventAudiences } from './audiences.js';
 import type { EventListingsConfig } from './config.js';
 import { eventListingAggregate } from './domain/index.js';
@@ -38,6 +39,10 @@ export interface EventListingsDependencies {
   access: OrganisationAccess;
   /** Whether the organisation exists (and is not deleted): events are scheduled in existing ones only. */
   organisationExists(organisationId: string): boolean;
+  /** The gateway's metrics registry: the push fan-out histogram goes there. */
+  registry?: Registry;
+  /** The itineraries an event holds (the itineraries module's), which its dates must keep holding. */
+  heldWithin?(eventId: string): readonly { name: string; startDate: number; endDate: number }[];
 }
 
 /** What other modules (itineraries) and the app use of event listings. */
@@ -61,13 +66,28 @@ export const eventListingsModule = defineModule<EventListingsDependencies, Event
   name: 'event-listings',
   aggregates: [eventListingAggregate],
   projections: [eventListingsProjection],
-  create({ runtime, store, clock, config, connections, access, organisationExists }) {
+  create({ runtime, store, clock, config, connections, access, organisationExists, heldWithin, registry }) {
     const directory = new EventListingDirectory(store.readModels);
-    const audiences = new EventAudiences(connections, config.eventSubscriptionsPerConnection);
-    const listings = new EventListings({ runtime, directory, audiences, clock, organisationExists });
+    const fanOut = registry && pushFanOutHistogram(registry);
+    const audiences = new EventAudiences(connections, config.eventSubscriptionsPerConnection, fanOut && ((event, seconds) => fanOut.observe({ event }, seconds)));
+    const listings = new EventListings({ runtime, directory, audiences, clock, organisationExists, ...(heldWithin ? { heldWithin } : {}) });
     return {
       api: { listings, directory, audiences },
       topics: eventListingTopics({ listings, directory, audiences, access, organisationExists }),
     };
   },
 });
+
+/**
+ * How long one push to an event's audience takes to hand to every socket (the send loop: the
+ * gateway's share of a fan-out; what the network and clients add comes after).
+ */
+function pushFanOutHistogram(registry: Registry): Histogram<'event'> {
+  return new Histogram({
+    name: 'switchyard_push_fanout_seconds',
+    help: "Time to send one push to every connection on an event (the send loop), by push event",
+    labelNames: ['event'],
+    buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [registry],
+  });
+}

@@ -72,6 +72,11 @@ export interface EventListingsServiceDependencies {
   audiences: EventAudiences;
   clock: Clock;
   organisationExists(organisationId: string): boolean;
+  /**
+   * What the event holds that must stay within its dates (its itineraries, from the
+   * itineraries module, which depends on this one: hence a function given at wiring).
+   */
+  heldWithin?(eventId: string): readonly { name: string; startDate: number; endDate: number }[];
 }
 
 const MAX_SLUG_LENGTH = 128;
@@ -154,6 +159,7 @@ export class EventListings {
     if (changes.slug !== undefined && this.deps.directory.slugTaken(listing.organisationId, changes.slug, eventId)) {
       throw fieldError('data.slug', 'is taken by another event of this organisation');
     }
+    this.checkHeldWithin(eventId, changes.startDate ?? listing.startDate, changes.endDate ?? listing.endDate);
     const command: EventListingCommand = { type: 'UpdateEvent', eventId, changes, userTypes, now: this.now(context) };
     return { position: await this.execute(eventId, command, context), view: this.requireView(eventId) };
   }
@@ -202,6 +208,14 @@ export class EventListings {
     const metadata = connection === undefined ? { actor, correlationId } : { actor, correlationId, connection };
     const result = await this.deps.runtime.execute(streamId(EVENT_LISTING_CATEGORY, eventId), command, metadata);
     return result.events.at(-1)?.position;
+  }
+
+  /** New dates must still hold the event's itineraries (creating one outside them is refused too). */
+  private checkHeldWithin(eventId: string, startDate: number, endDate: number): void {
+    for (const held of this.deps.heldWithin?.(eventId) ?? []) {
+      if (held.startDate < startDate) throw fieldError('data.start_date', `would leave the itinerary "${held.name}" outside the event`);
+      if (held.endDate > endDate) throw fieldError('data.end_date', `would leave the itinerary "${held.name}" outside the event`);
+    }
   }
 
   private now(context: CommandContext): number {

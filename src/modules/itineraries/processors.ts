@@ -1,7 +1,7 @@
 import { ITINERARY_PUSHES } from '../../protocol/topics/itineraries.js';
 import type { Processor } from '../../runtime/index.js';
 import { isItineraryEvent } from './domain/index.js';
-import type { ItineraryAudiencePort } from './index.js';
+import type { ItineraryAudiencePort } from './ports.js';
 import type { Itineraries } from './service.js';
 
 export interface ItineraryProcessorDependencies {

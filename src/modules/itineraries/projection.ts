@@ -12,7 +12,7 @@ import { isItineraryEvent, type ItemChanges, type ItineraryChanges, type JsonObj
 export const itinerariesProjection: Projection = {
   name: 'itineraries',
   mode: 'inline',
-  tables: ['itineraries', 'itinerary_items'],
+  tables: ['itineraries', 'itinerary_items', 'itinerary_event_versions'],
   setup(db) {
     db.exec(`
       CREATE TABLE IF NOT EXISTS itineraries (
@@ -26,10 +26,17 @@ export const itinerariesProjection: Projection = {
         item_order INTEGER NOT NULL, configuration TEXT NOT NULL, added_at INTEGER NOT NULL, updated_at INTEGER, removed_at INTEGER);
       CREATE INDEX IF NOT EXISTS itinerary_items_by_itinerary ON itinerary_items (itinerary_id, item_order, start_date);
       CREATE INDEX IF NOT EXISTS itinerary_items_by_event ON itinerary_items (event_id);
+      CREATE TABLE IF NOT EXISTS itinerary_event_versions (event_id TEXT PRIMARY KEY, position INTEGER NOT NULL);
     `);
   },
   apply(db, event) {
     if (!isItineraryEvent(event)) return;
+    // The log position of the last change to any itinerary or item of the event: what a cached
+    // view of the event's itineraries is checked against (ItineraryDirectory.eventVersion).
+    statement(db, 'itineraries:event-version', 'INSERT INTO itinerary_event_versions VALUES (?, ?) ON CONFLICT(event_id) DO UPDATE SET position = excluded.position').run(
+      event.data.eventId,
+      event.position,
+    );
     switch (event.type) {
       case 'ItineraryCreated': {
         const data = event.data;
@@ -225,6 +232,12 @@ export class ItineraryDirectory {
   itinerary(itineraryId: string): ItineraryRecord | undefined {
     const row = statement(this.db, 'itineraries:get', 'SELECT * FROM itineraries WHERE itinerary_id = ? AND deleted_at IS NULL').get(itineraryId) as ItineraryRow | undefined;
     return row && itineraryOf(row);
+  }
+
+  /** The log position of the event's last itinerary or item change (0: none yet); one indexed row. */
+  eventVersion(eventId: string): number {
+    const row = statement(this.db, 'itineraries:q:event-version', 'SELECT position FROM itinerary_event_versions WHERE event_id = ?').get(eventId) as { position: number } | undefined;
+    return row?.position ?? 0;
   }
 
   byEvent(eventId: string): ItineraryRecord[] {

@@ -16,10 +16,10 @@ import {
   itineraryUpdate,
   type ItemType,
 } from '../../protocol/topics/itineraries.js';
-import { defineCommandTopic, type AnyTopic, type CommandOutcome, type TopicSchema } from '../../runtime/index.js';
+import { commandMetadata, defineCommandTopic, type AnyTopic, type CommandOutcome, type TopicSchema } from '../../runtime/index.js';
 import { loginRequired, type OrganisationAccess } from '../organisations/access.js';
 import { invalidFields, notFound } from './domain/index.js';
-import type { ItineraryAudiencePort, ItineraryEventsPort } from './index.js';
+import type { ItineraryAudiencePort, ItineraryEventsPort } from './ports.js';
 import { joinItem, type JoinDependencies } from './join.js';
 import type { ItineraryDirectory } from './projection.js';
 import type { ChangeContext, Itineraries } from './service.js';
@@ -61,7 +61,6 @@ const sameKind = (topicType: ItemType, itemType: ItemType): boolean => {
  * commands need none, only login for a private event (`meta.requiresLogin` from the event).
  */
 export function itineraryTopics({ itineraries, directory, access, events, audiences, join }: ItineraryTopicDependencies): AnyTopic<ClientConnection>[] {
-  const change = ({ actor, correlationId, now }: ChangeContext): ChangeContext => ({ actor, correlationId, now });
 
   const admin = <Data>(name: string, schema: TopicSchema<Data>, execute: (request: { client: ClientConnection; data: Data; context: ChangeContext }) => Promise<CommandOutcome>) =>
     defineCommandTopic<Data, ClientConnection>({
@@ -70,7 +69,7 @@ export function itineraryTopics({ itineraries, directory, access, events, audien
       serviceTopic: SERVICE_TOPICS.manage,
       requiresLogin: true,
       authorize: (client) => requireSignedIn(client.principal),
-      execute: ({ client, data, actor, correlationId, now }) => execute({ client, data, context: change({ actor, correlationId, now }) }),
+      execute: (request) => execute({ client: request.client, data: request.data, context: { ...commandMetadata(request), now: request.now } }),
     });
 
   const requireEvent = (eventId: string, path: string): Event => {
