@@ -105,6 +105,48 @@ function spawnPinned(core, script, args) {
   return { nextLine, stop };
 }
 
+/**
+ * The gateway's switchyard_push_fanout_seconds histogram for consumer_itinerary_update
+ * (cumulative): the send loop's time per push, measured inside the server.
+ */
+async function pushHistogram(port) {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const buckets = [];
+  let sum = 0;
+  let count = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('switchyard_push_fanout_seconds') || !line.includes('event="consumer_itinerary_update"')) continue;
+    const value = Number(line.slice(line.lastIndexOf(' ') + 1));
+    const le = /le="([^"]+)"/.exec(line)?.[1];
+    if (line.startsWith('switchyard_push_fanout_seconds_bucket') && le !== undefined) buckets.push({ le: le === '+Inf' ? Infinity : Number(le), count: value });
+    else if (line.startsWith('switchyard_push_fanout_seconds_sum')) sum = value;
+    else if (line.startsWith('switchyard_push_fanout_seconds_count')) count = value;
+  }
+  return { buckets, sum, count };
+}
+
+/** Mean (exact) and p50/p99 (the bucket bound they fall in) of the pushes between two readings, in ms. */
+function sendLoopFromHistogram(before, after) {
+  const count = after.count - before.count;
+  if (count <= 0) return undefined;
+  const within = (q) => {
+    for (const bucket of after.buckets) {
+      const earlier = before.buckets.find((b) => b.le === bucket.le)?.count ?? 0;
+      if (bucket.count - earlier >= q * count) return bucket.le * 1000;
+    }
+    return Infinity;
+  };
+  return { meanMs: ((after.sum - before.sum) * 1000) / count, p50Ms: within(0.5), p99Ms: within(0.99), exact: false, pushes: count };
+}
+
+/** The Socket.IO baseline's own timings of each broadcast's send loop. */
+async function socketIoSendLoops(port) {
+  const { sendLoopsMs } = await (await fetch(`http://127.0.0.1:${port}/stats`)).json();
+  const sorted = [...sendLoopsMs].sort((a, b) => a - b);
+  const at = (q) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
+  return { meanMs: sorted.reduce((a, b) => a + b, 0) / sorted.length, p50Ms: at(0.5), p99Ms: at(0.99), exact: true, pushes: sorted.length };
+}
+
 async function startServer(kind, ...args) {
   const server = spawnPinned(String(S.serverCore), 'bench/ws/live-servers.mjs', [kind, ...args]);
   const ready = await server.nextLine();
@@ -286,7 +328,9 @@ try {
     if (parts.includes('b')) {
       log(`B: Switchyard fan-out to ${S.attendees} attendees, ${S.updates} updates`);
       const { username, password } = gateway;
+      const before = await pushHistogram(gateway.port);
       const report = await runLoad({ ...fanOptions, server: 'switchyard', port: gateway.port, serverPid: gateway.pid, username, password });
+      report.sendLoop = sendLoopFromHistogram(before, await pushHistogram(gateway.port));
       if (!report.capturedPush) throw new Error('no push captured from the gateway');
       writeFileSync(join(scratch, 'push.json'), JSON.stringify(report.capturedPush));
       results.b.push(evaluateFanOut('Switchyard', report));
@@ -307,7 +351,9 @@ try {
     const sio = await startServer('socketio', join(scratch, 'push.json'));
     log(`B: Socket.IO 4.8 fan-out to ${S.attendees} attendees`);
     try {
-      results.b.push(evaluateFanOut('Socket.IO 4.8', await runLoad({ ...fanOptions, server: 'socketio', port: sio.port, serverPid: sio.pid })));
+      const report = await runLoad({ ...fanOptions, server: 'socketio', port: sio.port, serverPid: sio.pid });
+      report.sendLoop = await socketIoSendLoops(sio.port);
+      results.b.push(evaluateFanOut('Socket.IO 4.8', report));
     } finally {
       await sio.stop();
     }
@@ -410,6 +456,19 @@ if (syB || sio) {
     '- baseline: Socket.IO 4.8 room of the same attendees (`join`, acked); the organiser emits `update` {item, name}, the handler renames the item in the ' +
       'gateway\'s captured push and does `io.to(\'event\').emit(\'consumer_itinerary_update\', payload)`: no validation, no log, same payload',
   );
+  const loops = results.b.filter((r) => r.sendLoop);
+  if (loops.length > 0) {
+    out.push('', '| server | send loop mean ms | send loop p50 ms | send loop p99 ms | pushes |', '|---|--:|--:|--:|--:|');
+    for (const r of loops) {
+      const bound = (value) => (r.sendLoop.exact ? fmt.ms(value) : `≤ ${fmt.ms(value)}`);
+      out.push(`| ${r.label} | ${fmt.ms(r.sendLoop.meanMs)} | ${bound(r.sendLoop.p50Ms)} | ${bound(r.sendLoop.p99Ms)} | ${fmt.int(r.sendLoop.pushes)} |`);
+    }
+    out.push(
+      '', '- send loop: the time inside the server to hand one push to every attendee\'s socket, warm-up updates included (Switchyard: its ' +
+        '`switchyard_push_fanout_seconds` histogram, mean exact, quantiles as the bucket bound they fall in; Socket.IO: `io.to().emit()` timed around ' +
+        'the call): the server\'s share of the fan-out, whatever the load generator adds',
+    );
+  }
   out.push(
     '- attendees find the new name by substring search and do not parse the push (one attendee per update does, to check it): parsing 5,000 copies ' +
       'would make the load the thing measured; the Socket.IO attendees get a decoder that hands that one packet on unparsed',

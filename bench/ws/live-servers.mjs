@@ -59,7 +59,13 @@ if (kind === 'uws-static') {
   // The gateway's push `data` ({event, itinerary:{..., items}, seq}), as the driver captured it.
   const payload = JSON.parse(readFileSync(process.argv[3], 'utf8'));
   const items = new Map((payload.itinerary?.items ?? []).map((item) => [item.id, item]));
-  const httpServer = createServer();
+  // How long each broadcast's send loop took (the server's share of a fan-out), for GET /stats:
+  // the same figure the gateway's switchyard_push_fanout_seconds histogram keeps.
+  const sendLoops = [];
+  const httpServer = createServer((request, response) => {
+    if (request.url !== '/stats') return void response.writeHead(404).end();
+    response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ sendLoopsMs: sendLoops }));
+  });
   const io = new Server(httpServer, { transports: ['websocket'], serveClient: false, perMessageDeflate: false });
   io.on('connection', (socket) => {
     socket.on('join', (room, ack) => {
@@ -70,7 +76,9 @@ if (kind === 'uws-static') {
       const target = items.get(item);
       if (target) target.name = name;
       payload.seq = seq;
+      const started = performance.now();
       io.to('event').emit('consumer_itinerary_update', payload);
+      sendLoops.push(performance.now() - started);
       if (typeof ack === 'function') ack({ status: target ? 200 : 404 });
     });
   });

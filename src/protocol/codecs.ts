@@ -158,8 +158,27 @@ function bytesAsArrays(_key: string, value: unknown): unknown {
 function stringifyWithBytes(value: unknown): string | undefined {
   const text = JSON.stringify(value);
   if (text === undefined || (text.indexOf('{"0":') === -1 && text.indexOf('{}') === -1)) return text;
-  return JSON.stringify(value, bytesAsArrays);
+  // `{}` is mostly a plain empty object (an item's empty configuration): a walk that finds no
+  // bytes is far cheaper than a second stringify calling the replacer on every value (an
+  // itinerary answer of 800 KB: 3 ms plain, 8 ms with the replacer).
+  return holdsBytes(value, 0) ? JSON.stringify(value, bytesAsArrays) : text;
 }
+
+/** Whether a Uint8Array is anywhere in the value (as deep as JSON.stringify would go; past that, assume so). */
+function holdsBytes(value: unknown, depth: number): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  if (value instanceof Uint8Array) return true;
+  if (depth > MAX_BYTES_SEARCH_DEPTH) return true;
+  if (Array.isArray(value)) {
+    for (const element of value) if (holdsBytes(element, depth + 1)) return true;
+    return false;
+  }
+  for (const key in value) if (holdsBytes((value as Record<string, unknown>)[key], depth + 1)) return true;
+  return false;
+}
+
+/** Frames are at most this deep once decoded (maxFrameDepth's range); deeper data takes the replacer. */
+const MAX_BYTES_SEARCH_DEPTH = 256;
 
 export function encodeFrame(codec: Codec, frame: OutboundFrame): string | Uint8Array {
   if (codec === 'json') {

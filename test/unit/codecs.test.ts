@@ -283,6 +283,14 @@ describe('encodeFrame', () => {
     expect(encodeFrame('json', { event: 'x', data: null, id: undefined })).toBe('{"event":"x","data":null}');
   });
 
+  it('writes bytes as arrays of numbers in JSON, beside empty objects and empty byte arrays; never the internal interim flag', () => {
+    const frame = { event: 'x', data: { configuration: {}, list: [{}, { deep: { bytes: new Uint8Array([1, 2]) } }], none: new Uint8Array(0) }, id: 3, interim: true };
+    expect(JSON.parse(encodeFrame('json', frame) as string)).toEqual({ event: 'x', data: { configuration: {}, list: [{}, { deep: { bytes: [1, 2] } }], none: [] }, id: 3 });
+    // Empty objects alone are plain JSON (no bytes anywhere).
+    expect(encodeFrame('json', { event: 'x', data: { a: {}, b: [{}] } })).toBe('{"event":"x","data":{"a":{},"b":[{}]}}');
+    expect(msgpackDecode(encodeFrame('msgpack', frame) as Uint8Array)).not.toHaveProperty('interim');
+  });
+
   it('writes MessagePack with the id when there is one, without it when there is none', () => {
     const answer = encodeFrame('msgpack', { event: 'pong', data: { bytes: new Uint8Array([9]) }, id: 8 });
     expect(answer).toBeInstanceOf(Uint8Array);

@@ -87,7 +87,7 @@ function pushFanOutHistogram(registry: Registry): Histogram<'event'> {
     name: 'switchyard_push_fanout_seconds',
     help: "Time to send one push to every connection on an event (the send loop), by push event",
     labelNames: ['event'],
-    buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.08, 0.1, 0.15, 0.25, 0.5, 1],
     registers: [registry],
   });
 }
