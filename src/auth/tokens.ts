@@ -35,6 +35,13 @@ export const TOKEN_KINDS = {
   mfa: { typ: 'switchyard-mfa+jwt', audience: 'switchyard:mfa' },
   /** The OAuth2 login form's token: binds the authorization request (and the browser) to the form. */
   login: { typ: 'switchyard-login+jwt', audience: 'switchyard:login' },
+  /**
+   * An invitation's one-time ticket (PROTOCOL.md section 9): `sub` (the invitation), `name`,
+   * `email`, `item`, `jti`; exchanged once at `POST /guest/exchange` for a `guest` token.
+   */
+  guestTicket: { typ: 'guest-ticket', audience: 'switchyard:guest-ticket' },
+  /** A guest's access token: scoped to one item (`item` claim) and its call's room. */
+  guest: { typ: 'switchyard-guest+jwt', audience: 'switchyard:guest' },
 } as const;
 
 export type TokenKind = keyof typeof TOKEN_KINDS;

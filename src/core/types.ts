@@ -9,6 +9,8 @@ export type Principal =
   | { kind: 'organisation'; organisationId: string; clientId: string | null }
   | { kind: 'mfa-pending'; userId: string; organisationId: string | null }
   | { kind: 'user'; userId: string; organisationId: string | null; groups: string[]; external: boolean }
-  | { kind: 'app'; app: string; sessionToken: string };
+  | { kind: 'app'; app: string; sessionToken: string }
+  /** An invited participant from outside (PROTOCOL.md section 9): one item, its call's room, nothing else. */
+  | { kind: 'guest'; invitationId: string; itemId: string; organisationId: string; email: string; name: string | null };
 
 export const ANONYMOUS: Principal = Object.freeze({ kind: 'anonymous' });
