@@ -26,16 +26,12 @@ import type { Dispatcher } from '../index.js';
 import type { GatewayMetrics } from '../index.js';
 
 /**
- * `/socket.io/`: PROTOCOL.md section 3. Socket.IO packets over the Engine.IO layer of
- * engineio-socket.ts, for socket.io-client 4.x (Engine.IO v4, Socket.IO revision 5) and
- * 2.x (Engine.IO v3, revision 4), WebSocket transport only.
- *
- * Events go to the same `EventHandlers` as the native socket, as frames
- * `{event, data: firstArgument, id}`, and the handlers answer through the same
- * `ClientConnection`, whose encoder (a `SocketIoSession`) turns each frame into packets:
- * `42["event",data]`, plus `43<ackId>[data]` when the frame answers an event the client
- * sent with an ack id. The frame `id` a handler sees is the session's own number for that
- * ack, never the client's (client ack ids start at 0; frame ids are positive).
+ * `/socket.io/`: PROTOCOL.md section 3. Socket.IO packets over engineio-socket.ts, for
+ * socket.io-client 4.x (Engine.IO v4, revision 5) and 2.x (Engine.IO v3, revision 4),
+ * WebSocket only. Events go to the native socket's handlers as `{event, data: firstArgument,
+ * id}`; answers come back through the `ClientConnection`, whose encoder (a `SocketIoSession`)
+ * writes `42["event",data]`, plus `43<ackId>[data]` for an event sent with an ack id. The
+ * frame `id` a handler sees is the session's own number for that ack, never the client's.
  */
 
 export interface SocketIoOptions extends EngineIoOptions {
@@ -348,10 +344,9 @@ export class SocketIoSession implements FrameEncoder {
     return out;
   }
 
+  /** None before `/` is joined: a push is queued then, not encoded, so this session cannot share. */
   sharedPushKey(): string | undefined {
-    // Before `/` is joined a push is queued, not encoded: this session cannot share.
-    if (this.namespaces.get(MAIN_NAMESPACE) !== 'connected') return undefined;
-    return `socket.io:${this.handshake.version}:${this.connection.info.transport}`;
+    return this.namespaces.get(MAIN_NAMESPACE) === 'connected' ? `socket.io:${this.handshake.version}:${this.connection.info.transport}` : undefined;
   }
 
   /** A server-side close the client should not retry (4500-4999) is announced as DISCONNECT. */
