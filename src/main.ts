@@ -11,6 +11,7 @@ import { GLOBAL_USAGE, usageOf } from './cli/usage.js';
 import { consoleOutput } from './cli/output.js';
 import { customersCommand } from './cli/customers.js';
 import { demoDataCommand } from './cli/demo-data.js';
+import { invitationsCommand } from './cli/invitations.js';
 import { replayCommand } from './cli/replay.js';
 import { syncCommand } from './cli/sync.js';
 import { Gateway } from './app/gateway.js';
@@ -203,6 +204,16 @@ async function main(): Promise<number> {
         cwd: process.cwd(),
       });
       return demoDataCommand(rest, config, consoleOutput);
+    }
+    case 'invite':
+    case 'uninvite': {
+      const { values } = parseArgs({ args: rest, options: COMMON, strict: false });
+      const config = loadConfig({
+        flags: { data: values.data as string | undefined, config: values.config as string | undefined },
+        env: process.env,
+        cwd: process.cwd(),
+      });
+      return invitationsCommand(command, rest, config, consoleOutput);
     }
     case 'sync': {
       const { values } = parseArgs({ args: rest, options: COMMON, strict: false });

@@ -6,6 +6,7 @@ import { gridConfigShape } from '../modules/grid/grid-config.js';
 import { syncConfigShape } from '../modules/sync/config.js';
 import { eventListingsConfigShape } from '../modules/event-listings/config.js';
 import { itinerariesConfigShape } from '../modules/itineraries/config.js';
+import { invitationsConfigShape } from '../modules/invitations/config.js';
 
 const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((value) => value === 'true' || value === '1')]);
 
@@ -209,6 +210,8 @@ export const configSchema = z
     ...eventListingsConfigShape,
     /** Itineraries and items (rtmpPlaybackBaseUrl, rtmpRecordingSeconds, itemSessionTokenSeconds, itemHtmlIframeHostnames): documented in src/modules/itineraries/config.ts. */
     ...itinerariesConfigShape,
+    /** Invitations (smtpUrl, mailFrom, guestTicketSeconds, ...): documented in src/modules/invitations/config.ts. */
+    ...invitationsConfigShape,
   })
   .strict()
   .superRefine((config, context) => {

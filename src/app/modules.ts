@@ -11,6 +11,7 @@ import { identityModule } from '../modules/identity/index.js';
 import { organisationsModule } from '../modules/organisations/index.js';
 import { eventListingsModule } from '../modules/event-listings/index.js';
 import { itinerariesModule } from '../modules/itineraries/index.js';
+import { invitationsModule } from '../modules/invitations/index.js';
 import { roomsModule } from '../modules/rooms/index.js';
 import { syncModule } from '../modules/sync/index.js';
 
@@ -18,7 +19,7 @@ import { syncModule } from '../modules/sync/index.js';
  * The modules of the gateway, in the order they are created, started and (reversed)
  * stopped. Adding an area of the product is one line here and one folder under modules/.
  */
-export const MODULES = [connectionsModule, identityModule, organisationsModule, eventListingsModule, itinerariesModule, roomsModule, gridModule, syncModule] as const;
+export const MODULES = [connectionsModule, identityModule, organisationsModule, eventListingsModule, itinerariesModule, invitationsModule, roomsModule, gridModule, syncModule] as const;
 
 /** Every read model, in the order they are set up and replayed. */
 export const allProjections: readonly Projection[] = MODULES.flatMap((module) => module.projections);
@@ -41,6 +42,7 @@ export interface CreatedModules {
   organisations: ReturnType<typeof organisationsModule.create>;
   eventListings: ReturnType<typeof eventListingsModule.create>;
   itineraries: ReturnType<typeof itinerariesModule.create>;
+  invitations: ReturnType<typeof invitationsModule.create>;
   rooms: ReturnType<typeof roomsModule.create>;
   grid: ReturnType<typeof gridModule.create>;
   sync: ReturnType<typeof syncModule.create>;
@@ -52,7 +54,17 @@ export interface CreatedModules {
 export function createModules(platform: PlatformServices): CreatedModules {
   const { config, logger, clock, store, runtime, scheduler, registry } = platform;
   const connections = connectionsModule.create({ runtime, clock, logger, scheduler, config });
-  const identity = identityModule.create({ runtime, store, clock, logger, config, scheduler, connections: connections.api });
+  const identity = identityModule.create({
+    runtime,
+    store,
+    clock,
+    logger,
+    config,
+    scheduler,
+    connections: connections.api,
+    // Asked on each guest sign-in, once every module exists: the invitations module comes later.
+    guests: { isRevoked: (invitationId) => invitations.api.invitations.isRevoked(invitationId) },
+  });
   const organisations = organisationsModule.create({ runtime, store, clock, identity: identity.api });
   const eventListings = eventListingsModule.create({
     runtime,
@@ -81,6 +93,36 @@ export function createModules(platform: PlatformServices): CreatedModules {
     audiences: eventListings.api.audiences,
     issueSessionToken: ({ subject, room, item, now, ttlSeconds }) => identity.api.tokens.issue('session', { subject, ttlSeconds, claims: { room, item }, now }),
   });
+  const invitations = invitationsModule.create({
+    runtime,
+    store,
+    clock,
+    logger,
+    config,
+    scheduler,
+    registry,
+    tokens: identity.api.tokens,
+    access: organisations.api.access,
+    connections: connections.api,
+    items: {
+      get: (itemId) => {
+        const item = itineraries.api.directory.item(itemId);
+        return (
+          item && {
+            itemId: item.itemId,
+            itineraryId: item.itineraryId,
+            eventId: item.eventId,
+            organisationId: item.organisationId,
+            type: item.type,
+            name: item.name,
+            startDate: item.startDate,
+            endDate: item.endDate,
+            configuration: item.configuration,
+          }
+        );
+      },
+    },
+  });
   const rooms = roomsModule.create({ runtime, config, clock, scheduler, connections: connections.api });
   const grid = gridModule.create({
     config,
@@ -100,9 +142,10 @@ export function createModules(platform: PlatformServices): CreatedModules {
     organisations,
     eventListings,
     itineraries,
+    invitations,
     rooms,
     grid,
     sync,
-    list: [connections, identity, organisations, eventListings, itineraries, rooms, grid, sync] as ModuleInstance<unknown, ClientConnection>[],
+    list: [connections, identity, organisations, eventListings, itineraries, invitations, rooms, grid, sync] as ModuleInstance<unknown, ClientConnection>[],
   };
 }

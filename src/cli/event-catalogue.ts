@@ -28,6 +28,7 @@ import {
 import { ACCESS_CATEGORY, ACCESS_EVENT_TYPES, type AccessEvent } from '../modules/organisations/domain/index.js';
 import { EVENT_LISTING_CATEGORY, EVENT_LISTING_EVENT_TYPES, type EventListingEvent } from '../modules/event-listings/domain/index.js';
 import { ITINERARY_CATEGORY, ITINERARY_EVENT_TYPES, type ItineraryEvent } from '../modules/itineraries/domain/index.js';
+import { INVITATION_CATEGORY, INVITATION_EVENT_TYPES, type InvitationEvent } from '../modules/invitations/domain/index.js';
 import { ROOM_CATEGORY, ROOM_EVENT_TYPES, type RoomEvent } from '../modules/rooms/domain/index.js';
 import { SYNC_SESSION_CATEGORY, SYNC_SESSION_EVENT_TYPES, type SyncSessionEvent } from '../modules/sync/domain/index.js';
 
@@ -39,6 +40,7 @@ export type GatewayEventType =
   | AccessEvent['type']
   | EventListingEvent['type']
   | ItineraryEvent['type']
+  | InvitationEvent['type']
   | OrganisationNameClaimed['type']
   | GroupCreated['type']
   | UserEvent['type']
@@ -84,6 +86,12 @@ const MEANINGS: Readonly<Record<GatewayEventType, string>> = {
   ItemAdded: 'an item was added to an itinerary, with its type, dates and configuration (html stored sanitised)',
   ItemUpdated: "an item's fields changed (only those named; configuration replaced whole)",
   ItemRemoved: 'an item was removed from its itinerary (soft)',
+  InvitationIssued: 'an organiser invited an email address to a webrtc/zoom item (client_webrtc_add, `switchyard invite`; the ticket id only, never the ticket)',
+  InvitationUpdated: "an invited item's dates or name changed: an updated invitation with a higher SEQUENCE is owed",
+  TicketExchanged: "a guest exchanged the invitation's one-time ticket for a guest token (when, from which address)",
+  InvitationRevoked: 'the invitee was removed: its tickets and guest tokens stop counting, its guest sockets close (4501)',
+  InvitationMailSent: 'an invitation mail (REQUEST or CANCEL) was handed to SMTP or written to data/outbox',
+  InvitationMailFailed: 'an invitation mail failed; retryAt says when it is tried again (null: given up)',
   PermissionsRevoked: "permissions were taken from one of an organisation's groups (admin_group_revoke, `switchyard groups revoke`)",
   OrganisationNameClaimed: 'an organisation name was taken; names are unique, ignoring case and spacing',
   GroupCreated: 'a group was created in an organisation',
@@ -166,6 +174,7 @@ const SOURCES: readonly { category: string; /** The shape of the stream id's par
   { category: ACCESS_CATEGORY, id: '<organisationId>', types: ACCESS_EVENT_TYPES },
   { category: EVENT_LISTING_CATEGORY, id: '<eventId>', types: EVENT_LISTING_EVENT_TYPES },
   { category: ITINERARY_CATEGORY, id: '<itineraryId>', types: ITINERARY_EVENT_TYPES },
+  { category: INVITATION_CATEGORY, id: '<invitationId>', types: INVITATION_EVENT_TYPES },
   { category: IDENTITY_CATEGORIES.organisationName, id: '<slug>', types: ORGANISATION_NAME_EVENT_TYPES },
   { category: IDENTITY_CATEGORIES.group, id: '<groupId>', types: GROUP_EVENT_TYPES },
   { category: IDENTITY_CATEGORIES.user, id: '<userId>', types: USER_EVENT_TYPES },

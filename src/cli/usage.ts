@@ -1,5 +1,6 @@
 import { CUSTOMERS_USAGE } from './customers.js';
 import { DEMO_DATA_DETAILS, DEMO_DATA_USAGE } from './demo-data.js';
+import { INVITATIONS_DETAILS, INVITATIONS_USAGE } from './invitations.js';
 import { IDENTITY_USAGES } from './identity.js';
 import { SYNC_USAGE } from './sync.js';
 
@@ -16,6 +17,8 @@ const COMMAND_USAGES: Readonly<Record<string, string>> = {
   customers: CUSTOMERS_USAGE,
   sync: SYNC_USAGE,
   'demo-data': DEMO_DATA_USAGE,
+  invite: INVITATIONS_USAGE,
+  uninvite: INVITATIONS_USAGE,
 };
 
 /** Said once per group's help: what its options do, beyond the synopsis. */
@@ -29,6 +32,8 @@ const COMMAND_DETAILS: Readonly<Record<string, string>> = {
   --follow, -f   keep printing new events until interrupted
   --json         one JSON object a line; secrets are redacted either way`,
   'demo-data': DEMO_DATA_DETAILS,
+  invite: INVITATIONS_DETAILS,
+  uninvite: INVITATIONS_DETAILS,
 };
 
 const FOOTER = 'Every config key can also be set as SWITCHYARD_<KEY> (see README.md).';
@@ -36,7 +41,7 @@ const FOOTER = 'Every config key can also be set as SWITCHYARD_<KEY> (see README
 export const GLOBAL_USAGE = `usage: switchyard <command> [options]
 
 commands:
-${Object.values(COMMAND_USAGES).join('\n')}
+${[...new Set(Object.values(COMMAND_USAGES))].join('\n')}
 
 ${FOOTER}`;
 

@@ -11,6 +11,6 @@ export type Principal =
   | { kind: 'user'; userId: string; organisationId: string | null; groups: string[]; external: boolean }
   | { kind: 'app'; app: string; sessionToken: string }
   /** An invited participant from outside (PROTOCOL.md section 9): one item, its call's room, nothing else. */
-  | { kind: 'guest'; invitationId: string; itemId: string; organisationId: string; email: string; name: string | null };
+  | { kind: 'guest'; invitationId: string; itemId: string; room: string; organisationId: string; email: string; name: string | null };
 
 export const ANONYMOUS: Principal = Object.freeze({ kind: 'anonymous' });

@@ -44,8 +44,13 @@ export class EventHandlers {
   }
 }
 
-/** `ping` -> `pong {ts}`: proves the whole path (decode, dispatch, encode, send) end to end. */
+/**
+ * `ping` -> `pong {ts}`: proves the whole path (decode, dispatch, encode, send) end to end.
+ * Guests may ping: it reveals nothing and keeps their call's socket measurably alive.
+ * (Handler topics from `handlerTopic` stay closed to guests: they are not vetted one by one.)
+ */
 export const pingTopic = defineTopic<unknown, ClientConnection>({
   name: 'ping',
+  admitGuest: () => true,
   handle: ({ client, id, now }) => client.reply(id, 'pong', { ts: now }),
 });

@@ -11,6 +11,9 @@ import { isPlainObject, type InboundFrame, type OutboundFrame } from '../protoco
  * reply in one place (edge/replies.ts).
  */
 
+/** An invited participant (PROTOCOL.md section 9): what a topic's `admitGuest` decides on. */
+export type GuestPrincipal = Extract<Principal, { kind: 'guest' }>;
+
 /** What the pipeline needs of a connection: who it speaks for and a way to answer it. */
 export interface TopicClient {
   readonly id: string;
@@ -57,6 +60,12 @@ export interface Topic<Data = unknown, Client extends TopicClient = TopicClient>
   readonly schema?: TopicSchema<Data>;
   /** Throws UNAUTHORIZED / FORBIDDEN when the client may not send this topic (before `handle`). */
   authorize?(client: Client, data: Data): void;
+  /**
+   * Whether a guest may send this topic with this data. A guest token is scoped to one item
+   * and its call's room, so a topic without this refuses guests (see `runTopic`): a new topic
+   * is closed to them until it says otherwise.
+   */
+  admitGuest?(principal: GuestPrincipal, data: Data): boolean;
   readonly reject?: RejectStyle;
   handle(request: TopicRequest<Data, Client>): void | Promise<void>;
 }
@@ -101,12 +110,18 @@ export function validate<Data>(topic: Topic<Data, never>, data: unknown): Data {
   throw new AppError('BAD_REQUEST', message, { errors });
 }
 
+/** The refusal of a topic a guest may not send; Extream clients read `reason: unauthorized`. */
+const guestRefused = (): AppError => new AppError('FORBIDDEN', 'a guest may only join the item it was invited to', { reason: 'unauthorized' });
+
 /**
  * Runs one frame through the pipeline. Synchronous topics stay synchronous (the relay
  * answers without a promise); the result is whatever `handle` returned.
  */
 export function runTopic<Data, Client extends TopicClient>(topic: Topic<Data, Client>, client: Client, frame: InboundFrame, now: number): void | Promise<void> {
   const data = validate(topic as Topic<Data, never>, frame.data);
+  // The guest gate: one property check for everyone else, so the relays' hot path pays nothing more.
+  const principal = client.principal;
+  if (principal.kind === 'guest' && topic.admitGuest?.(principal, data) !== true) throw guestRefused();
   topic.authorize?.(client, data);
   return topic.handle(new Request(client, data, frame, now));
 }
@@ -171,6 +186,8 @@ export interface CommandTopicDefinition<Data, Client extends TopicClient> {
   /** Whether the command needs a signed-in user (`meta.requiresLogin`). */
   readonly requiresLogin: boolean;
   authorize?(client: Client, data: Data): void;
+  /** As `Topic.admitGuest`: without it, guests are refused. */
+  admitGuest?(principal: GuestPrincipal, data: Data): boolean;
   /** Runs the command (or the read) and returns what the result carries. */
   execute(request: TopicRequest<Data, Client>): Promise<CommandOutcome>;
 }
@@ -204,7 +221,12 @@ export function defineCommandTopic<Data, Client extends TopicClient = TopicClien
       });
     },
   };
-  return { ...topic, ...(definition.schema ? { schema: definition.schema } : {}), ...(definition.authorize ? { authorize: definition.authorize } : {}) };
+  return {
+    ...topic,
+    ...(definition.schema ? { schema: definition.schema } : {}),
+    ...(definition.authorize ? { authorize: definition.authorize } : {}),
+    ...(definition.admitGuest ? { admitGuest: definition.admitGuest } : {}),
+  };
 }
 
 /** The event name an Extream answer goes out on: the client's correlation id when it set one. */

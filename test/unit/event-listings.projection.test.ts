@@ -257,6 +257,7 @@ describe('event listing topics', () => {
     can: () => false,
     isMember: (principal, organisationId) => principal.kind === 'user' && principal.organisationId === organisationId,
     requireLogin: () => undefined,
+    participant: () => undefined,
   };
 
   function gateway() {

@@ -78,6 +78,8 @@ describe('GroupAccess', () => {
   const membership: GroupMembership = {
     groupIdsOf: (userId, organisationId) => (userId === 'u1' && organisationId === ORG ? ['g-editors', 'g-members'] : []),
     groupByName: (organisationId, name) => (organisationId === ORG && name === 'editors' ? { group_id: 'g-editors' } : undefined),
+    groupsOf: (userId, organisationId) => (userId === 'u1' && organisationId === ORG ? ['editors', 'members'] : []),
+    usernameOf: (userId) => (userId === 'u1' ? 'u1@acme.example' : undefined),
   };
   const grants: GrantedPermissions = {
     permissionsOf: (organisationId, groupIds) => new Set<Permission>(organisationId === ORG && groupIds.includes('g-editors') ? ['edit_event', 'view_event'] : []),

@@ -66,6 +66,67 @@ describe('runTopic', () => {
   });
 });
 
+describe('the guest gate (runTopic)', () => {
+  const guest: Principal = { kind: 'guest', invitationId: 'inv-1', itemId: 'item-1', room: 'call-1', organisationId: 'org-1', email: 'g@example.com', name: null };
+  const user: Principal = { kind: 'user', userId: 'u1', organisationId: 'org-1', groups: [], external: false };
+  const clientAs = (principal: Principal) => {
+    const client = new FakeClient();
+    client.principal = principal;
+    return client;
+  };
+  const refusalOf = (run: () => unknown): AppError => {
+    try {
+      run();
+    } catch (error) {
+      return error as AppError;
+    }
+    throw new Error('expected a refusal');
+  };
+  const schema = z.object({ room: z.string() });
+
+  it('refuses a guest on a topic that does not admit guests, before authorize and handle, as FORBIDDEN reason unauthorized', () => {
+    const calls: string[] = [];
+    const closed = defineTopic({ name: 'closed', schema, authorize: () => void calls.push('authorize'), handle: () => void calls.push('handle') });
+    const error = refusalOf(() => runTopic(closed, clientAs(guest), frame('closed', { room: 'call-1' }), 0));
+    expect(error).toBeInstanceOf(AppError);
+    expect(error).toMatchObject({ code: 'FORBIDDEN', message: 'a guest may only join the item it was invited to', details: { reason: 'unauthorized' } });
+    expect(calls).toEqual([]);
+    // The Extream reject style turns it into section 8's refusal.
+    expect(extreamErrorData(error)).toEqual({ status: 403, error: error.message, meta: { permitted: false, reason: 'unauthorized' } });
+  });
+
+  it('admits a guest when admitGuest says so for this data (validated first), refuses it when it says no', () => {
+    const seen: unknown[] = [];
+    const own = defineTopic({ name: 'own', schema, admitGuest: (principal, data) => data.room === principal.room, handle: ({ data }) => void seen.push(data) });
+    runTopic(own, clientAs(guest), frame('own', { room: 'call-1' }), 0);
+    expect(seen).toEqual([{ room: 'call-1' }]);
+    expect(refusalOf(() => runTopic(own, clientAs(guest), frame('own', { room: 'elsewhere' }), 0)).code).toBe('FORBIDDEN');
+    // Bad data is a bad request, whoever sends it: the schema runs before the gate.
+    expect(refusalOf(() => runTopic(own, clientAs(guest), frame('own', { room: 5 }), 0)).code).toBe('BAD_REQUEST');
+    expect(seen).toHaveLength(1);
+  });
+
+  it('leaves everyone else alone: users and anonymous sockets run topics without admitGuest as before', () => {
+    const seen: string[] = [];
+    const closed = defineTopic({ name: 'closed', handle: ({ client }) => void seen.push(client.principal.kind) });
+    runTopic(closed, clientAs(user), frame('closed', null), 0);
+    runTopic(closed, clientAs(ANONYMOUS), frame('closed', null), 0);
+    const refusing = defineTopic({ name: 'refusing', admitGuest: () => false, handle: ({ client }) => void seen.push(client.principal.kind) });
+    runTopic(refusing, clientAs(user), frame('refusing', null), 0);
+    expect(seen).toEqual(['user', 'anonymous', 'user']);
+  });
+
+  it('defineCommandTopic passes admitGuest through; without it, guests get the Extream refusal from the pipeline', async () => {
+    const open = defineCommandTopic({ name: 'consumer_webrtc_get', serviceTopic: 'ex-manage', requiresLogin: false, admitGuest: () => true, execute: async () => ({ response: 'ok' }) });
+    const client = clientAs(guest);
+    await runTopic(open, client, frame('consumer_webrtc_get', {}, 1), 0);
+    expect(client.sent[0]).toMatchObject({ data: { status: 200, response: 'ok' } });
+    const closed = defineCommandTopic({ name: 'admin_event_read', serviceTopic: 'ex-manage', requiresLogin: true, execute: async () => ({ response: 'secret' }) });
+    expect(closed.admitGuest).toBeUndefined();
+    expect(refusalOf(() => runTopic(closed, clientAs(guest), frame('admin_event_read', {}), 0)).code).toBe('FORBIDDEN');
+  });
+});
+
 describe("Extream's two answers (defineCommandTopic)", () => {
   it('splits the topic name into domain, action and command', () => {
     expect(splitCommandTopic('admin_event_create')).toEqual({ domain: 'admin', action: 'event', command: 'create' });

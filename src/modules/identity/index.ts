@@ -10,6 +10,7 @@ import type { Logger } from '../../edge/index.js';
 import type { Connections } from '../connections/index.js';
 import { defineModule, type ActorRuntime, type Processor, type Scheduler } from '../../runtime/index.js';
 import type { EventStore } from '../../store/index.js';
+import { isPlainObject } from '../../protocol/index.js';
 import type { IdentityConfig } from './config.js';
 import { SESSION_CATEGORY, identityAggregates, oauthAggregates, refusalAggregate, sessionAggregate } from './domain/index.js';
 import { IdentityService } from './identity-service.js';
@@ -18,11 +19,13 @@ import { oauthRoutes } from './oauth-routes.js';
 import { identityProjection } from './projection.js';
 import { identityRoutes } from './routes.js';
 import { identityTopics } from './topics.js';
+import type { GuestRevocations } from './guests.js';
 
 export { IdentityService, type RequestOrigin } from './identity-service.js';
 export { OAuthService } from './oauth-service.js';
 export { requireSession, TOKEN_NOT_VALID, MFA_PROMPT } from './topics.js';
 export { bearerPrincipal } from './bearer.js';
+export { guestFromToken, type GuestRevocations, type GuestSignIn } from './guests.js';
 export type { IdentityConfig, ConfiguredOAuthClient } from './config.js';
 export { identityProjection } from './projection.js';
 export * from './domain/index.js';
@@ -36,6 +39,11 @@ export interface IdentityDependencies {
   connections: Connections;
   /** Refusal summaries are flushed on it, one window at a time. */
   scheduler: Scheduler;
+  /**
+   * Revoked invitations, from the invitations module (asked per guest sign-in, so it may be
+   * wired to a module created after this one). Absent: no guest token is revoked.
+   */
+  guests?: GuestRevocations;
 }
 
 /**
@@ -49,11 +57,16 @@ export interface IdentityApi {
   tokens: TokenService;
 }
 
+/** The invitations module's event for a removed participant (data: invitationId, itemId, email, revokedAt). */
+const INVITATION_REVOKED = 'InvitationRevoked';
+/** The close's detail for a removed participant's sockets (PROTOCOL.md section 9). */
+const PARTICIPANT_REMOVED = 'participant removed';
+
 export const identityModule = defineModule<IdentityDependencies, IdentityApi, ClientConnection>({
   name: 'identity',
   aggregates: [...identityAggregates, sessionAggregate, ...oauthAggregates, refusalAggregate],
   projections: [identityProjection],
-  create({ runtime, store, clock, logger, config, connections, scheduler }) {
+  create({ runtime, store, clock, logger, config, connections, scheduler, guests }) {
     const keyRing = new KeyRing(config.dataDir);
     const key = keyRing.loadOrCreate(clock.now());
     if (key.generated) logger.warn({ kid: key.kid, dir: join(config.dataDir, 'keys') }, 'generated a new token signing key (first start)');
@@ -69,22 +82,37 @@ export const identityModule = defineModule<IdentityDependencies, IdentityApi, Cl
     // One summary per address and window of the refusals past the window's budget.
     scheduler.every('identity.refusal-summaries', identity.refusals.windowMs, () => identity.refusals.flush());
 
-    /** Sockets by the user they speak for: disabling a user closes all of them. */
-    const socketsByUser = new Map<string, Set<ClientConnection>>();
-    const userOfSocket = new Map<ClientConnection, string>();
+    /**
+     * Sockets by whom they speak for, `user:<userId>` or `invitation:<invitationId>`:
+     * disabling a user, or removing a guest, closes all of theirs. One holder per socket.
+     */
+    const socketsByHolder = new Map<string, Set<ClientConnection>>();
+    const holderOfSocket = new Map<ClientConnection, string>();
     const unbind = (connection: ClientConnection) => {
-      const userId = userOfSocket.get(connection);
-      if (userId === undefined) return;
-      userOfSocket.delete(connection);
-      removeFromIndex(socketsByUser, userId, connection);
+      const holder = holderOfSocket.get(connection);
+      if (holder === undefined) return;
+      holderOfSocket.delete(connection);
+      removeFromIndex(socketsByHolder, holder, connection);
+    };
+    const bind = (connection: ClientConnection, holder: string) => {
+      const previous = holderOfSocket.get(connection);
+      if (previous !== undefined && previous !== holder) removeFromIndex(socketsByHolder, previous, connection);
+      addToIndex(socketsByHolder, holder, connection);
+      holderOfSocket.set(connection, holder);
     };
     const bindToUser = (connection: ClientConnection, userId: string) => {
-      const previous = userOfSocket.get(connection);
-      if (previous !== undefined && previous !== userId) removeFromIndex(socketsByUser, previous, connection);
-      addToIndex(socketsByUser, userId, connection);
-      userOfSocket.set(connection, userId);
+      bind(connection, `user:${userId}`);
       // Disabled between the token check and now: do not let the socket slip through.
       if (!identity.userActive(userId)) connection.close(DISCONNECT.userDisabled);
+    };
+    const bindToGuest = (connection: ClientConnection, invitationId: string) => {
+      bind(connection, `invitation:${invitationId}`);
+      // Removed between the token check and now (while the session was appended): same.
+      if (guests?.isRevoked(invitationId) === true) connection.close(DISCONNECT.userDisabled, PARTICIPANT_REMOVED);
+    };
+    const closeAll = (holder: string, detail?: string) => {
+      // A copy: a close may run the onClosed unbind while we iterate.
+      for (const connection of [...(socketsByHolder.get(holder) ?? [])]) connection.close(DISCONNECT.userDisabled, detail);
     };
     connections.onClosed((connection) => {
       unbind(connection);
@@ -94,17 +122,21 @@ export const identityModule = defineModule<IdentityDependencies, IdentityApi, Cl
 
     /**
      * Committed events, from this process or the CLI: a disabled user's sockets close
-     * (4501) and an operator-ended session's socket closes (4503).
+     * (4501), a removed participant's guest sockets close (4501, `participant removed`:
+     * InvitationRevoked, the invitations module's event, known here by its name only) and an
+     * operator-ended session's socket closes (4503).
      */
     const socketCloser: Processor = {
       name: 'identity.socket-closer',
       startFrom: 'now',
-      canHandle: (event) => event.type === 'UserDisabled' || event.type === 'SessionEnded',
+      canHandle: (event) => event.type === 'UserDisabled' || event.type === 'SessionEnded' || event.type === INVITATION_REVOKED,
       handle(events) {
         for (const event of events) {
           if (event.type === 'UserDisabled') {
-            const userId = (event.data as { userId: string }).userId;
-            for (const connection of socketsByUser.get(userId) ?? []) connection.close(DISCONNECT.userDisabled);
+            closeAll(`user:${(event.data as { userId: string }).userId}`);
+          } else if (event.type === INVITATION_REVOKED) {
+            const invitationId = isPlainObject(event.data) ? event.data.invitationId : undefined;
+            if (typeof invitationId === 'string') closeAll(`invitation:${invitationId}`, PARTICIPANT_REMOVED);
           } else {
             connections.get(event.streamId.slice(SESSION_CATEGORY.length + 1))?.close(DISCONNECT.kicked);
           }
@@ -114,7 +146,7 @@ export const identityModule = defineModule<IdentityDependencies, IdentityApi, Cl
 
     return {
       api: { identity, oauth, keyRing, tokens },
-      topics: identityTopics({ identity, runtime, config, boundToUser: bindToUser, unboundFromUser: unbind }),
+      topics: identityTopics({ identity, runtime, config, guests, boundToUser: bindToUser, boundToGuest: bindToGuest, unboundFromUser: unbind }),
       routes: [...identityRoutes(identity, clock, config), ...oauthRoutes(oauth, { secureCookies: config.ssl, logger })],
       processors: [socketCloser],
       // Clients of the `oauthClients` config key; a bad entry stops the start, not a half-started gateway.

@@ -162,6 +162,12 @@ export class IdentityDirectory {
     return statement(this.db, 'q:user-by-name', 'SELECT * FROM users WHERE username = ?').get(username) as UserRow | undefined;
   }
 
+  /** A user's username (participant criteria match it as an email address when it is one). */
+  usernameOf(userId: string): string | undefined {
+    const row = statement(this.db, 'q:username-of', 'SELECT username FROM users WHERE user_id = ?').get(userId) as { username: string } | undefined;
+    return row?.username;
+  }
+
   organisation(organisationId: string): { organisation_id: string; name: string } | undefined {
     return statement(this.db, 'q:org', 'SELECT organisation_id, name FROM organisations WHERE organisation_id = ?').get(organisationId) as
       | { organisation_id: string; name: string }

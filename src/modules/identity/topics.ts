@@ -22,6 +22,7 @@ import {
   type TokenRequestData,
 } from '../../protocol/topics/identity.js';
 import type { ClientConnection } from '../../edge/index.js';
+import { guestAuthorizedAnswer, guestFromToken, guestSessionUserId, type GuestRevocations } from './guests.js';
 
 /** The TOTP step's texts; Extream's SDK shows them in its MFA form. */
 export const MFA_PROMPT = {
@@ -44,8 +45,12 @@ export interface IdentityTopicDependencies {
   config: Pick<IdentityConfig, 'accessTokenTtlSeconds' | 'sessionTokenTtlSeconds'>;
   /** Called whenever a connection's principal becomes a user (to index sockets by user). */
   boundToUser(connection: ClientConnection, userId: string): void;
-  /** Called when a connection stops speaking for a user (logout). */
+  /** Called when a connection's principal becomes a guest (to index sockets by invitation). */
+  boundToGuest(connection: ClientConnection, invitationId: string): void;
+  /** Called when a connection stops speaking for a user or a guest (logout). */
   unboundFromUser(connection: ClientConnection): void;
+  /** Revoked invitations (the invitations module); absent, no guest token is revoked. */
+  guests?: GuestRevocations | undefined;
 }
 
 interface TokenUser {
@@ -85,9 +90,8 @@ export function identityTopics(deps: IdentityTopicDependencies): AnyTopic<Client
    * Records a refused token and returns the refusal to throw: on its own within the address's
    * budget for the window, else counted into the window's RefusalsSummarised (sign-in-limits.ts).
    */
-  const refusedToken = async (connection: ClientConnection, kind: string, now: number): Promise<AppError> => {
+  const refusedToken = async (connection: ClientConnection, kind: string, now: number, reason = 'invalid token'): Promise<AppError> => {
     const { remoteAddress } = connection.info;
-    const reason = 'invalid token';
     if (refusals.admit({ connectionId: connection.id, remoteAddress, kind: `token:${kind}`, reason }, now)) {
       await session(connection, { type: 'RecordTokenRefused', kind, reason, remoteAddress });
     }
@@ -187,11 +191,31 @@ export function identityTopics(deps: IdentityTopicDependencies): AnyTopic<Client
     name: IDENTITY_TOPICS.authorize,
     schema: tokenRequestData,
     reject: UNAUTHORIZED_ANSWER,
+    // A guest may authorize again (its client repeating the CONNECT token, say): the token decides anew.
+    admitGuest: () => true,
     handle: async ({ client, data: { token }, id, now }) => {
       const user = await userFromToken(token, now);
-      if (!user) throw await refusedToken(client, 'access', now);
-      await authorizeUser(client, user);
-      client.reply(id, IDENTITY_ANSWERS.authorized, { userId: user.userId, groups: user.groups, organisationId: user.organisationId });
+      if (user) {
+        await authorizeUser(client, user);
+        client.reply(id, IDENTITY_ANSWERS.authorized, { userId: user.userId, groups: user.groups, organisationId: user.organisationId });
+        return;
+      }
+      const signIn = await guestFromToken(tokens, deps.guests, token, now);
+      if (!signIn) throw await refusedToken(client, 'access', now);
+      // A removed participant hears what any refused token hears; the log says why.
+      if ('refused' in signIn) throw await refusedToken(client, 'guest', now, signIn.refused);
+      const { guest } = signIn;
+      await session(client, {
+        type: 'Authorize',
+        userId: guestSessionUserId(guest.invitationId),
+        organisationId: guest.organisationId,
+        groups: [],
+        method: 'guest',
+        remoteAddress: client.info.remoteAddress,
+      });
+      client.principal = guest;
+      deps.boundToGuest(client, guest.invitationId);
+      client.reply(id, IDENTITY_ANSWERS.authorized, guestAuthorizedAnswer(guest));
     },
   });
 
@@ -273,11 +297,13 @@ export function identityTopics(deps: IdentityTopicDependencies): AnyTopic<Client
   const logout = defineTopic<unknown, ClientConnection>({
     name: IDENTITY_TOPICS.logout,
     schema: logoutData,
+    // Leaving is always allowed: a guest's logout drops its item's access like a user's.
+    admitGuest: () => true,
     handle: async ({ client, id }) => {
       if (client.principal.kind !== 'anonymous') await session(client, { type: 'Logout' });
       // An organisation's client token outlives a user's logout; a user's own login does not.
       if (client.principal.kind !== 'organisation') client.principal = { kind: 'anonymous' };
-      // Disabling the user later must not close a socket that no longer speaks for them.
+      // Disabling the user (or removing the guest) later must not close a socket that no longer speaks for them.
       deps.unboundFromUser(client);
       client.reply(id, IDENTITY_ANSWERS.unauthorized, { message: 'logged out', code: 'UNAUTHORIZED' });
     },

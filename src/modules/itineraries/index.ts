@@ -18,6 +18,7 @@ export { itinerariesConfigShape, type ItinerariesConfig } from './config.js';
 export { itinerariesProjection, ItineraryDirectory, type ItineraryRecord, type ItemRecord } from './projection.js';
 export { Itineraries, type ItineraryView, type ItemView, type ChangeContext } from './service.js';
 export { rtmpStatus, sanitizeItemHtml, type IssueSessionToken, type RtmpStatus } from './join.js';
+export { requireCriteria } from './criteria.js';
 export { ITINERARY_CATEGORY, ITINERARY_EVENT_TYPES, itineraryAggregate, isItineraryEvent, type ItineraryEvent } from './domain/index.js';
 
 export interface ItinerariesDependencies {

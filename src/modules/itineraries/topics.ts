@@ -16,11 +16,12 @@ import {
   itineraryUpdate,
   type ItemType,
 } from '../../protocol/topics/itineraries.js';
-import { commandMetadata, defineCommandTopic, type AnyTopic, type CommandOutcome, type TopicSchema } from '../../runtime/index.js';
+import { commandMetadata, defineCommandTopic, type AnyTopic, type CommandOutcome, type GuestPrincipal, type TopicSchema } from '../../runtime/index.js';
 import { loginRequired, type OrganisationAccess } from '../organisations/access.js';
 import { invalidFields, notFound } from './domain/index.js';
 import type { ItineraryAudiencePort, ItineraryEventsPort } from './ports.js';
 import { joinItem, type JoinDependencies } from './join.js';
+import { requireCriteria } from './criteria.js';
 import type { ItineraryDirectory } from './projection.js';
 import type { ChangeContext, Itineraries } from './service.js';
 
@@ -40,13 +41,17 @@ function requireSignedIn(principal: Principal): void {
   if (principal.kind === 'anonymous' || principal.kind === 'mfa-pending') throw loginRequired(principal);
 }
 
-/** Who a join token is for: a user, an organisation's credential, or (public events) the anonymous socket. */
+/** Who a join token is for: a user, an organisation's credential, a guest, or (public events) the anonymous socket. */
 function subjectOf(client: ClientConnection): string {
   const principal = client.principal;
   if (principal.kind === 'user') return `user:${principal.userId}`;
+  if (principal.kind === 'guest') return `guest:${principal.invitationId}`;
   if (principal.kind === 'organisation') return `organisation:${principal.organisationId}`;
   return `connection:${client.id}`;
 }
+
+/** The item types a guest can be invited to (PROTOCOL.md section 9). */
+const GUEST_ITEM_TYPES: ReadonlySet<ItemType> = new Set<ItemType>(['webrtc', 'zoom']);
 
 /** video and vod are one type under two names (Extream writes both): either topic joins either. */
 const sameKind = (topicType: ItemType, itemType: ItemType): boolean => {
@@ -181,7 +186,12 @@ export function itineraryTopics({ itineraries, directory, access, events, audien
     }),
   ];
 
-  const consumer = <Data>(name: string, schema: TopicSchema<Data>, execute: (client: ClientConnection, data: Data, now: number) => Promise<CommandOutcome>) =>
+  const consumer = <Data>(
+    name: string,
+    schema: TopicSchema<Data>,
+    execute: (client: ClientConnection, data: Data, now: number) => Promise<CommandOutcome>,
+    admitGuest?: (principal: GuestPrincipal, data: Data) => boolean,
+  ) =>
     defineCommandTopic<Data, ClientConnection>({
       name,
       schema,
@@ -189,6 +199,7 @@ export function itineraryTopics({ itineraries, directory, access, events, audien
       // Per event: each answer's meta says whether this one needs login.
       requiresLogin: false,
       execute: ({ client, data, now }) => execute(client, data, now),
+      ...(admitGuest ? { admitGuest } : {}),
     });
 
   const itineraryGet = consumer(ITINERARY_TOPICS.consumerItineraryGet, consumerItineraryGet, async (client, data) => {
@@ -210,15 +221,25 @@ export function itineraryTopics({ itineraries, directory, access, events, audien
   });
 
   const itemGets = ITEM_TYPES.map((type) =>
-    consumer(ITINERARY_TOPICS.consumerItemGet[type], consumerItemGet, async (client, { id }, now) => {
-      const item = requireItem(id);
-      const event = requireEvent(item.eventId, 'id');
-      admit(client, event);
-      if (!sameKind(type, item.type)) throw invalidFields([{ path: 'id', message: `item ${id} is of type ${item.type}, not ${type}; send consumer_${item.type}_get` }]);
-      const answer = await joinItem(item, { subject: subjectOf(client), now }, join);
-      audiences.join(item.eventId, client);
-      return { response: { item: itineraries.item(id), join: answer }, meta: { requiresLogin: !event.public } };
-    }),
+    consumer(
+      ITINERARY_TOPICS.consumerItemGet[type],
+      consumerItemGet,
+      async (client, { id }, now) => {
+        const item = requireItem(id);
+        const event = requireEvent(item.eventId, 'id');
+        const guest = client.principal.kind === 'guest';
+        // A guest got here only for its own item (admitGuest): the invitation admits it, private event or not.
+        if (!guest) admit(client, event);
+        if (!sameKind(type, item.type)) throw invalidFields([{ path: 'id', message: `item ${id} is of type ${item.type}, not ${type}; send consumer_${item.type}_get` }]);
+        requireCriteria(client.principal, item, access);
+        const answer = await joinItem(item, { subject: subjectOf(client), now }, join);
+        // The event's audience hears of all its itineraries' changes: not a guest's business.
+        if (!guest) audiences.join(item.eventId, client);
+        return { response: { item: itineraries.item(id), join: answer }, meta: { requiresLogin: !event.public } };
+      },
+      // Guests are invited to calls: their own webrtc or zoom item, nothing else.
+      GUEST_ITEM_TYPES.has(type) ? (principal, { id }) => id === principal.itemId : undefined,
+    ),
   );
 
   return [...adminTopics, itineraryGet, ...itemGets];

@@ -19,6 +19,11 @@ export interface OrganisationAccess {
   isMember(principal: Principal, organisationId: string): boolean;
   /** Throws UNAUTHORIZED (`reason: unauthorized` or `locked`, `requiresLogin: true`) unless a user is signed in. */
   requireLogin(principal: Principal): void;
+  /**
+   * What participant criteria (PROTOCOL.md section 9) are matched against: a signed-in user's
+   * group names in the organisation and username; undefined for anyone who is not a user.
+   */
+  participant(principal: Principal, organisationId: string): { groups: string[]; username: string | null } | undefined;
 }
 
 /** The refusal of a command that needs a signed-in user; `meta.requiresLogin` is true on it. */
@@ -30,6 +35,9 @@ export function loginRequired(principal: Principal): AppError {
 /** What access needs of the identity read models: a user's groups in an organisation. */
 export interface GroupMembership {
   groupIdsOf(userId: string, organisationId: string): string[];
+  /** Group names of a user in one organisation. */
+  groupsOf(userId: string, organisationId: string): string[];
+  usernameOf(userId: string): string | undefined;
   groupByName(organisationId: string, name: string): { group_id: string } | undefined;
 }
 
@@ -66,6 +74,14 @@ export class GroupAccess implements OrganisationAccess {
 
   requireLogin(principal: Principal): void {
     if (principal.kind !== 'user') throw loginRequired(principal);
+  }
+
+  participant(principal: Principal, organisationId: string): { groups: string[]; username: string | null } | undefined {
+    if (principal.kind !== 'user') return undefined;
+    // An external provider's user: its token's groups count in its organisation; its subject is
+    // the provider's, not an address we know, so it never matches emails or domains.
+    if (principal.external) return { groups: principal.organisationId === organisationId ? principal.groups : [], username: null };
+    return { groups: this.membership.groupsOf(principal.userId, organisationId), username: this.membership.usernameOf(principal.userId) ?? null };
   }
 
   private permissions(principal: Principal, organisationId: string): ReadonlySet<Permission> {

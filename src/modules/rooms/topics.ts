@@ -16,7 +16,7 @@ import {
   type RoomLeave,
 } from '../../protocol/topics/rooms.js';
 import type { ClientConnection } from '../../edge/index.js';
-import { defineTopic, type AnyTopic, type RejectStyle } from '../../runtime/index.js';
+import { defineTopic, type AnyTopic, type GuestPrincipal, type RejectStyle } from '../../runtime/index.js';
 import type { RoomsConfig } from './config.js';
 import { userKeyOf, type RoomCommand } from './domain/index.js';
 import type { JoinRequestFrames } from './join-frames.js';
@@ -38,6 +38,14 @@ export interface RoomTopicDependencies {
 const authorize = (client: ClientConnection, data: unknown): void => {
   requireRoomSession(client, data);
 };
+
+/**
+ * A guest (PROTOCOL.md section 9) may use its call's room and no other: request to join it
+ * (its owner still approves), leave it, relay to its members, and answer join requests should
+ * ownership pass to it (the longest-present member becomes owner). Creating a room is the
+ * host's: a guest arriving first waits for the host, as any joiner of an unknown room is told to.
+ */
+const ownRoomOfGuest = (principal: GuestPrincipal, data: { room: string }): boolean => data.room === principal.room;
 
 /** The room the refused frame named, when it named one as a string (even an invalid one). */
 const roomNamed = (data: unknown): string | undefined => (isPlainObject(data) && typeof data.room === 'string' ? data.room : undefined);
@@ -97,6 +105,7 @@ export function roomTopics({ host, relay, joinFrames, config }: RoomTopicDepende
     schema: roomJoinRequest,
     reject: joinReject,
     authorize,
+    admitGuest: ownRoomOfGuest,
     handle: async (request) => {
       const { client, data, id, now } = request;
       const payload = checkedPayload(data.payload);
@@ -119,6 +128,7 @@ export function roomTopics({ host, relay, joinFrames, config }: RoomTopicDepende
       name: approve ? ROOM_TOPICS.joinAccept : ROOM_TOPICS.joinReject,
       schema: roomJoinAnswer,
       authorize,
+      admitGuest: ownRoomOfGuest,
       handle: async (request) => {
         const { client, data, id, now } = request;
         const { peerId } = data;
@@ -134,6 +144,7 @@ export function roomTopics({ host, relay, joinFrames, config }: RoomTopicDepende
     name: ROOM_TOPICS.leave,
     schema: roomLeave,
     authorize,
+    admitGuest: ownRoomOfGuest,
     handle: async (request) => {
       const { client, data, id } = request;
       await host.execute(data.room, { type: 'Leave', peerId: client.id, reason: 'left' }, metadataOf(request));
@@ -146,6 +157,7 @@ export function roomTopics({ host, relay, joinFrames, config }: RoomTopicDepende
     name: ROOM_TOPICS.relaySessionDescription,
     schema: relaySessionDescription,
     authorize,
+    admitGuest: ownRoomOfGuest,
     handle: ({ client, data, id, now }) =>
       relay.fromDecoded(client, 'sdp', data.room, data.to, data.session_description, data.payload, id, now),
   });
@@ -154,6 +166,7 @@ export function roomTopics({ host, relay, joinFrames, config }: RoomTopicDepende
     name: ROOM_TOPICS.relayIceCandidate,
     schema: relayIceCandidate,
     authorize,
+    admitGuest: ownRoomOfGuest,
     handle: ({ client, data, id, now }) =>
       relay.fromDecoded(client, 'ice', data.room, data.to, data.ice_candidate, data.payload, id, now),
   });

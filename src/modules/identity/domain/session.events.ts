@@ -2,7 +2,8 @@
  * Events of a socket's session (stream `session-<connectionId>`): the audit trail of who
  * authenticated on a connection, how, from where, and every refusal on the way.
  */
-export type AuthMethod = 'password' | 'mfa' | 'token' | 'external' | 'app';
+/** `guest`: an invited participant's guest token (PROTOCOL.md section 9); its userId is `guest:<invitationId>`. */
+export type AuthMethod = 'password' | 'mfa' | 'token' | 'external' | 'app' | 'guest';
 
 export type SessionEvent =
   | { type: 'OrganisationAuthenticated'; data: { organisationId: string; clientId: string | null; remoteAddress: string } }

@@ -20,6 +20,9 @@ export function userKeyOf(principal: Principal, peerId: string): string {
       return `app:${principal.app}:${peerId}`;
     case 'organisation':
       return `organisation:${principal.organisationId}:${peerId}`;
+    // One invitation is one person: a ban holds on all of their guest sockets.
+    case 'guest':
+      return `guest:${principal.invitationId}`;
     default:
       return `peer:${peerId}`;
   }
