@@ -104,24 +104,7 @@ export function createModules(platform: PlatformServices): CreatedModules {
     tokens: identity.api.tokens,
     access: organisations.api.access,
     connections: connections.api,
-    items: {
-      get: (itemId) => {
-        const item = itineraries.api.directory.item(itemId);
-        return (
-          item && {
-            itemId: item.itemId,
-            itineraryId: item.itineraryId,
-            eventId: item.eventId,
-            organisationId: item.organisationId,
-            type: item.type,
-            name: item.name,
-            startDate: item.startDate,
-            endDate: item.endDate,
-            configuration: item.configuration,
-          }
-        );
-      },
-    },
+    items: { get: (itemId) => itineraries.api.directory.item(itemId) },
   });
   const rooms = roomsModule.create({ runtime, config, clock, scheduler, connections: connections.api });
   const grid = gridModule.create({

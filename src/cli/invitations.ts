@@ -45,24 +45,7 @@ export async function invitationsCommand(verb: 'invite' | 'uninvite', argv: stri
       runtime: context.runtime,
       directory: new InvitationDirectory(context.store.readModels),
       // The same view of an item the gateway's invitations module gets (src/app/modules.ts).
-      items: {
-        get: (id) => {
-          const item = items.item(id);
-          return (
-            item && {
-              itemId: item.itemId,
-              itineraryId: item.itineraryId,
-              eventId: item.eventId,
-              organisationId: item.organisationId,
-              type: item.type,
-              name: item.name,
-              startDate: item.startDate,
-              endDate: item.endDate,
-              configuration: item.configuration,
-            }
-          );
-        },
-      },
+      items: { get: (id) => items.item(id) },
       tokens: context.identity.tokens,
       clock: context.clock,
       config,

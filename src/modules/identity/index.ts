@@ -25,6 +25,8 @@ export { IdentityService, type RequestOrigin } from './identity-service.js';
 export { OAuthService } from './oauth-service.js';
 export { requireSession, TOKEN_NOT_VALID, MFA_PROMPT } from './topics.js';
 export { bearerPrincipal } from './bearer.js';
+/** The login page's look, for other modules' pages (the guest landing page). */
+export { escapeHtml, page as loginLookPage } from './login-page.js';
 export { guestFromToken, type GuestRevocations, type GuestSignIn } from './guests.js';
 export type { IdentityConfig, ConfiguredOAuthClient } from './config.js';
 export { identityProjection } from './projection.js';

@@ -27,7 +27,11 @@ const STYLE = `
   small { display: block; color: #5a6270; margin-top: .4rem; }
 `;
 
-function page(title: string, body: string): string {
+/**
+ * A page in the login page's look: the shell and the sheet, with `extraStyle` appended (the
+ * invitations module's guest landing page shares it). `title` is escaped here.
+ */
+export function page(title: string, body: string, extraStyle = ''): string {
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -35,7 +39,7 @@ function page(title: string, body: string): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
 <title>${escapeHtml(title)}</title>
-<style>${STYLE}</style>
+<style>${STYLE}${extraStyle}</style>
 </head>
 <body>
 <main>

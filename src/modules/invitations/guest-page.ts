@@ -1,4 +1,4 @@
-import { escapeHtml } from '../identity/login-page.js';
+import { escapeHtml, loginLookPage as page } from '../identity/index.js';
 
 /**
  * The guest landing page (`GET /guest?ticket=...`), in the OAuth login page's look. The ticket
@@ -7,19 +7,6 @@ import { escapeHtml } from '../identity/login-page.js';
  * allows no inline script at all.
  */
 
-// The login page's sheet (identity/login-page.ts keeps its STYLE private), plus the status line.
-const STYLE = `
-  body { font-family: system-ui, sans-serif; background: #f4f5f7; color: #1d2330; margin: 0; }
-  main { max-width: 22rem; margin: 10vh auto; background: #fff; padding: 2rem; border-radius: 8px; box-shadow: 0 1px 4px #0002; }
-  h1 { font-size: 1.3rem; margin: 0 0 .3rem; }
-  p.client { color: #5a6270; margin: 0 0 1.2rem; }
-  .actions { display: flex; gap: .6rem; margin-top: 1.4rem; }
-  button { padding: .55rem 1.1rem; border: 0; border-radius: 4px; font-size: 1rem; cursor: pointer; }
-  button.primary { background: #2451c4; color: #fff; }
-  .error { background: #fde8e8; color: #8a1c1c; padding: .6rem .8rem; border-radius: 4px; }
-  small { display: block; color: #5a6270; margin-top: .4rem; }
-`;
-
 export const GUEST_PAGE_HEADERS: Record<string, string> = {
   'content-type': 'text/html; charset=utf-8',
   'cache-control': 'no-store',
@@ -27,25 +14,6 @@ export const GUEST_PAGE_HEADERS: Record<string, string> = {
   'x-frame-options': 'DENY',
   'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
 };
-
-function page(title: string, body: string): string {
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<title>${escapeHtml(title)}</title>
-<style>${STYLE}</style>
-</head>
-<body>
-<main>
-${body}
-</main>
-</body>
-</html>
-`;
-}
 
 export function guestLandingPage(item: { id: string; name: string; when: string; guestName: string | null }): string {
   return page(

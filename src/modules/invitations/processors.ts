@@ -3,7 +3,7 @@ import type { Clock, RecordedEvent } from '../../core/index.js';
 import type { Processor, Scheduler } from '../../runtime/index.js';
 import type { InvitationsConfig } from './config.js';
 import { isInvitationEvent, mailKey, type MailMethod } from './domain/index.js';
-import { escapeHtml } from '../identity/login-page.js';
+import { escapeHtml } from '../identity/index.js';
 import { mailError, type Mailer } from './mail.js';
 import type { InvitationDirectory, InvitationRecord } from './projection.js';
 import type { Invitations } from './service.js';
