@@ -14,6 +14,9 @@ import type { TestClient } from '../helpers/ws-client.js';
  * system package (`.ci/run` installs it): without it the test is skipped with the reason,
  * except in CI, where it fails (as test/e2e/demo.test.ts does).
  */
+/** The page functions below run in the browser, where `document` exists (the test's own types have no DOM). */
+declare const document: { getElementById(id: string): { textContent: string | null } | null };
+
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
 const inCi = process.env.CI === 'true';
@@ -70,13 +73,13 @@ describe.runIf(haveChromium || inCi)('a guest opens the link from the mail in Ch
     expect(response?.status()).toBe(200);
     expect(await page.textContent('body')).toContain('Partner call');
     await page.click('#join');
-    await page.waitForFunction("document.getElementById('status').textContent.startsWith('Connected to')", undefined, { timeout: 30_000 });
+    await page.waitForFunction(() => document.getElementById('status')?.textContent?.startsWith('Connected to'), undefined, { timeout: 30_000 });
 
     // The owner is asked, and approves the guest by its peer id.
     const asked = await host.next((frame) => frame.event === 'room-join-request', 30_000);
     const peerId = (asked.data as { peer_id: string }).peer_id;
     host.sendJson({ event: 'room-join-accept', data: { room: ROOM, peer_id: peerId } });
-    await page.waitForFunction("document.getElementById('status').textContent === 'You are in the call.'", undefined, { timeout: 30_000 });
+    await page.waitForFunction(() => document.getElementById('status')?.textContent === 'You are in the call.', undefined, { timeout: 30_000 });
     const authorized = server.events<Record<string, unknown>>('SessionAuthorized', (event) => event.data.method === 'guest');
     expect(authorized).toHaveLength(1);
     expect(server.events('TicketExchanged')).toHaveLength(1);
