@@ -147,6 +147,12 @@ describe('invitations on a running gateway', () => {
     expect(refused.stderr).toMatch(/BAD_REQUEST/);
   });
 
+  it('replay rebuilds the invitations read model (and every other) equal to the live one', async () => {
+    const result = await runCli(['replay', '--data', server.dataDir]);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+  });
+
   it('the audit trail says who invited whom, who exchanged, and who removed', () => {
     const [issued] = server.events<Data>('InvitationIssued');
     expect(issued!.metadata.actor).toMatch(/^user:/);
