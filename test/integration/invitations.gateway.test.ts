@@ -116,6 +116,20 @@ describe('invitations on a running gateway', () => {
     }
   });
 
+  it("a change of the item's time sends an updated invitation: the same UID, a higher SEQUENCE", async () => {
+    await command(organiser, 'admin_item_update', { id: itemId, data: { start_date: '2030-05-04 10:00:00', end_date: '2030-05-04 11:00:00' } });
+    await eventually(() => smtp.mails.length === 2, 'the updated invitation');
+    const first = calendarOf(smtp.mails[0]!).event;
+    const { method, event } = calendarOf(smtp.mails[1]!);
+    expect(smtp.mails[1]!.subject).toBe('Updated invitation: Design review with Acme');
+    expect(method).toBe('REQUEST');
+    expect(event.getFirstPropertyValue('uid')).toBe(first.getFirstPropertyValue('uid'));
+    expect(Number(event.getFirstPropertyValue('sequence'))).toBeGreaterThan(Number(first.getFirstPropertyValue('sequence') ?? 0));
+    expect(String(event.getFirstPropertyValue('dtstart'))).toMatch(/^2030-05-04T10:00:00/);
+    const metrics = await (await fetch(server.url('/metrics'))).text();
+    expect(metrics).toMatch(/switchyard_invitation_mails_total\{outcome="sent"\} 2/);
+  });
+
   it('re-inviting the same address sends no second mail', async () => {
     const answers = await command(organiser, 'client_webrtc_add', { id: itemId, data: { emails: ['ada@partner.test'], baseURL: server.url('/guest') } });
     expect(responseOf<Data>(answers).invited).toEqual([expect.objectContaining({ status: 'already_invited' })]);
@@ -127,8 +141,8 @@ describe('invitations on a running gateway', () => {
     expect(responseOf<Data>(answers).removed).toEqual([expect.objectContaining({ status: 'removed' })]);
     await eventually(() => guest.closed !== undefined, 'the guest socket closed');
     expect(guest.closed?.code).toBe(4501);
-    await eventually(() => smtp.mails.length === 2, 'the CANCEL mail');
-    const { method, event } = calendarOf(smtp.mails[1]!);
+    await eventually(() => smtp.mails.length === 3, 'the CANCEL mail');
+    const { method, event } = calendarOf(smtp.mails[2]!);
     expect(method).toBe('CANCEL');
     expect(event.getFirstPropertyValue('status')).toBe('CANCELLED');
     const { client: again } = await connect(server);

@@ -1,4 +1,5 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import ICAL from 'ical.js';
 import type { ParsedMail } from 'mailparser';
@@ -159,6 +160,30 @@ describe('invitations: mail, ticket, revoke, retry, restart', () => {
     gw = await openModule(dir.path, clock, `smtp://127.0.0.1:${smtp.port}`);
     await eventually(() => smtp.mails.some((mail) => mail.subject === 'Invitation: Retry me'), 'the retried mail');
     await eventually(() => gw.events('InvitationMailSent').length === 4, 'the retry recorded sent');
+  });
+});
+
+describe('invitations: a slow SMTP server', () => {
+  it('one that accepts the connection and never greets fails the send after smtpTimeoutSeconds, recorded and retried', async () => {
+    // A listener that holds every socket open without a byte: the SMTP greeting never comes.
+    const held: Socket[] = [];
+    const silentServer = createServer((socket) => void held.push(socket));
+    await new Promise<void>((resolve) => silentServer.listen(0, '127.0.0.1', resolve));
+    const address = silentServer.address();
+    const port = typeof address === 'object' && address ? address.port : 0;
+    const dir = tempDir('switchyard-slow-smtp-');
+    const gw = await openModule(dir.path, new SteerableClock(Date.UTC(2030, 4, 1)), `smtp://127.0.0.1:${port}`);
+    try {
+      await gw.api.invitations.invite(ITEM.itemId, ['slow@example.org'], undefined, 'http://gw.test/guest', undefined, { actor: 'operator' });
+      await eventually(() => gw.events('InvitationMailFailed').length >= 1, 'the timed-out send recorded');
+      expect(gw.events('InvitationMailFailed')[0]!.data).toMatchObject({ attempt: 1, retryAt: expect.any(Number) });
+      expect(gw.events('InvitationMailSent')).toHaveLength(0);
+    } finally {
+      await gw.close();
+      for (const socket of held) socket.destroy();
+      await new Promise<void>((resolve) => silentServer.close(() => resolve()));
+      dir.remove();
+    }
   });
 });
 
