@@ -15,8 +15,7 @@ import { httpErrorResponse } from '../edge/replies.js';
 import type { Logger } from '../edge/logger.js';
 import { GatewayMetrics } from '../edge/metrics.js';
 import { nativeSocketRoute } from '../edge/native-socket.js';
-import { engineIoHttpRoutes } from '../edge/socketio/engineio-socket.js';
-import { socketIoRoute } from '../edge/socketio/socketio-socket.js';
+import { socketIoTransports } from '../edge/socketio/polling.js';
 import type { Connections } from '../modules/connections/index.js';
 import type { GatewayRoomHost, GridService } from '../modules/grid/index.js';
 import { bearerPrincipal, type IdentityService, type OAuthService } from '../modules/identity/index.js';
@@ -245,8 +244,8 @@ export class Gateway {
       textFastPath: fastPaths[0],
       ...lifecycle,
     });
-    // PROTOCOL.md section 3: the same topics and connection lifecycle, Socket.IO packets.
-    const socketIo = socketIoRoute({
+    // PROTOCOL.md section 3: the same topics and connection lifecycle, Socket.IO packets, on websocket and polling.
+    const socketIo = socketIoTransports({
       dispatcher: this.dispatcher,
       metrics: this.metrics,
       clock: this.clock,
@@ -269,9 +268,9 @@ export class Gateway {
       maxFrameBytes: config.maxFrameBytes,
       maxBackpressureBytes: config.maxBackpressureBytes,
       idleTimeoutSeconds: config.idleTimeoutSeconds,
-      http: [...this.modules.list.flatMap((module) => module.routes ?? []), ...engineIoHttpRoutes('/socket.io/'), ...this.operatorRoutes()],
+      http: [...this.modules.list.flatMap((module) => module.routes ?? []), ...socketIo.http, ...this.operatorRoutes()],
       // Modules' own sockets (device sync's page) after the gateway's.
-      webSockets: [native, socketIo, ...this.modules.list.flatMap((module) => module.sockets ?? [])],
+      webSockets: [native, socketIo.webSocket, ...this.modules.list.flatMap((module) => module.sockets ?? [])],
       onUncaught: (where, error) => this.uncaught(where, error),
     });
   }

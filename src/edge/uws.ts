@@ -270,8 +270,10 @@ export function startEdge(options: EdgeOptions): Promise<Edge> {
     const where = `${route.method.toUpperCase()} ${route.path}`;
     app[route.method](route.path, (res, req) => guarded(where, () => {
       const aborted = { value: false };
+      const abort = new AbortController();
       res.onAborted(() => {
         aborted.value = true;
+        abort.abort();
       });
       const headers = readHeaders(req);
       const request: HttpRequestHead = {
@@ -317,7 +319,7 @@ export function startEdge(options: EdgeOptions): Promise<Edge> {
           return undefined;
         }
         const handler = granted ?? route.handler;
-        return body.then((bytes) => handler({ ...request, body: bytes }));
+        return body.then((bytes) => handler({ ...request, body: bytes, signal: abort.signal }));
       };
       void Promise.resolve(authorization)
         .then(handle, (error: unknown) => {

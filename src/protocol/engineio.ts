@@ -79,18 +79,20 @@ export interface OpenPacketFields {
   pingIntervalMs: number;
   pingTimeoutMs: number;
   maxPayloadBytes: number;
+  /** Transports the client may upgrade to: `websocket` from polling, none from websocket. */
+  upgrades?: readonly string[];
 }
 
 /**
  * The OPEN packet. Both versions get the same fields: Engine.IO v3 defined no
  * `maxPayload`, but servers from engine.io 4 on send it to v3 clients too (the official
- * v3 test suite expects it) and v3 clients ignore it. `upgrades` is empty: only the
- * WebSocket transport is served, so there is nothing to upgrade to.
+ * v3 test suite expects it) and v3 clients ignore it. `upgrades` is empty unless the
+ * session runs on polling (polling.ts), which can upgrade to websocket.
  */
 export function encodeOpenPacket(fields: OpenPacketFields): string {
   return `0${JSON.stringify({
     sid: fields.sid,
-    upgrades: [],
+    upgrades: fields.upgrades ?? [],
     pingInterval: fields.pingIntervalMs,
     pingTimeout: fields.pingTimeoutMs,
     maxPayload: fields.maxPayloadBytes,

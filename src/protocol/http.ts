@@ -11,6 +11,11 @@ export interface HttpRequest {
   headers: Readonly<Record<string, string>>;
   body: Buffer;
   remoteAddress: string;
+  /**
+   * Aborted when the client goes away before the answer (uWS onAborted): a handler holding
+   * its answer (a long-poll) lets go of it. Absent where requests are built by hand.
+   */
+  signal?: AbortSignal;
 }
 
 export interface HttpResponse {

@@ -5,3 +5,4 @@ export * from './socketio.js';
 export * from './json-scan.js';
 export * from './jsonrpc.js';
 export * from './http.js';
+export * from './engineio-payload.js';

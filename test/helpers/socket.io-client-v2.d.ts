@@ -13,7 +13,7 @@ declare module 'socket.io-client-v2' {
 
   export interface V2Manager {
     on(event: string, listener: (...args: any[]) => void): V2Manager;
-    engine: { id: string; close(): void };
+    engine: { id: string; close(): void; transport: { name: string } };
   }
 
   export interface V2Socket {

@@ -177,23 +177,20 @@ describe('Socket.IO clients on /socket.io/', { timeout: 180_000 }, () => {
     });
   });
 
-  describe('what is not served', () => {
-    it('answers HTTP long-polling with 400 and a JSON message saying to use websocket', async () => {
-      for (const query of ['EIO=4&transport=polling', 'EIO=3&transport=polling', 'EIO=4']) {
-        const response = await fetch(server.url(`/socket.io/?${query}`));
-        expect(response.status, query).toBe(400);
-        expect(response.headers.get('content-type')).toBe('application/json');
-        const body = (await response.json()) as { error: { code: string; message: string } };
-        expect(body.error.code).toBe('BAD_REQUEST');
-        expect(body.error.message).toMatch(/only the websocket transport is/);
-      }
+  describe('HTTP on /socket.io/ (long-polling: socketio-polling.test.ts)', () => {
+    it('answers polling with a bad EIO or an unknown sid with 400, as the reference server does', async () => {
+      const version = await fetch(server.url('/socket.io/?EIO=9&transport=polling'));
+      expect(version.status).toBe(400);
+      expect(await version.json()).toEqual({ code: 5, message: 'Unsupported protocol version' });
       const post = await fetch(server.url('/socket.io/?EIO=4&transport=polling&sid=abc'), { method: 'POST', body: '4hello' });
       expect(post.status).toBe(400);
+      expect(await post.json()).toEqual({ code: 1, message: 'Session ID unknown' });
     });
 
-    it('a 4.x client left on its default polling transport fails to connect', async () => {
-      const refusal = await connectV4(server.port, { transports: ['polling'] }).catch((error: Error) => error);
-      expect(refusal).toBeInstanceOf(Error);
+    it('a 4.x client left on polling alone connects', async () => {
+      const client = await connectV4(server.port, { transports: ['polling'] });
+      expect((await client.log.next('welcome')).args[0]).toMatchObject({ peer_id: client.socket.id });
+      closeAll(client);
     });
 
     it('refuses a WebSocket upgrade with a bad handshake query with 400', async () => {

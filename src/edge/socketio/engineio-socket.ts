@@ -21,7 +21,7 @@ import { originAllowed } from '../origin.js';
 /**
  * The Engine.IO layer of `/socket.io/` (and of the protocol fixture's bare `/engine.io/`):
  * handshake checks, the OPEN packet, heartbeats and the control packets, over one uWS
- * WebSocket. Only the WebSocket transport exists here; HTTP long-polling is refused.
+ * WebSocket. HTTP long-polling, and the upgrade from it, are polling.ts.
  */
 
 export interface EngineIoOptions {
@@ -29,6 +29,8 @@ export interface EngineIoOptions {
   pingTimeoutMs: number;
   /** Largest WebSocket message; larger ones close the socket with 1009 (app.ts). */
   maxPayloadBytes: number;
+  /** What the OPEN packet offers to upgrade to: `['websocket']` for polling sessions (polling.ts). */
+  upgrades?: readonly string[];
 }
 
 export interface EngineUpgradeDependencies {
@@ -107,8 +109,8 @@ export class EngineSocket {
 
   /** Sends the OPEN packet and starts the heartbeat. */
   start(sid: string): void {
-    const { pingIntervalMs, pingTimeoutMs, maxPayloadBytes } = this.options;
-    this.connection.sendEncoded(encodeOpenPacket({ sid, pingIntervalMs, pingTimeoutMs, maxPayloadBytes }), false);
+    const { pingIntervalMs, pingTimeoutMs, maxPayloadBytes, upgrades } = this.options;
+    this.connection.sendEncoded(encodeOpenPacket({ sid, pingIntervalMs, pingTimeoutMs, maxPayloadBytes, ...(upgrades ? { upgrades } : {}) }), false);
     if (this.version === 4) {
       this.pingTimer = setTimeout(() => this.ping(), pingIntervalMs);
     } else {

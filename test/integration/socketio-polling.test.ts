@@ -1,0 +1,320 @@
+import WebSocket from 'ws';
+import { io as ioV4, type Socket as V4Socket } from 'socket.io-client';
+import ioV2, { type V2Socket } from 'socket.io-client-v2';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { until } from '../helpers/conditions.js';
+import { RawEngineSocket } from '../helpers/raw-engineio.js';
+import { EventLog, emitV2, emitWithAckV2 } from '../helpers/socketio.js';
+
+/**
+ * PROTOCOL.md section 3, Engine.IO HTTP long-polling: real socket.io clients with their
+ * default options (polling, then the upgrade to websocket) and with polling alone, and the
+ * raw requests of the reference server's bad-input cases. Waits are on conditions; the
+ * bounds are hang guards.
+ */
+
+interface Client<S> {
+  socket: S;
+  log: EventLog;
+}
+
+function v4(port: number, options: { transports?: string[]; auth?: Record<string, unknown> } = {}): Promise<Client<V4Socket>> {
+  const socket = ioV4(`http://127.0.0.1:${port}`, { reconnection: false, forceNew: true, ...options });
+  const log = new EventLog();
+  socket.onAny((event: string, ...args: unknown[]) => log.push(event, args));
+  socket.on('disconnect', () => log.wake());
+  socket.io.engine?.on('upgrade', () => log.wake());
+  return new Promise((resolve, reject) => {
+    socket.once('connect', () => {
+      socket.io.engine.on('upgrade', () => log.wake());
+      resolve({ socket, log });
+    });
+    socket.once('connect_error', (error) => {
+      socket.close();
+      reject(error);
+    });
+  });
+}
+
+const v2Transport = (socket: V2Socket): string => socket.io.engine.transport.name;
+
+function v2(port: number, options: { transports?: string[]; query?: Record<string, string> } = {}): Promise<Client<V2Socket>> {
+  const socket = ioV2(`http://127.0.0.1:${port}`, { reconnection: false, forceNew: true, ...options });
+  const log = new EventLog();
+  const onevent = socket.onevent.bind(socket);
+  socket.onevent = (packet) => {
+    const [event, ...args] = (packet.data ?? []) as [string, ...unknown[]];
+    log.push(event, args);
+    onevent(packet);
+  };
+  socket.on('disconnect', () => log.wake());
+  return new Promise((resolve, reject) => {
+    socket.once('connect', () => {
+      socket.io.on('packet', () => log.wake());
+      resolve({ socket, log });
+    });
+    socket.once('connect_error', (error: unknown) => {
+      socket.close();
+      reject(error);
+    });
+  });
+}
+
+/** Engine.IO v4 payload packets of a GET answer. */
+const packetsV4 = (body: string): string[] => body.split('\x1e');
+
+describe('Engine.IO long-polling on /socket.io/', { timeout: 120_000 }, () => {
+  let server: TestGateway;
+  let token: string;
+
+  const get = (query: string, headers: Record<string, string> = {}) => fetch(server.url(`/socket.io/?${query}`), { headers });
+  const post = (query: string, body: string | Uint8Array, headers: Record<string, string> = {}) =>
+    fetch(server.url(`/socket.io/?${query}`), { method: 'POST', body, headers: { 'content-type': 'text/plain;charset=UTF-8', ...headers } });
+
+  /** A raw v4 polling session: its sid, the OPEN packet read. */
+  async function openV4(): Promise<string> {
+    const response = await get('EIO=4&transport=polling');
+    expect(response.status).toBe(200);
+    const [open] = packetsV4(await response.text());
+    const fields = JSON.parse(open!.slice(1)) as { sid: string; upgrades: string[] };
+    expect(fields.upgrades).toEqual(['websocket']);
+    return fields.sid;
+  }
+
+  beforeAll(async () => {
+    server = await startTestGateway({ allowedOrigins: 'https://app.example.com', badFrameLimit: '3' });
+    token = await server.gateway.identity.issueAppToken('demo');
+  });
+
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  describe('real clients', () => {
+    it('socket.io-client 4.x with default options connects on polling, upgrades, and keeps working', async () => {
+      const client = await v4(server.port);
+      expect((await client.log.next('welcome')).args[0]).toMatchObject({ peer_id: client.socket.id });
+      const ack = (await client.socket.timeout(10_000).emitWithAck('ping')) as { ts: number };
+      expect(typeof ack.ts).toBe('number');
+      expect((await client.log.next('pong')).args).toEqual([ack]);
+      await client.log.until(() => client.socket.io.engine.transport.name === 'websocket', 'upgraded to websocket');
+      const after = await client.socket.timeout(10_000).emitWithAck('ping');
+      expect(after).toMatchObject({ ts: expect.any(Number) });
+      expect((await client.log.next('pong')).args).toEqual([after]);
+      client.socket.close();
+    });
+
+    it('socket.io-client 2.x with default options connects on polling, upgrades, and keeps working', async () => {
+      const client = await v2(server.port);
+      expect((await client.log.next('welcome')).args[0]).toMatchObject({ peer_id: client.socket.id });
+      expect(await emitWithAckV2(client.socket, 'ping')).toMatchObject({ ts: expect.any(Number) });
+      await client.log.until(() => v2Transport(client.socket) === 'websocket', 'upgraded to websocket');
+      expect(await emitWithAckV2(client.socket, 'ping')).toMatchObject({ ts: expect.any(Number) });
+      client.socket.close();
+    });
+
+    it('the Chat Signal room flow between a polling-only 4.x owner and a polling-only 2.x peer', async () => {
+      const owner = await v4(server.port, { transports: ['polling'], auth: { token } });
+      await owner.log.next('auth-accept');
+      const peer = await v2(server.port, { transports: ['polling'], query: { 'x-auth': token } });
+      await peer.log.next('auth-accept');
+      const room = 'polling-room';
+      expect(await owner.socket.timeout(10_000).emitWithAck('room-create-request', { room, payload: { name: 'owner' } })).toEqual({ room, payload: { name: 'owner' } });
+      emitV2(peer.socket, 'room-join-request', { room, payload: { name: 'peer' } });
+      // A server push to the owner while it sits in a held GET.
+      expect((await owner.log.next('room-join-request')).args[0]).toEqual({ room, peer_id: peer.socket.id, payload: { name: 'peer' } });
+      owner.socket.emit('room-join-accept', { room, peer_id: peer.socket.id });
+      expect((await peer.log.next('room-join-accept')).args[0]).toMatchObject({ room, peer_id: peer.socket.id, peers: [owner.socket.id] });
+      expect((await owner.log.next('room-user-join')).args[0]).toMatchObject({ room, peer_id: peer.socket.id });
+      // Neither ever upgraded.
+      expect(owner.socket.io.engine.transport.name).toBe('polling');
+      expect(v2Transport(peer.socket)).toBe('polling');
+      owner.socket.close();
+      peer.socket.close();
+    });
+  });
+
+  describe('raw requests', () => {
+    it('v4 handshake: OPEN offering the websocket upgrade, then a round trip with a held GET', async () => {
+      const sid = await openV4();
+      expect(await (await post(`EIO=4&transport=polling&sid=${sid}`, '40')).text()).toBe('ok');
+      const connected = packetsV4(await (await get(`EIO=4&transport=polling&sid=${sid}`)).text());
+      expect(connected[0]).toMatch(/^40\{"sid":/);
+      // The GET is held until the answer is queued; the POST answers `ok` first.
+      const held = get(`EIO=4&transport=polling&sid=${sid}`);
+      expect(await (await post(`EIO=4&transport=polling&sid=${sid}`, '42["ping"]\x1e421["ping"]')).text()).toBe('ok');
+      const answers = packetsV4(await (await held).text());
+      while (!answers.some((packet) => packet.startsWith('431['))) {
+        answers.push(...packetsV4(await (await get(`EIO=4&transport=polling&sid=${sid}`)).text()));
+      }
+      expect(answers.filter((packet) => packet.startsWith('42["pong"')).length).toBe(2);
+      expect(await (await post(`EIO=4&transport=polling&sid=${sid}`, '1')).text()).toBe('ok');
+    });
+
+    it('the upgrade: 2probe/3probe, the held GET gets a NOOP, packets queued meanwhile arrive once on the websocket', async () => {
+      const sid = await openV4();
+      await post(`EIO=4&transport=polling&sid=${sid}`, '40');
+      await get(`EIO=4&transport=polling&sid=${sid}`);
+      const held = get(`EIO=4&transport=polling&sid=${sid}`);
+      const ws = await RawEngineSocket.open(server.port, '/socket.io/', { query: `EIO=4&transport=websocket&sid=${sid}` });
+      ws.send('2probe');
+      expect(await ws.nextText()).toBe('3probe');
+      expect(await (await held).text()).toBe('6');
+      // Sent while the client pauses polling: queued, then moved to the websocket by `5`.
+      await post(`EIO=4&transport=polling&sid=${sid}`, '421["ping"]');
+      ws.send('5');
+      const moved = [await ws.nextText(), await ws.nextText()];
+      expect(moved[0]).toMatch(/^42\["pong",/);
+      expect(moved[1]).toMatch(/^431\[/);
+      ws.send('42["ping"]');
+      expect(await ws.nextText()).toMatch(/^42\["pong",/);
+      expect(ws.messages).toEqual([]);
+      // The session lives on the websocket now: polling with its sid is refused.
+      expect((await get(`EIO=4&transport=polling&sid=${sid}`)).status).toBe(400);
+      ws.close();
+    });
+
+    it('v3 handshake: length-prefixed payload with the OPEN packet and the CONNECT of `/`', async () => {
+      const response = await get('EIO=3&transport=polling&b64=1');
+      expect(response.status).toBe(200);
+      const body = await response.text();
+      const match = /^(\d+):(0\{.*?\})(\d+):40/.exec(body);
+      expect(match).not.toBeNull();
+      expect(Number(match![1])).toBe(match![2]!.length);
+      expect(JSON.parse(match![2]!.slice(1))).toMatchObject({ upgrades: ['websocket'] });
+    });
+
+    it('bad or unknown sids get 400 Session ID unknown, on GET, POST and the websocket upgrade', async () => {
+      for (const response of [await get('EIO=4&transport=polling&sid=nope'), await post('EIO=4&transport=polling&sid=nope', '4x')]) {
+        expect(response.status).toBe(400);
+        expect(await response.json()).toEqual({ code: 1, message: 'Session ID unknown' });
+      }
+      const status = await new Promise<number>((resolve, reject) => {
+        const socket = new WebSocket(`ws://127.0.0.1:${server.port}/socket.io/?EIO=4&transport=websocket&sid=nope`);
+        socket.once('unexpected-response', (_request, response) => resolve(response.statusCode ?? 0));
+        socket.once('open', () => reject(new Error('upgrade accepted')));
+        socket.once('error', () => undefined);
+      });
+      expect(status).toBe(400);
+      expect((await get('EIO=9&transport=polling')).status).toBe(400);
+      expect((await post('EIO=4&transport=polling', '4x')).status).toBe(400);
+    });
+
+    it('an overlapping GET gets 400 and closes the session; the held GET gets CLOSE', async () => {
+      const sid = await openV4();
+      await post(`EIO=4&transport=polling&sid=${sid}`, '40');
+      await get(`EIO=4&transport=polling&sid=${sid}`);
+      // Two GETs at once: whichever arrives second is refused, the held one gets CLOSE.
+      const both = await Promise.all([get(`EIO=4&transport=polling&sid=${sid}`), get(`EIO=4&transport=polling&sid=${sid}`)]);
+      expect(both.map((response) => response.status).sort()).toEqual([200, 400]);
+      const held = both.find((response) => response.status === 200)!;
+      expect(packetsV4(await held.text())).toContain('1');
+      expect((await post(`EIO=4&transport=polling&sid=${sid}`, '42["ping"]')).status).toBe(400);
+    });
+
+    it('an oversize POST gets 413', async () => {
+      const sid = await openV4();
+      const response = await post(`EIO=4&transport=polling&sid=${sid}`, `4${'x'.repeat(1_000_001)}`);
+      expect(response.status).toBe(413);
+      // The session is not harmed by it.
+      expect(await (await post(`EIO=4&transport=polling&sid=${sid}`, '40')).text()).toBe('ok');
+    });
+
+    it('malformed payloads get 400, count as bad frames, and close the session at the limit', async () => {
+      const sid = await openV4();
+      for (const body of ['\x1e', 'bnot-base64!']) {
+        const response = await post(`EIO=4&transport=polling&sid=${sid}`, body);
+        expect(response.status).toBe(400);
+      }
+      const v3 = /^\d+:0(\{.*?\})/.exec(await (await get('EIO=3&transport=polling&b64=1')).text());
+      const v3sid = (JSON.parse(v3![1]!) as { sid: string }).sid;
+      for (const body of ['5:4x', 'x:4', '0:']) {
+        expect((await post(`EIO=3&transport=polling&sid=${v3sid}`, body)).status, body).toBe(400);
+      }
+      // The third bad body hit the limit (3): the v3 session is closed, its next GET says CLOSE.
+      expect(await (await get(`EIO=3&transport=polling&sid=${v3sid}`)).text()).toMatch(/1:1$/);
+      // The gateway still serves.
+      expect((await get('EIO=4&transport=polling')).status).toBe(200);
+    });
+
+    it('POST after close is refused', async () => {
+      const sid = await openV4();
+      expect(await (await post(`EIO=4&transport=polling&sid=${sid}`, '1')).text()).toBe('ok');
+      expect((await post(`EIO=4&transport=polling&sid=${sid}`, '40')).status).toBe(400);
+    });
+
+    it('CORS: an allowed origin is echoed with credentials, another is refused', async () => {
+      const allowed = await get('EIO=4&transport=polling', { origin: 'https://app.example.com' });
+      expect(allowed.status).toBe(200);
+      expect(allowed.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
+      expect(allowed.headers.get('access-control-allow-credentials')).toBe('true');
+      const preflight = await fetch(server.url('/socket.io/?EIO=4&transport=polling'), {
+        method: 'OPTIONS',
+        headers: { origin: 'https://app.example.com', 'access-control-request-method': 'POST' },
+      });
+      expect(preflight.status).toBe(204);
+      expect(preflight.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
+      const refused = await get('EIO=4&transport=polling', { origin: 'https://evil.example.net' });
+      expect(refused.status).toBe(403);
+      expect(refused.headers.get('access-control-allow-origin')).toBeNull();
+      // No Origin at all (a non-browser client): served, without CORS headers.
+      const plain = await get('EIO=4&transport=polling');
+      expect(plain.headers.get('access-control-allow-origin')).toBeNull();
+    });
+  });
+});
+
+describe('polling sessions and their heartbeats', { timeout: 60_000 }, () => {
+  let server: TestGateway;
+
+  beforeAll(async () => {
+    server = await startTestGateway({ socketIoPingIntervalMs: '100', socketIoPingTimeoutMs: '100' });
+  });
+
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  const closedReason = (sid: string): string | undefined => {
+    const closed = server.gateway.store.readStream(`connection-${sid}`).find((event) => event.type === 'ConnectionClosed');
+    return closed ? JSON.stringify(closed.data) : undefined;
+  };
+
+  for (const version of [4, 3] as const) {
+    it(`v${version}: a client that stops polling is closed (logged like a websocket connection)`, async () => {
+      const body = await (await fetch(server.url(`/socket.io/?EIO=${version}&transport=polling&b64=1`))).text();
+      const sid = (JSON.parse(/0(\{.*?\})/.exec(body)![1]!) as { sid: string }).sid;
+      expect(server.gateway.store.readStream(`connection-${sid}`).map((event) => event.type)).toEqual(['ConnectionOpened']);
+      await until(() => closedReason(sid) !== undefined, 'close recorded');
+      expect(closedReason(sid)).toMatch(/4408/);
+      expect((await fetch(server.url(`/socket.io/?EIO=${version}&transport=polling&sid=${sid}`), { method: 'POST', body: '1:1' })).status).toBe(400);
+    });
+  }
+
+  it('a polling-only 4.x client stays connected across many heartbeats', async () => {
+    const client = await v4(server.port, { transports: ['polling'] });
+    let pings = 0;
+    client.socket.io.engine.on('ping', () => {
+      pings += 1;
+      client.log.wake();
+    });
+    await client.log.until(() => pings >= 5, 'five heartbeats');
+    expect(client.socket.connected).toBe(true);
+    expect(await client.socket.timeout(10_000).emitWithAck('ping')).toMatchObject({ ts: expect.any(Number) });
+    client.socket.close();
+  });
+
+  it('a polling-only 2.x client stays connected across many heartbeats (it pings by POST)', async () => {
+    const client = await v2(server.port, { transports: ['polling'] });
+    let pongs = 0;
+    client.socket.io.on('pong', () => {
+      pongs += 1;
+      client.log.wake();
+    });
+    await client.log.until(() => pongs >= 5, 'five heartbeats');
+    expect(client.socket.connected).toBe(true);
+    expect(await emitWithAckV2(client.socket, 'ping')).toMatchObject({ ts: expect.any(Number) });
+    client.socket.close();
+  });
+});
