@@ -286,8 +286,13 @@ export function startEdge(options: EdgeOptions): Promise<Edge> {
       const hasBody = request.method !== 'GET' && request.method !== 'HEAD';
       // A refusal of a request with a body closes the connection: the body is not read, and
       // keeping the connection would mean reading (and dropping) all of it anyway.
+      // uWS closes a `Connection: close` request's connection after the answer but does not say
+      // so in it; a keep-alive client (Node's agent under node-fetch) would then send its next
+      // request into the closed socket. The answer says it (RFC 9112 9.6).
+      const closeAsked = /(^|,)\s*close\s*(,|$)/i.test(headers.connection ?? '');
       const answer = (response: HttpResponse, refused = false): void => {
-        if (!aborted.value) writeResponse(res, response, refused && hasBody);
+        if (aborted.value) return;
+        writeResponse(res, closeAsked ? { ...response, headers: { ...response.headers, connection: 'close' } } : response, refused && hasBody);
       };
       const fail = (error: unknown): void => {
         try {

@@ -13,8 +13,8 @@ import { RawEngineSocket, upgradeStatus } from '../helpers/raw-engineio.js';
  * pingInterval 300, pingTimeout 200, maxPayload 1e6, connectTimeout 1000, namespace `/custom`.
  *
  * Deliberate differences from the suites:
- * - HTTP long-polling, and upgrades from it (`sid=`), are not served: where the suites
- *   expect 200, these tests expect the 400 that says so.
+ * - `/engine.io/` serves WebSocket only, so its HTTP long-polling cases answer 400 here;
+ *   `/socket.io/` serves long-polling too (test/integration/socketio-polling.test.ts has its cases).
  * - Engine.IO v3 binary messages carry their packet type byte (4) first, as the v3 parser
  *   of engine.io-client 3.x writes and reads them (the current socket.io v4-protocol suite
  *   does the same); the older engine.io v3 suite sent bare bytes.
@@ -160,11 +160,13 @@ describe('protocol fixture: official suites, WebSocket cases', () => {
       socket.close();
     });
 
-    it('handshake: refuses bad EIO and transport, and polling with 400', async () => {
+    it('handshake: refuses bad EIO and transport with 400; a polling handshake opens a session', async () => {
       for (const query of ['transport=websocket', 'EIO=abc&transport=websocket', 'EIO=4', 'EIO=4&transport=abc']) {
         expect(await upgradeStatus(port, path, query), query).toBe(400);
       }
-      expect((await fetch(`http://127.0.0.1:${port}${path}?EIO=4&transport=polling`)).status).toBe(400);
+      const polling = await fetch(`http://127.0.0.1:${port}${path}?EIO=4&transport=polling`);
+      expect(polling.status).toBe(200);
+      expect(await polling.text()).toMatch(/"upgrades":\["websocket"\]/);
     });
 
     it('heartbeat: ping/pong and ping timeout', async () => {
@@ -331,11 +333,13 @@ describe('protocol fixture: official suites, WebSocket cases', () => {
       socket.close();
     });
 
-    it('handshake: refuses bad EIO and transport, and polling with 400', async () => {
+    it('handshake: refuses bad EIO and transport with 400; a polling handshake opens a session', async () => {
       for (const query of ['transport=websocket', 'EIO=abc&transport=websocket', 'EIO=3', 'EIO=3&transport=abc']) {
         expect(await upgradeStatus(port, path, query), query).toBe(400);
       }
-      expect((await fetch(`http://127.0.0.1:${port}${path}?EIO=3&transport=polling`)).status).toBe(400);
+      const polling = await fetch(`http://127.0.0.1:${port}${path}?EIO=3&transport=polling`);
+      expect(polling.status).toBe(200);
+      expect(await polling.text()).toMatch(/"upgrades":\["websocket"\]/);
     });
 
     it('heartbeat: the client pings, the server pongs; silence closes the session', async () => {

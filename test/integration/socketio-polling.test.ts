@@ -175,6 +175,36 @@ describe('Engine.IO long-polling on /socket.io/', { timeout: 120_000 }, () => {
       ws.close();
     });
 
+    it('a second websocket naming an upgraded session is accepted and closed at once; the session keeps working', async () => {
+      const sid = await openV4();
+      await post(`EIO=4&transport=polling&sid=${sid}`, '40');
+      await get(`EIO=4&transport=polling&sid=${sid}`);
+      const ws = await RawEngineSocket.open(server.port, '/socket.io/', { query: `EIO=4&transport=websocket&sid=${sid}` });
+      ws.send('2probe');
+      expect(await ws.nextText()).toBe('3probe');
+      ws.send('5');
+      const second = new WebSocket(`ws://127.0.0.1:${server.port}/socket.io/?EIO=4&transport=websocket&sid=${sid}`);
+      const closed = await new Promise<number>((resolve) => second.once('close', (code) => resolve(code)));
+      expect(closed).toBe(1000);
+      ws.send('42["ping"]');
+      expect(await ws.nextText()).toMatch(/^42\["pong",/);
+      ws.close();
+    });
+
+    it("the client's own CLOSE: the held GET lets go with a NOOP, and the session is gone", async () => {
+      const sid = await openV4();
+      const [held, closing] = await Promise.all([get(`EIO=4&transport=polling&sid=${sid}`), post(`EIO=4&transport=polling&sid=${sid}`, '1')]);
+      expect(closing.status).toBe(200);
+      expect(await held.text()).toBe('6');
+      expect((await get(`EIO=4&transport=polling&sid=${sid}`)).status).toBe(400);
+    });
+
+    it('a request with Connection: close is answered with Connection: close (keep-alive clients do not reuse the socket)', async () => {
+      const response = await get('EIO=4&transport=polling', { connection: 'close' });
+      expect(response.headers.get('connection')).toBe('close');
+      await response.text();
+    });
+
     it('v3 handshake: length-prefixed payload with the OPEN packet and the CONNECT of `/`', async () => {
       const response = await get('EIO=3&transport=polling&b64=1');
       expect(response.status).toBe(200);

@@ -82,6 +82,9 @@ export function engineIoHttpRoutes(path: string): HttpRoute[] {
   return [base, `${base}/`, `${base}/*`].map((routePath) => ({ method: 'any', path: routePath, handler }));
 }
 
+/** The close reason when the client sent an Engine.IO CLOSE packet (polling answers it with a NOOP). */
+export const CLIENT_CLOSED_SESSION = 'client closed the Engine.IO session';
+
 export interface EngineSocketListener {
   /** The data of a MESSAGE packet: text, or bytes (a copy, safe to keep). */
   message(data: string | Uint8Array): void;
@@ -163,7 +166,7 @@ export class EngineSocket {
         }
         return;
       case EnginePacketType.CLOSE:
-        this.connection.close(DISCONNECT.clientLeft, 'client closed the Engine.IO session');
+        this.connection.close(DISCONNECT.clientLeft, CLIENT_CLOSED_SESSION);
         return;
       case EnginePacketType.UPGRADE:
       case EnginePacketType.NOOP:

@@ -1,5 +1,4 @@
-import { DISCONNECT } from '../../core/index.js';
-import { newId } from '../../core/index.js';
+import { DISCONNECT, newId } from '../../core/index.js';
 import {
   EnginePacketError,
   MAX_HANDSHAKE_QUERY_LENGTH,
@@ -14,7 +13,7 @@ import type { WebSocketRoute } from '../uws.js';
 import type { ConnectionInfo, SocketSink } from '../connection.js';
 import type { HttpRequest, HttpResponse, HttpRoute } from '../http.js';
 import { originAllowed } from '../origin.js';
-import type { EngineSocketData } from './engineio-socket.js';
+import { CLIENT_CLOSED_SESSION, type EngineSocketData } from './engineio-socket.js';
 import { SocketIoSession, socketIoRoute, type SocketIoDependencies } from './socketio-socket.js';
 
 /**
@@ -23,9 +22,7 @@ import { SocketIoSession, socketIoRoute, type SocketIoDependencies } from './soc
  * messages the Socket.IO layer sends and answers them to the client's held GET; the POSTs'
  * packets go to the same route functions a WebSocket's messages go to. So a polling
  * session is the same ClientConnection / SocketIoSession / Dispatcher, opened, counted and
- * closed by the same route code as a WebSocket one; only the framing differs.
- *
- * Answers follow the reference server (engine.io): unknown sid 400 `{"code":1,...}`, an
+ * closed by the same route code as a WebSocket one; only the framing differs. Answers follow the reference server (engine.io): unknown sid 400 `{"code":1,...}`, an
  * overlapping GET 400 and the session closed, POSTs answered `ok`.
  */
 
@@ -35,11 +32,8 @@ const BAD_REQUEST = { code: 3, message: 'Bad request' };
 const UNSUPPORTED_VERSION = { code: 5, message: 'Unsupported protocol version' };
 const TRANSPORT_UNKNOWN = { code: 0, message: 'Transport unknown' };
 
-const engineError = (status: number, error: { code: number; message: string }, headers: Record<string, string> = {}): HttpResponse => ({
-  status,
-  headers: { 'content-type': 'application/json', ...headers },
-  body: JSON.stringify(error),
-});
+const engineError = (status: number, error: { code: number; message: string }, headers: Record<string, string> = {}): HttpResponse =>
+  ({ status, headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(error) });
 
 const NOOP = '6';
 const CLOSE = '1';
@@ -103,7 +97,9 @@ class PollingSession implements SocketSink {
     clearTimeout(this.pollDeadline);
     // A slow consumer's backlog is dropped; otherwise what was sent goes out before CLOSE.
     if (this.queuedBytes > this.server.deps.limits.maxBackpressureBytes) this.queue = [];
-    this.queue.push(CLOSE);
+    // The client closed (its own CLOSE packet): the held GET just lets go with a NOOP, as the
+    // reference server answers; a close of ours is announced with CLOSE.
+    this.queue.push(code === DISCONNECT.clientLeft.code && reason === CLIENT_CLOSED_SESSION ? NOOP : CLOSE);
     this.server.probeOf(this)?.end(code, reason);
     if (this.state) this.server.route.close(this.state, code, reason);
     if (this.held) this.flush();
@@ -219,6 +215,10 @@ class ProbeRequest {
   constructor(readonly session: PollingSession) {}
 }
 
+/** A second upgrade of a session already upgrading or upgraded: accepted, then closed at once (the reference server's answer). */
+class DuplicateUpgrade {}
+const DUPLICATE_UPGRADE = new DuplicateUpgrade();
+
 /** The WebSocket of an upgrade: `2probe` -> `3probe`, then `5` moves the session onto it. */
 class Probe {
   upgraded = false;
@@ -256,6 +256,7 @@ class Probe {
 
   closed(code: number, reason: string): void {
     if (this.upgraded) {
+      this.server.upgradedSids.delete(this.session.sid);
       if (this.session.state) this.server.route.close(this.session.state, code, reason);
       return;
     }
@@ -266,6 +267,8 @@ class Probe {
 
 class PollingServer {
   readonly sessions = new Map<string, PollingSession>();
+  /** Sessions moved onto their WebSocket, while it is open: a second upgrade naming one is accepted and closed. */
+  readonly upgradedSids = new Set<string>();
   private readonly probes = new Map<PollingSession, Probe>();
   /** The route functions polling sessions run on: the WebSocket route's, offering the upgrade. */
   readonly route: WebSocketRoute;
@@ -288,6 +291,7 @@ class PollingServer {
 
   upgraded(probe: Probe): void {
     this.probes.delete(probe.session);
+    this.upgradedSids.add(probe.session.sid);
     this.forget(probe.session);
   }
 
@@ -386,12 +390,19 @@ class PollingServer {
         if (!originAllowed(request.headers.origin, request.headers.host, this.deps.allowedOrigins)) {
           return { refuse: engineError(403, { code: 4, message: 'Forbidden' }) };
         }
-        const session = this.sessions.get(query.get('sid') ?? '');
-        if (!session || session.ended || session.ws || this.probes.has(session)) return { refuse: engineError(400, SESSION_UNKNOWN) };
+        const sid = query.get('sid') ?? '';
+        if (this.upgradedSids.has(sid)) return { accept: { codec: 'json', protocol: null, data: DUPLICATE_UPGRADE } };
+        const session = this.sessions.get(sid);
+        if (!session || session.ended) return { refuse: engineError(400, SESSION_UNKNOWN) };
+        if (session.ws || this.probes.has(session)) return { accept: { codec: 'json', protocol: null, data: DUPLICATE_UPGRADE } };
         if (query.get('transport') !== 'websocket' || query.get('EIO') !== String(session.version)) return { refuse: engineError(400, BAD_REQUEST) };
         return { accept: { codec: 'json', protocol: null, data: new ProbeRequest(session) } };
       },
       open: (sink, data) => {
+        if (data === DUPLICATE_UPGRADE) {
+          sink.end(DISCONNECT.clientLeft.code, 'the session is already upgraded');
+          return DUPLICATE_UPGRADE;
+        }
         if (!(data instanceof ProbeRequest)) return inner.open(sink, data);
         const probe = new Probe(sink, data.session, this);
         if (data.session.ended) sink.end(DISCONNECT.clientLeft.code, 'session closed');
@@ -399,10 +410,12 @@ class PollingServer {
         return probe;
       },
       message: (state, message, isBinary) => {
+        if (state === DUPLICATE_UPGRADE) return;
         if (state instanceof Probe) state.message(message, isBinary);
         else inner.message(state, message, isBinary);
       },
       close: (state, code, reason) => {
+        if (state === DUPLICATE_UPGRADE) return;
         if (state instanceof Probe) state.closed(code, reason);
         else inner.close(state, code, reason);
       },
