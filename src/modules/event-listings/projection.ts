@@ -3,6 +3,7 @@ import {
   fieldError,
   isEventListingEvent,
   type EventListingChanges,
+  type EventListingFields,
   type EventScheduledData,
   type UserType,
 } from './domain/index.js';
@@ -189,24 +190,14 @@ interface ListingRow {
   deleted_at: number | null;
 }
 
-/** A listing as the read model holds it, in the domain's words. */
-export interface EventListing {
+/** A listing as the read model holds it, in the domain's words: its fields and its lifetime. */
+export type EventListing = EventListingFields & {
   eventId: string;
   organisationId: string;
-  parentId: string | null;
-  name: string;
-  slug: string;
-  description: string | null;
-  website: string | null;
-  timezone: string | null;
-  startDate: number;
-  endDate: number;
-  public: boolean;
-  data: Record<string, unknown> | null;
   scheduledAt: number;
   updatedAt: number;
   deletedAt: number | null;
-}
+};
 
 function listingOf(row: ListingRow): EventListing {
   return {

@@ -1,6 +1,6 @@
 import type { Projection, ReadModelDatabase } from '../../store/index.js';
 import { statement } from '../../store/index.js';
-import { isInvitationEvent, mailKey, type MailMethod } from './domain/index.js';
+import { isInvitationEvent, mailKey, type InvitationIssuedData, type MailMethod } from './domain/index.js';
 
 /**
  * Read model `invitations`, inline: the service answers a re-invite from it at once (one live
@@ -98,31 +98,19 @@ interface InvitationRow {
 
 export type InvitationStatus = 'issued' | 'exchanged' | 'revoked';
 
-export interface InvitationRecord {
-  invitationId: string;
-  itemId: string;
-  itineraryId: string;
-  eventId: string;
-  organisationId: string;
-  email: string;
-  name: string | null;
-  title: string;
-  joinUrl: string;
+/** An invitation as the read model holds it: what its issue recorded, and where it stands now. */
+export type InvitationRecord = InvitationIssuedData & {
   status: InvitationStatus;
-  sequence: number;
   /** The dates of the last update, when the item's schedule changed since the invitation; else the item's. */
   startDate: number | null;
   endDate: number | null;
-  ticketJti: string;
-  ticketExpiresAt: number;
   mailsSent: readonly string[];
   /** Failed attempts of the mail now due (reset when one is sent or a new one is due). */
   mailAttempts: number;
   lastMailError: string | null;
-  issuedAt: number;
   exchangedAt: number | null;
   revokedAt: number | null;
-}
+};
 
 const recordOf = (row: InvitationRow): InvitationRecord => ({
   invitationId: row.invitation_id,

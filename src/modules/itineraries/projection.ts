@@ -1,7 +1,7 @@
 import type { ItemType } from '../../protocol/topics/itineraries.js';
 import type { Projection, ReadModelDatabase } from '../../store/index.js';
 import { statement } from '../../store/index.js';
-import { isItineraryEvent, type ItemChanges, type ItineraryChanges, type JsonObject } from './domain/index.js';
+import { isItineraryEvent, type ItemAddedData, type ItemChanges, type ItineraryChanges, type ItineraryCreatedData, type JsonObject } from './domain/index.js';
 
 /**
  * Read models `itineraries` and `itinerary_items`, inline: an admin's create is answered with
@@ -157,35 +157,11 @@ function itemRow(db: ReadModelDatabase, itemId: string): ItemRow | undefined {
   return statement(db, 'itineraries:item-row', 'SELECT * FROM itinerary_items WHERE item_id = ?').get(itemId) as ItemRow | undefined;
 }
 
-/** An itinerary as the read model holds it; dates in epoch ms. */
-export interface ItineraryRecord {
-  itineraryId: string;
-  eventId: string;
-  organisationId: string;
-  name: string;
-  description: string | null;
-  startDate: number;
-  endDate: number;
-  data: JsonObject;
-  createdAt: number;
-  updatedAt: number | null;
-}
+/** An itinerary as the read model holds it: what its creation recorded, as changed since; dates in epoch ms. */
+export type ItineraryRecord = ItineraryCreatedData & { updatedAt: number | null };
 
-export interface ItemRecord {
-  itemId: string;
-  itineraryId: string;
-  eventId: string;
-  organisationId: string;
-  type: ItemType;
-  name: string;
-  description: string | null;
-  startDate: number | null;
-  endDate: number | null;
-  order: number;
-  configuration: JsonObject;
-  addedAt: number;
-  updatedAt: number | null;
-}
+/** An item as the read model holds it, with its itinerary's organisation (whose permissions govern it). */
+export type ItemRecord = ItemAddedData & { organisationId: string; updatedAt: number | null };
 
 /** The JSON columns hold objects the projection wrote from checked events. */
 const jsonObject = (text: string): JsonObject => JSON.parse(text) as JsonObject;
