@@ -7,6 +7,12 @@ import { syncConfigShape } from '../modules/sync/config.js';
 import { eventListingsConfigShape } from '../modules/event-listings/config.js';
 import { itinerariesConfigShape } from '../modules/itineraries/config.js';
 import { invitationsConfigShape } from '../modules/invitations/config.js';
+import { chatConfigShape } from '../modules/chat/config.js';
+import { pollsConfigShape } from '../modules/polls/config.js';
+import { presenceConfigShape } from '../modules/presence/config.js';
+import { noticesConfigShape } from '../modules/notices/config.js';
+import { callsConfigShape } from '../modules/calls/config.js';
+import { streamsConfigShape } from '../modules/streams/config.js';
 
 const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((value) => value === 'true' || value === '1')]);
 
@@ -212,6 +218,18 @@ export const configSchema = z
     ...itinerariesConfigShape,
     /** Invitations (smtpUrl, mailFrom, guestTicketSeconds, ...): documented in src/modules/invitations/config.ts. */
     ...invitationsConfigShape,
+    /** Chat: documented in src/modules/chat/config.ts. */
+    ...chatConfigShape,
+    /** Polls: documented in src/modules/polls/config.ts. */
+    ...pollsConfigShape,
+    /** Presence: documented in src/modules/presence/config.ts. */
+    ...presenceConfigShape,
+    /** Notices: documented in src/modules/notices/config.ts. */
+    ...noticesConfigShape,
+    /** Calls: documented in src/modules/calls/config.ts. */
+    ...callsConfigShape,
+    /** Streams: documented in src/modules/streams/config.ts. */
+    ...streamsConfigShape,
   })
   .strict()
   .superRefine((config, context) => {

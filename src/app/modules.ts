@@ -5,6 +5,7 @@ import type { ClientConnection } from '../edge/connection.js';
 import type { ActorRuntime, ModuleInstance, Scheduler } from '../runtime/index.js';
 import type { EventStore, Projection } from '../store/index.js';
 import type { Config } from './config.js';
+import type { ItemModulePorts, JoinExtensions } from '../modules/itineraries/index.js';
 import { connectionsModule } from '../modules/connections/index.js';
 import { gridModule, type GatewayRoomHost } from '../modules/grid/index.js';
 import { identityModule } from '../modules/identity/index.js';
@@ -14,12 +15,34 @@ import { itinerariesModule } from '../modules/itineraries/index.js';
 import { invitationsModule } from '../modules/invitations/index.js';
 import { roomsModule } from '../modules/rooms/index.js';
 import { syncModule } from '../modules/sync/index.js';
+import { chatModule } from '../modules/chat/index.js';
+import { pollsModule } from '../modules/polls/index.js';
+import { presenceModule } from '../modules/presence/index.js';
+import { noticesModule } from '../modules/notices/index.js';
+import { callsModule } from '../modules/calls/index.js';
+import { streamsModule } from '../modules/streams/index.js';
 
 /**
  * The modules of the gateway, in the order they are created, started and (reversed)
  * stopped. Adding an area of the product is one line here and one folder under modules/.
  */
-export const MODULES = [connectionsModule, identityModule, organisationsModule, eventListingsModule, itinerariesModule, invitationsModule, roomsModule, gridModule, syncModule] as const;
+export const MODULES = [
+  connectionsModule,
+  identityModule,
+  organisationsModule,
+  eventListingsModule,
+  itinerariesModule,
+  invitationsModule,
+  roomsModule,
+  gridModule,
+  syncModule,
+  chatModule,
+  pollsModule,
+  presenceModule,
+  noticesModule,
+  callsModule,
+  streamsModule,
+] as const;
 
 /** Every read model, in the order they are set up and replayed. */
 export const allProjections: readonly Projection[] = MODULES.flatMap((module) => module.projections);
@@ -46,6 +69,12 @@ export interface CreatedModules {
   rooms: ReturnType<typeof roomsModule.create>;
   grid: ReturnType<typeof gridModule.create>;
   sync: ReturnType<typeof syncModule.create>;
+  chat: ReturnType<typeof chatModule.create>;
+  polls: ReturnType<typeof pollsModule.create>;
+  presence: ReturnType<typeof presenceModule.create>;
+  notices: ReturnType<typeof noticesModule.create>;
+  calls: ReturnType<typeof callsModule.create>;
+  streams: ReturnType<typeof streamsModule.create>;
   /** Start order; the first (connections) is stopped first, the rest in reverse. */
   list: readonly ModuleInstance<unknown, ClientConnection>[];
 }
@@ -119,6 +148,48 @@ export function createModules(platform: PlatformServices): CreatedModules {
     roomHost: platform.roomHost ?? rooms.api.service.asGatewayRoomHost(),
   });
   const sync = syncModule.create({ runtime, store, clock, logger, scheduler, config, identity: identity.api });
+
+  // The modules that run items share one set of ports onto the platform and the modules above.
+  const itemPorts: ItemModulePorts = {
+    runtime,
+    store,
+    clock,
+    scheduler,
+    registry,
+    logger,
+    connections: connections.api,
+    access: organisations.api.access,
+    audiences: eventListings.api.audiences,
+    events: {
+      get: (eventId) => {
+        const listing = eventListings.api.directory.get(eventId);
+        return listing && { eventId, organisationId: listing.organisationId, public: listing.public, startDate: listing.startDate, endDate: listing.endDate };
+      },
+      userTypeOf: (eventId, userId) => eventListings.api.directory.userTypeOf(eventId, userId),
+    },
+    items: { get: (itemId) => itineraries.api.directory.item(itemId) },
+    users: {
+      get: (userId) => {
+        const { directory } = identity.api.identity;
+        const username = directory.usernameOf(userId);
+        if (username === undefined) return undefined;
+        const organisationId = directory.organisationsOf(userId)[0] ?? null;
+        return { userId, username, organisationId, groups: directory.groupsOf(userId, organisationId), active: identity.api.identity.userActive(userId) };
+      },
+    },
+    tokens: identity.api.tokens,
+  };
+  const chat = chatModule.create({ ...itemPorts, config });
+  const polls = pollsModule.create({ ...itemPorts, config });
+  const presence = presenceModule.create({ ...itemPorts, config });
+  const notices = noticesModule.create({ ...itemPorts, config });
+  const calls = callsModule.create({ ...itemPorts, config });
+  const streams = streamsModule.create({ ...itemPorts, config });
+  // What each of them adds to an item's join answer (consumer_{type}_get), by item type.
+  for (const module of [chat, polls, presence, notices, calls, streams]) {
+    const extensions = (module.api as { joinExtensions?: JoinExtensions }).joinExtensions;
+    if (extensions) Object.assign(itineraries.api.joinExtensions, extensions);
+  }
   return {
     connections,
     identity,
@@ -129,6 +200,12 @@ export function createModules(platform: PlatformServices): CreatedModules {
     rooms,
     grid,
     sync,
-    list: [connections, identity, organisations, eventListings, itineraries, invitations, rooms, grid, sync] as ModuleInstance<unknown, ClientConnection>[],
+    chat,
+    polls,
+    presence,
+    notices,
+    calls,
+    streams,
+    list: [connections, identity, organisations, eventListings, itineraries, invitations, rooms, grid, sync, chat, polls, presence, notices, calls, streams] as ModuleInstance<unknown, ClientConnection>[],
   };
 }

@@ -17,6 +17,12 @@ export interface OutboundFrame {
    * but a Socket.IO ack is kept for the final answer, which is what an ack callback awaits.
    */
   interim?: boolean;
+  /**
+   * The log position of the committed event this push comes from (PROTOCOL.md section 11):
+   * native frames carry it beside `event`, Socket.IO inside the data. Only pushes made from
+   * the log set it; answers and relays never do.
+   */
+  seq?: number | undefined;
 }
 
 /** A frame the server refuses; `id` is set when the frame carried a valid one to echo. */

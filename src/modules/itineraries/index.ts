@@ -10,9 +10,9 @@ import { itineraryProcessors } from './processors.js';
 import { ItineraryDirectory, itinerariesProjection } from './projection.js';
 import { Itineraries } from './service.js';
 import { itineraryTopics } from './topics.js';
-import type { ItineraryAudiencePort, ItineraryEventsPort } from './ports.js';
+import type { ItineraryAudiencePort, ItineraryEventsPort, JoinExtensions } from './ports.js';
 
-export type { ItineraryAudiencePort, ItineraryEventsPort } from './ports.js';
+export type { ItemModulePorts, ItineraryAudiencePort, ItineraryEventsPort, JoinExtension, JoinExtensions, JoinedItem } from './ports.js';
 
 export { itinerariesConfigShape, type ItinerariesConfig } from './config.js';
 export { itinerariesProjection, ItineraryDirectory, type ItineraryRecord, type ItemRecord } from './projection.js';
@@ -36,6 +36,11 @@ export interface ItinerariesDependencies {
 export interface ItinerariesApi {
   itineraries: Itineraries;
   directory: ItineraryDirectory;
+  /**
+   * Where modules that run an item type (chat, polls, calls, streams) register what they add
+   * to its join answer; app/modules.ts fills it once every module exists.
+   */
+  joinExtensions: JoinExtensions;
 }
 
 /**
@@ -51,9 +56,10 @@ export const itinerariesModule = defineModule<ItinerariesDependencies, Itinerari
   create({ runtime, store, clock, config, access, events, audiences, issueSessionToken }) {
     const directory = new ItineraryDirectory(store.readModels);
     const itineraries = new Itineraries({ runtime, directory, events, clock, config });
+    const joinExtensions: JoinExtensions = {};
     return {
-      api: { itineraries, directory },
-      topics: itineraryTopics({ itineraries, directory, access, events, audiences, join: { config, issueSessionToken } }),
+      api: { itineraries, directory, joinExtensions },
+      topics: itineraryTopics({ itineraries, directory, access, events, audiences, join: { config, issueSessionToken }, joinExtensions }),
       processors: itineraryProcessors({ itineraries, audiences }),
     };
   },

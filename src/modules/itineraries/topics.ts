@@ -19,7 +19,7 @@ import {
 import { commandMetadata, defineCommandTopic, type AnyTopic, type CommandOutcome, type GuestPrincipal, type TopicSchema } from '../../runtime/index.js';
 import { loginRequired, type OrganisationAccess } from '../organisations/access.js';
 import { invalidFields, notFound } from './domain/index.js';
-import type { ItineraryAudiencePort, ItineraryEventsPort } from './ports.js';
+import type { ItineraryAudiencePort, ItineraryEventsPort, JoinExtensions } from './ports.js';
 import { joinItem, type JoinDependencies } from './join.js';
 import { requireCriteria } from './criteria.js';
 import type { ItineraryDirectory } from './projection.js';
@@ -32,6 +32,8 @@ export interface ItineraryTopicDependencies {
   events: ItineraryEventsPort;
   audiences: ItineraryAudiencePort;
   join: JoinDependencies;
+  /** Other modules' additions to an item's join answer, by item type (read per join: filled at wiring). */
+  joinExtensions?: JoinExtensions;
 }
 
 type Event = NonNullable<ReturnType<ItineraryEventsPort['get']>>;
@@ -65,7 +67,7 @@ const sameKind = (topicType: ItemType, itemType: ItemType): boolean => {
  * the event (create) or of the stored entity (an unknown id is NOT_FOUND first); consumer
  * commands need none, only login for a private event (`meta.requiresLogin` from the event).
  */
-export function itineraryTopics({ itineraries, directory, access, events, audiences, join }: ItineraryTopicDependencies): AnyTopic<ClientConnection>[] {
+export function itineraryTopics({ itineraries, directory, access, events, audiences, join, joinExtensions = {} }: ItineraryTopicDependencies): AnyTopic<ClientConnection>[] {
 
   const admin = <Data>(name: string, schema: TopicSchema<Data>, execute: (request: { client: ClientConnection; data: Data; context: ChangeContext }) => Promise<CommandOutcome>) =>
     defineCommandTopic<Data, ClientConnection>({
@@ -232,7 +234,9 @@ export function itineraryTopics({ itineraries, directory, access, events, audien
         if (!guest) admit(client, event);
         if (!sameKind(type, item.type)) throw invalidFields([{ path: 'id', message: `item ${id} is of type ${item.type}, not ${type}; send consumer_${item.type}_get` }]);
         requireCriteria(client.principal, item, access);
-        const answer = await joinItem(item, { subject: subjectOf(client), now }, join);
+        const base = await joinItem(item, { subject: subjectOf(client), now }, join);
+        const extend = joinExtensions[item.type === 'vod' ? 'video' : item.type];
+        const answer = extend ? { ...base, ...(await extend({ client, item, now, answer: base })) } : base;
         // The event's audience hears of all its itineraries' changes: not a guest's business.
         if (!guest) audiences.join(item.eventId, client);
         return { response: { item: itineraries.item(id), join: answer }, meta: { requiresLogin: !event.public } };
