@@ -4,6 +4,7 @@ import { assertExpectedVersion } from './expected-version.js';
 import { GroupCommitter, type AppendOutcome, type PendingAppend } from './group-commit.js';
 import { DEFAULT_WAL_MAX_BYTES, WalCheckpointer } from './wal-checkpointer.js';
 import { AsyncProjector } from './async-projector.js';
+import { WalSyncer } from './wal-syncer.js';
 import { migrate } from './schema.js';
 import type { CheckpointStore, AppendResult, EventStore, ExpectedVersion, NewEvent, Projection, ReadAllOptions, RecordedEvent, StoreObserver } from './types.js';
 import { checkpointStoreOf, filesWritable, isStorageFailure, openDatabase, rowToEvent, readAllFrom, type EventRow } from './sqlite-database.js';
@@ -27,6 +28,13 @@ export interface SqliteStoreOptions {
    * escalates from PASSIVE to TRUNCATE checkpoints. Default 64 MiB.
    */
   walMaxBytes?: number;
+  /**
+   * How a commit is made durable before it is acknowledged. `worker` (the default for a file):
+   * COMMIT without fsync, then the WAL's fdatasync in a worker thread, commits pipelined behind
+   * it (wal-syncer.ts). `commit`: `synchronous = FULL`, the fsync inside COMMIT on the event
+   * loop (the A/B baseline of bench/micro/append.mjs). Both acknowledge only what is on disk.
+   */
+  walSync?: 'worker' | 'commit';
 }
 
 const VERSION_CACHE_LIMIT = 100_000;
@@ -41,6 +49,7 @@ export class SqliteEventStore implements EventStore {
   private readonly db: Database;
   private readonly committer: GroupCommitter;
   private readonly checkpointer: WalCheckpointer | undefined;
+  private readonly syncer: WalSyncer | undefined;
   private readonly projector: AsyncProjector;
   private readonly inline: readonly Projection[];
   private readonly clock: Clock;
@@ -110,7 +119,20 @@ export class SqliteEventStore implements EventStore {
     this.head = this.statements.headPosition.get() as number;
     this.dataVersion = this.statements.dataVersion.get() as number;
     this.checkpointer = useWorker ? new WalCheckpointer(options.path, options.walCheckpointIntervalMs ?? 1000, walMaxBytes) : undefined;
-    this.committer = new GroupCommitter(this.commitBatch, options.maxBatch ?? 2000, options.observer, this.checkpointer?.gate);
+    if (options.path !== ':memory:' && (options.walSync ?? 'worker') === 'worker') {
+      // NORMAL in WAL mode: no fsync at COMMIT (the syncer's), but checkpoints on this
+      // connection (the automatic ones when the worker is off) still sync before and after.
+      this.db.pragma('synchronous = NORMAL');
+      this.syncer = new WalSyncer(`${options.path}-wal`);
+    }
+    const syncer = this.syncer;
+    this.committer = new GroupCommitter(
+      this.commitBatch,
+      options.maxBatch ?? 2000,
+      options.observer,
+      this.checkpointer?.gate,
+      syncer && ((done) => syncer.sync(done)),
+    );
     this.projector = new AsyncProjector(
       this.db,
       projections.filter((projection) => projection.mode === 'async'),
@@ -156,7 +178,7 @@ export class SqliteEventStore implements EventStore {
    * because a gateway out of rotation gets no appends that could clear it.
    */
   get writable(): boolean {
-    if (!this.db.open || !filesWritable(this.options.path)) return false;
+    if (!this.db.open || this.committer.failed || !filesWritable(this.options.path)) return false;
     const failure = this.writeFailure;
     if (failure === undefined) return true;
     const now = this.clock.now();
@@ -180,11 +202,16 @@ export class SqliteEventStore implements EventStore {
   async close(): Promise<void> {
     this.committer.close();
     this.committer.flush();
+    await this.committer.drained();
+    await this.syncer?.stop();
     this.projector.stop();
     this.projector.runOnce();
     await this.checkpointer?.stop();
     if (this.db.open) {
       try {
+        // The last checkpoint folds the WAL into the database and truncates it: FULL, so the
+        // database file is synced before the WAL's frames are given up.
+        this.db.pragma('synchronous = FULL');
         this.db.pragma('wal_checkpoint(TRUNCATE)');
       } catch {
         // Another process may hold the database; the WAL stays and is replayed on next open.

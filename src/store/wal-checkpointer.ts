@@ -32,6 +32,9 @@ const { statSync } = require('node:fs');
 const Database = require(workerData.driver);
 const db = new Database(workerData.path);
 db.pragma('busy_timeout = 1000');
+// FULL, explicitly: the writer commits without fsync (wal-syncer.ts), so these checkpoints are what
+// syncs the WAL before copying it and the database before the WAL is rewound.
+db.pragma('synchronous = FULL');
 const walPath = workerData.path + '-wal';
 const walSize = () => { try { return statSync(walPath).size; } catch { return 0; } };
 const checkpoint = () => { try { db.pragma('wal_checkpoint(PASSIVE)'); } catch { /* busy: next tick */ } };

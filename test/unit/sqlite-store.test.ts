@@ -64,10 +64,13 @@ describe('SqliteEventStore', () => {
     expect(db.prepare('SELECT type, data FROM event_log').all()).toEqual([{ type: 'E', data: '{"n":1}' }]);
   });
 
-  it('runs in WAL mode with synchronous FULL', () => {
+  it('runs in WAL mode, committing with NORMAL and the WAL fsynced by the sync worker (or FULL on request)', () => {
     const store = openStore();
     expect(store.readModels.pragma('journal_mode', { simple: true })).toBe('wal');
-    expect(store.readModels.pragma('synchronous', { simple: true })).toBe(2);
+    // NORMAL: COMMIT writes the WAL without fsync; the worker's fdatasync comes before the ack.
+    expect(store.readModels.pragma('synchronous', { simple: true })).toBe(1);
+    const inline = openStore({ path: join(dir.path, 'inline.db'), walSync: 'commit' });
+    expect(inline.readModels.pragma('synchronous', { simple: true })).toBe(2);
     // WAL is a property of the file: a fresh connection sees it too.
     expect(openDirect().pragma('journal_mode', { simple: true })).toBe('wal');
     const viaHelper = openDatabase(join(dir.path, 'other.db'));

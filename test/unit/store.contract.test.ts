@@ -37,7 +37,7 @@ interface StoreHarness {
 
 const harnesses: { name: string; durable: boolean; create(): StoreHarness }[] = [
   {
-    name: 'SqliteEventStore',
+    name: 'SqliteEventStore (fsync by the sync worker)',
     durable: true,
     create() {
       const dir = tempDir();
@@ -46,6 +46,26 @@ const harnesses: { name: string; durable: boolean; create(): StoreHarness }[] = 
         durable: true,
         open(options = {}) {
           const store = new SqliteEventStore({ path: join(dir.path, 'log.db'), walCheckpointIntervalMs: 0, ...options });
+          opened.push(store);
+          return store;
+        },
+        async dispose() {
+          for (const store of opened) await store.close();
+          dir.remove();
+        },
+      };
+    },
+  },
+  {
+    name: 'SqliteEventStore (fsync in COMMIT)',
+    durable: true,
+    create() {
+      const dir = tempDir();
+      const opened: EventStore[] = [];
+      return {
+        durable: true,
+        open(options = {}) {
+          const store = new SqliteEventStore({ path: join(dir.path, 'log.db'), walCheckpointIntervalMs: 0, walSync: 'commit', ...options });
           opened.push(store);
           return store;
         },
