@@ -14,6 +14,7 @@ import { demoDataCommand } from './cli/demo-data.js';
 import { invitationsCommand } from './cli/invitations.js';
 import { replayCommand } from './cli/replay.js';
 import { syncCommand } from './cli/sync.js';
+import { zoomCommand } from './cli/zoom.js';
 import { Gateway } from './app/gateway.js';
 import { createLogger } from './edge/logger.js';
 import { StartupError, prepareDataDir, type DataDirLock } from './store/index.js';
@@ -214,6 +215,10 @@ async function main(): Promise<number> {
         cwd: process.cwd(),
       });
       return invitationsCommand(command, rest, config, consoleOutput);
+    }
+    case 'zoom': {
+      const { values } = parseArgs({ args: rest, options: COMMON, strict: false });
+      return zoomCommand(rest, loadConfig({ flags: { data: values.data as string | undefined, config: values.config as string | undefined }, env: process.env, cwd: process.cwd() }), consoleOutput, process.stdin);
     }
     case 'sync': {
       const { values } = parseArgs({ args: rest, options: COMMON, strict: false });

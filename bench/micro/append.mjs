@@ -176,7 +176,7 @@ async function rawRound() {
   return { rows, seconds, rowsPerSecond: rows / seconds, meanBatch: settings.batch, pragmas, cpu: cpuShares(before, after) };
 }
 
-function newStore(path, batches, walSync = 'worker') {
+function newStore(path, batches, walSync = 'commit') {
   return new SqliteEventStore({
     path,
     walSync,
@@ -361,11 +361,14 @@ const disk = fsyncFloor();
 // Latency first, on a young heap: after the throughput rounds the old generation holds their
 // garbage and a full GC inside the window would be the bench's own pause, not the store's.
 // Each durability mode twice, alternating, so a slow spell of the disk hits both: `commit` is
-// the fsync inside COMMIT on the event loop (synchronous=FULL, the previous design), `worker`
-// the WAL's fdatasync in the sync worker with commits pipelined behind it (the default).
+// the fsync inside COMMIT on the event loop (synchronous=FULL, the gateway's default), `worker`
+// the WAL's fdatasync in the sync worker, appends made meanwhile committed after it (opt-in:
+// see SqliteStoreOptions.walSync for why it is not the default).
 const latencies = [];
 for (const walSync of ['commit', 'worker', 'commit', 'worker']) latencies.push(await latencyRun(walSync));
-const latency = latencies.filter((run) => run.walSync === 'worker').sort((a, b) => b.p99 - a.p99)[0];
+const worst = (mode) => latencies.filter((run) => run.walSync === mode).sort((a, b) => b.p99 - a.p99)[0];
+const latency = worst('commit');
+const workerLatency = worst('worker');
 const rounds = [];
 for (let round = 0; round < settings.rounds; round++) {
   rounds.push({ raw: await rawRound(), store: await storeRound() });
@@ -449,8 +452,8 @@ latencies.forEach((run, index) => {
 });
 out.push('');
 out.push(
-  `- append-to-ack p99 with the sync worker, worse of its two runs: **${fmt.ms(latency.p99)} ms** (target p99 ≤ ${TARGET_P99_MS} ms: ` +
-    `${latency.p99 <= TARGET_P99_MS && latency.errors === 0 ? 'met' : 'missed'})`,
+  `- append-to-ack p99 as the gateway runs (fsync inside COMMIT), worse of its two runs: **${fmt.ms(latency.p99)} ms** (target p99 ≤ ${TARGET_P99_MS} ms: ` +
+    `${latency.p99 <= TARGET_P99_MS && latency.errors === 0 ? 'met' : 'missed'}); with the sync worker (opt-in): ${fmt.ms(workerLatency.p99)} ms`,
 );
 out.push(
   `- process CPU includes the checkpoint worker thread; "other" is everything else on the machine in the window ` +

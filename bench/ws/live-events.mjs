@@ -18,14 +18,13 @@
 // Prints a markdown block for bench/RESULTS.md (or, with --json, the figures as JSON); progress
 // goes to stderr. Targets are reported, never asserted.
 
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
-import { REPO, assertBuilt, cpuShares, fmt, machineInfo, revision, ticksPerSecond, uptimeLine, watchdog } from '../lib/system.mjs';
+import { assertBuilt, fmt, machineInfo, revision, ticksPerSecond, uptimeLine, watchdog } from '../lib/system.mjs';
+import { evaluateFanOut, fileDescriptorLimit, machineChecks, pct, pinnedChildren, pushHistogram, sendLoopFromHistogram, socketIoSendLoops } from '../lib/live.mjs';
 
 // Numeric options and their defaults (issue 9's sizes); cores as taskset takes them.
 const DEFAULTS = { clients: 50, seconds: 10, warmup: 2, attendees: 5000, updates: 200, 'warmup-updates': 5, itineraries: 50, items: 40, 'server-core': 0, 'load-core': 1 };
@@ -48,120 +47,11 @@ const log = (line) => console.error(`[live-events] ${line}`);
 
 assertBuilt();
 
-// Each process holds one descriptor per socket (the server C + N, the load C + N): the soft
-// limit is raised for the children up to the hard limit, which a user cannot raise.
-const fdNeeded = Math.max(S.clients, parts.includes('b') ? S.attendees + 2 : 0) + 256;
-const fdHard = execFileSync('sh', ['-c', 'ulimit -Hn'], { encoding: 'utf8' }).trim();
-const fdLimit = fdHard === 'unlimited' ? 65536 : Math.min(Number(fdHard), Math.max(65536, fdNeeded));
-if (fdLimit < fdNeeded) {
-  console.error(
-    `file descriptor hard limit is ${fdHard}, but ${S.attendees} attendees need ${fdNeeded} in each of the server and the load ` +
-      `process: raise the hard limit (limits.conf, or \`ulimit -Hn ${fdNeeded}\` as root) or lower --attendees`,
-  );
-  process.exit(2);
-}
-const [portLow, portHigh] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
-if (portHigh - portLow < S.attendees + S.clients + 1000) log(`warning: only ${portHigh - portLow} ephemeral ports for ${S.attendees} attendees`);
+const { limit: fdLimit, hard: fdHard } = fileDescriptorLimit(Math.max(S.clients, parts.includes('b') ? S.attendees + 2 : 0) + 256, S.attendees + S.clients, log);
 // Seeding (~1 min at worst), two gateway loads and two baselines, connects at >= 100/s, updates capped at 5 s each.
 watchdog(120 + 2 * (S.warmup + S.seconds + 30) + 2 * (30 + S.attendees / 100 + (S.updates + S.warmupUpdates) * 0.5));
 
-const children = new Set();
-process.on('exit', () => children.forEach((child) => child.kill('SIGKILL')));
-process.on('SIGINT', () => process.exit(130));
-
-/** `node <script> ...args` pinned to `core` with the raised descriptor limit; its stdout as JSON lines. */
-function spawnPinned(core, script, args) {
-  const command = ['-c', 'ulimit -n "$0" && exec "$@"', String(fdLimit), 'taskset', '-c', core, process.execPath, join(REPO, script), ...args];
-  const child = spawn('sh', command, { cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'] });
-  children.add(child);
-  // 'close', not 'exit': it comes after the child's stdout has ended, so after its last line.
-  const exited = new Promise((resolve) => child.once('close', (code) => (children.delete(child), resolve(code))));
-  const lines = [];
-  let wake = () => {};
-  createInterface({ input: child.stdout }).on('line', (line) => {
-    try {
-      lines.push(JSON.parse(line));
-    } catch {
-      return; // a library printing: not ours
-    }
-    wake();
-  });
-  const nextLine = async () => {
-    while (lines.length === 0) {
-      const code = await Promise.race([new Promise((resolve) => (wake = () => resolve(undefined))), exited]);
-      if (code !== undefined && lines.length === 0) throw new Error(`${script} exited with ${code} before reporting`);
-    }
-    const line = lines.shift();
-    if (line.error) throw new Error(`${script}: ${line.error}`);
-    return line;
-  };
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const timer = setTimeout(() => child.kill('SIGKILL'), 8000);
-    child.kill('SIGTERM');
-    await exited;
-    clearTimeout(timer);
-  };
-  return { nextLine, stop };
-}
-
-/**
- * The gateway's switchyard_push_fanout_seconds histogram for consumer_itinerary_update
- * (cumulative): the send loop's time per push, measured inside the server.
- */
-async function pushHistogram(port) {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const buckets = [];
-  let sum = 0;
-  let count = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith('switchyard_push_fanout_seconds') || !line.includes('event="consumer_itinerary_update"')) continue;
-    const value = Number(line.slice(line.lastIndexOf(' ') + 1));
-    const le = /le="([^"]+)"/.exec(line)?.[1];
-    if (line.startsWith('switchyard_push_fanout_seconds_bucket') && le !== undefined) buckets.push({ le: le === '+Inf' ? Infinity : Number(le), count: value });
-    else if (line.startsWith('switchyard_push_fanout_seconds_sum')) sum = value;
-    else if (line.startsWith('switchyard_push_fanout_seconds_count')) count = value;
-  }
-  return { buckets, sum, count };
-}
-
-/** Mean (exact) and p50/p99 (the bucket bound they fall in) of the pushes between two readings, in ms. */
-function sendLoopFromHistogram(before, after) {
-  const count = after.count - before.count;
-  if (count <= 0) return undefined;
-  const within = (q) => {
-    for (const bucket of after.buckets) {
-      const earlier = before.buckets.find((b) => b.le === bucket.le)?.count ?? 0;
-      if (bucket.count - earlier >= q * count) return bucket.le * 1000;
-    }
-    return Infinity;
-  };
-  return { meanMs: ((after.sum - before.sum) * 1000) / count, p50Ms: within(0.5), p99Ms: within(0.99), exact: false, pushes: count };
-}
-
-/** The Socket.IO baseline's own timings of each broadcast's send loop. */
-async function socketIoSendLoops(port) {
-  const { sendLoopsMs } = await (await fetch(`http://127.0.0.1:${port}/stats`)).json();
-  const sorted = [...sendLoopsMs].sort((a, b) => a - b);
-  const at = (q) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
-  return { meanMs: sorted.reduce((a, b) => a + b, 0) / sorted.length, p50Ms: at(0.5), p99Ms: at(0.99), exact: true, pushes: sorted.length };
-}
-
-async function startServer(kind, ...args) {
-  const server = spawnPinned(String(S.serverCore), 'bench/ws/live-servers.mjs', [kind, ...args]);
-  const ready = await server.nextLine();
-  if (!ready.native) throw new Error('uWebSockets.js runs on its JavaScript fallback: figures would be meaningless');
-  return { ...server, ...ready };
-}
-
-const runLoad = async (options) => {
-  const load = spawnPinned(String(S.loadCore), 'bench/ws/live-load.mjs', [JSON.stringify(options)]);
-  try {
-    return await load.nextLine();
-  } finally {
-    await load.stop();
-  }
-};
+const { startServer, runLoad } = pinnedChildren({ fdLimit, serverCore: S.serverCore, loadCore: S.loadCore });
 
 // ---------------------------------------------------------------- seeding
 
@@ -248,8 +138,6 @@ async function seed(port, username, password) {
 
 // ---------------------------------------------------------------- the run
 
-const sorted = (list) => [...list].sort((a, b) => a - b);
-const pct = (list, fraction) => (list.length === 0 ? NaN : sorted(list)[Math.max(0, Math.ceil(list.length * fraction) - 1)]);
 const tag = Math.random().toString(36).slice(2, 8);
 const startedAt = new Date();
 const loadBefore = uptimeLine();
@@ -257,19 +145,8 @@ const scratch = mkdtempSync(join(tmpdir(), 'switchyard-live-bench-'));
 const results = { a: [], b: [] };
 let seeding;
 
-/** CPU shares of the window and the checks both parts make: the load must not peg its core, nothing else may run. */
-function machineChecks(report, consequence) {
-  const shares = cpuShares(report.cpu.before, report.cpu.after);
-  const [serverCpu, loadCpu] = shares.processes;
-  const problems = [];
-  if (loadCpu > VALID.loadMax) problems.push(`load generator pegged its core (${fmt.pct(loadCpu)} > ${fmt.pct(VALID.loadMax)}): ${consequence}`);
-  if (shares.other > VALID.otherMax) problems.push(`other CPU ${fmt.pct(shares.other)} > ${fmt.pct(VALID.otherMax)}`);
-  if (shares.steal > VALID.stealMax) problems.push(`steal ${fmt.pct(shares.steal)} > ${fmt.pct(VALID.stealMax)}`);
-  return { shares, serverCpu, loadCpu, problems };
-}
-
 function evaluateGet(label, report) {
-  const { shares, serverCpu, loadCpu, problems } = machineChecks(report, 'the load, not the server, set the rate');
+  const { shares, serverCpu, loadCpu, problems } = machineChecks(report, 'the load, not the server, set the rate', VALID);
   if (serverCpu < VALID.serverMin) problems.push(`server CPU ${fmt.pct(serverCpu)} < ${fmt.pct(VALID.serverMin)}`);
   if (report.mismatches > 0) problems.push(`${report.mismatches} wrong answers, first: ${JSON.stringify(report.firstMismatch)}`);
   if (report.answered === 0) problems.push('no answer in the window');
@@ -279,30 +156,6 @@ function evaluateGet(label, report) {
     perSecond: report.answered / report.seconds,
     megabytesPerSecond: report.bytes / report.seconds / 1e6,
     serverMicrosPerRequest: (serverCpu * report.seconds * 1e6) / report.answered,
-    valid: problems.length === 0, problems,
-  };
-}
-
-function evaluateFanOut(label, report) {
-  const { shares, serverCpu, loadCpu, problems } = machineChecks(report, "receipt times are the load's, not the server's");
-  if (report.missing > 0) problems.push(`${fmt.int(report.missing)} pushes not received within 5 s`);
-  if (report.badPushes > 0) problems.push(`${report.badPushes} wrong pushes, first: ${JSON.stringify(report.firstBadPush)}`);
-  const seconds = shares.seconds;
-  const { cpu, capturedPush, totals, fanouts, firsts, firstBadPush, ...figures } = report;
-  // The server idles between updates, so the window's share can stay under the cap while the
-  // load is busy through every burst: compare its CPU per update with the fan-out itself.
-  const loadMsPerUpdate = (loadCpu * seconds * 1000) / totals.length;
-  const loadBound = loadCpu > VALID.loadMax || loadMsPerUpdate >= 0.8 * pct(fanouts, 0.5);
-  if (loadBound && loadCpu <= VALID.loadMax) problems.push(`load busy ${loadMsPerUpdate.toFixed(1)} ms per update, ≥ 80 % of the fan-out p50: receipt times are bounded by the load`);
-  return {
-    label, ...figures, serverCpu, loadCpu, otherCpu: shares.other, irq: shares.irq, steal: shares.steal,
-    updatesPerSecond: totals.length / seconds,
-    total: { p50: pct(totals, 0.5), p99: pct(totals, 0.99), max: pct(totals, 1) },
-    fanout: { p50: pct(fanouts, 0.5), p99: pct(fanouts, 0.99), max: pct(fanouts, 1) },
-    first: { p50: pct(firsts, 0.5), p99: pct(firsts, 0.99) },
-    serverMsPerUpdate: (serverCpu * seconds * 1000) / totals.length,
-    loadMsPerUpdate,
-    loadBound,
     valid: problems.length === 0, problems,
   };
 }
@@ -328,12 +181,12 @@ try {
     if (parts.includes('b')) {
       log(`B: Switchyard fan-out to ${S.attendees} attendees, ${S.updates} updates`);
       const { username, password } = gateway;
-      const before = await pushHistogram(gateway.port);
+      const before = await pushHistogram(gateway.port, 'consumer_itinerary_update');
       const report = await runLoad({ ...fanOptions, server: 'switchyard', port: gateway.port, serverPid: gateway.pid, username, password });
-      report.sendLoop = sendLoopFromHistogram(before, await pushHistogram(gateway.port));
+      report.sendLoop = sendLoopFromHistogram(before, await pushHistogram(gateway.port, 'consumer_itinerary_update'));
       if (!report.capturedPush) throw new Error('no push captured from the gateway');
       writeFileSync(join(scratch, 'push.json'), JSON.stringify(report.capturedPush));
-      results.b.push(evaluateFanOut('Switchyard', report));
+      results.b.push(evaluateFanOut('Switchyard', report, VALID));
     }
   } finally {
     await gateway.stop();
@@ -353,7 +206,7 @@ try {
     try {
       const report = await runLoad({ ...fanOptions, server: 'socketio', port: sio.port, serverPid: sio.pid });
       report.sendLoop = await socketIoSendLoops(sio.port);
-      results.b.push(evaluateFanOut('Socket.IO 4.8', report));
+      results.b.push(evaluateFanOut('Socket.IO 4.8', report, VALID));
     } finally {
       await sio.stop();
     }

@@ -8,10 +8,10 @@
 // the same bytes: each is checked by length, every VERIFY_EVERY-th byte for byte against the
 // answer the driver captured.
 //
-// mode `fanout` (part B): `attendees` sockets join the event's audience (Switchyard:
-// `consumer_event_get {id}` on /ws, ws library clients; Socket.IO: socket.io-client 4.x,
+// mode `fanout` (part B): `attendees` sockets join the event's audience or its chat item (see
+// SCENARIOS; Switchyard: on /ws, ws library clients; Socket.IO: socket.io-client 4.x,
 // websocket transport, `join` acked), then an organiser socket in this same process changes an
-// item's name `updates` times, one at a time: update i+1 goes out only once every attendee has
+// item's name (or posts a message) `updates` times, one at a time: update i+1 goes out only once every attendee has
 // the push of update i (or CAP_MS passed) and the organiser has its answer. Per update:
 // t0 = the organiser's send, t_first / t_last = the first / last attendee's receipt of a push
 // holding the new name; fan-out = t_last - t_first, total = t_last - t0.
@@ -35,7 +35,32 @@ const BATCH = 200; // sockets opened at once: a burst of thousands would test th
 const VERIFY_EVERY = 64;
 const CAP_MS = 5000; // an update not delivered to everyone by then counts its missing pushes
 const GIVE_UP_AFTER = 5; // consecutive incomplete updates: the server is not keeping up; stop
-const PUSH = 'consumer_itinerary_update';
+/**
+ * What part B fans out. `itinerary` (bench/ws/live-events.mjs): attendees follow the event with
+ * `consumer_event_get {id}`, the organiser renames an item with `admin_item_update`, the push is
+ * `consumer_itinerary_update`. `chat` (bench/ws/chat-fanout.mjs): attendees join the chat item
+ * with `consumer_chat_get {id}`, the organiser posts with `consumer_chat_send {id, text}`, the push
+ * is `consumer_chat_receive`. The update's unique name is the item's new name or the message text.
+ */
+const SCENARIOS = {
+  itinerary: {
+    push: 'consumer_itinerary_update',
+    join: ({ eventId }) => ({ event: 'consumer_event_get', data: { id: eventId } }),
+    send: (itemId, name) => ({ event: 'admin_item_update', data: { id: itemId, data: { name } } }),
+    sent: 200,
+    holds: (data, itemId, name) => data?.event === options.eventId && data?.itinerary?.items?.find((candidate) => candidate.id === itemId)?.name === name,
+  },
+  chat: {
+    push: 'consumer_chat_receive',
+    join: ({ chatItemId }) => ({ event: 'consumer_chat_get', data: { id: chatItemId } }),
+    send: (_itemId, name) => ({ event: 'consumer_chat_send', data: { id: options.chatItemId, text: name } }),
+    sent: 201,
+    holds: (data, _itemId, name) => JSON.stringify(data).includes(JSON.stringify(name)),
+  },
+};
+const scenario = SCENARIOS[options.scenario ?? 'itinerary'];
+if (!scenario) throw new Error(`unknown scenario ${options.scenario}`);
+const PUSH = scenario.push;
 
 const fail = (message) => {
   process.stdout.write(`${JSON.stringify({ error: message })}\n`);
@@ -245,8 +270,7 @@ function check(text, event, itemId) {
   const frame = JSON.parse(text);
   const data = Array.isArray(frame) ? frame[1] : frame.data;
   const name = Array.isArray(frame) ? frame[0] : frame.event;
-  const item = data?.itinerary?.items?.find((candidate) => candidate.id === itemId);
-  if (name !== PUSH || data.event !== event || item?.name !== update.name) {
+  if (name !== PUSH || !scenario.holds(data, itemId, update.name)) {
     badPushes += 1;
     firstBadPush ??= text.slice(0, 300);
   }
@@ -259,9 +283,10 @@ async function switchyardAudience() {
   const seen = new Uint32Array(attendees);
   const sockets = await inBatches(attendees, async (attendee) => {
     const socket = await openWs(url);
-    socket.send(JSON.stringify({ event: 'consumer_event_get', data: { id: eventId }, id: 1 }));
-    const answer = await nextJson(socket, (frame) => frame.id === 1, 'consumer_event_get answer');
-    if (answer.data?.status !== 200) throw new Error(`consumer_event_get refused: ${JSON.stringify(answer).slice(0, 300)}`);
+    const join = scenario.join(options);
+    socket.send(JSON.stringify({ ...join, id: 1 }));
+    const answer = await nextJson(socket, (frame) => frame.id === 1, `${join.event} answer`);
+    if (answer.data?.status !== 200) throw new Error(`${join.event} refused: ${JSON.stringify(answer).slice(0, 300)}`);
     socket.on('message', (data) => {
       if (data.indexOf(update.nameBytes) === -1) return;
       const now = performance.now();
@@ -283,10 +308,11 @@ async function switchyardAudience() {
   return {
     send(itemId, name) {
       const id = nextId++;
-      const answered = nextJson(organiser, (frame) => frame.id === id && frame.data?.status !== 202, 'admin_item_update result', CAP_MS * 2);
-      organiser.send(JSON.stringify({ event: 'admin_item_update', data: { id: itemId, data: { name } }, id }));
+      const command = scenario.send(itemId, name);
+      const answered = nextJson(organiser, (frame) => frame.id === id && frame.data?.status !== 202, `${command.event} result`, CAP_MS * 2);
+      organiser.send(JSON.stringify({ ...command, id }));
       return answered.then((frame) => {
-        if (frame.data?.status !== 200) throw new Error(`admin_item_update failed: ${JSON.stringify(frame).slice(0, 300)}`);
+        if (frame.data?.status !== scenario.sent && frame.data?.status !== 200) throw new Error(`${command.event} failed: ${JSON.stringify(frame).slice(0, 300)}`);
       });
     },
     close: () => [organiser, ...sockets],
@@ -342,9 +368,9 @@ async function socketIoAudience() {
     send(itemId, name, seq) {
       return organiser
         .timeout(CAP_MS * 2)
-        .emitWithAck('update', { item: itemId, name, seq })
+        .emitWithAck(options.scenario === 'chat' ? 'chat' : 'update', { item: itemId, name, seq })
         .then((answer) => {
-          if (answer?.status !== 200) throw new Error(`update failed: ${JSON.stringify(answer)}`);
+          if (answer?.status !== 200 && answer?.status !== 201) throw new Error(`update failed: ${JSON.stringify(answer)}`);
         });
     },
     close: () => [organiser, ...sockets],

@@ -1,6 +1,6 @@
 // The servers of bench/ws/live-events.mjs (issue 9), each run as its own (pinned) child:
 //
-//   node bench/ws/live-servers.mjs switchyard            the real gateway from dist/, data in a tmp dir
+//   node bench/ws/live-servers.mjs switchyard [env JSON]  the real gateway from dist/, data in a tmp dir
 //   node bench/ws/live-servers.mjs uws-static <file>      bare uWebSockets.js: every frame answered with <file>'s bytes
 //   node bench/ws/live-servers.mjs socketio <file>        Socket.IO 4.8 broadcasting <file>'s push to a room
 //
@@ -55,6 +55,8 @@ if (kind === 'uws-static') {
   });
   process.once('SIGTERM', () => process.exit(0));
 } else if (kind === 'socketio') {
+  /** Where a captured chat push keeps the message's text: `data.message` or the data itself. */
+  const chatMessageOf = (data) => (data.message && typeof data.message === 'object' ? data.message : data);
   const { Server } = await import('socket.io');
   // The gateway's push `data` ({event, itinerary:{..., items}, seq}), as the driver captured it.
   const payload = JSON.parse(readFileSync(process.argv[3], 'utf8'));
@@ -81,6 +83,16 @@ if (kind === 'uws-static') {
       sendLoops.push(performance.now() - started);
       if (typeof ack === 'function') ack({ status: target ? 200 : 404 });
     });
+    // bench/ws/chat-fanout.mjs: the gateway's consumer_chat_receive data with the new text.
+    socket.on('chat', ({ name, seq }, ack) => {
+      const message = chatMessageOf(payload);
+      message.text = name;
+      payload.seq = seq;
+      const started = performance.now();
+      io.to('event').emit('consumer_chat_receive', payload);
+      sendLoops.push(performance.now() - started);
+      if (typeof ack === 'function') ack({ status: 201 });
+    });
   });
   httpServer.listen(0, '127.0.0.1', () => ready({ port: httpServer.address().port }));
   process.once('SIGTERM', () => process.exit(0));
@@ -100,6 +112,9 @@ if (kind === 'uws-static') {
       // Attendees of a public event watch anonymously; the default 30 s deadline would close
       // them in the middle of a run.
       SWITCHYARD_AUTH_DEADLINE_SECONDS: '0',
+      // A bench's own settings, as JSON in the second argument (chat-fanout.mjs: the chat's
+      // per-user message rate, which one organiser posting back to back would exceed).
+      ...(process.argv[3] ? JSON.parse(process.argv[3]) : {}),
     },
   });
   const gateway = await Gateway.start({ config, logger: createLogger(config.logLevel) });

@@ -13,6 +13,7 @@ import { presenceConfigShape } from '../modules/presence/config.js';
 import { noticesConfigShape } from '../modules/notices/config.js';
 import { callsConfigShape } from '../modules/calls/config.js';
 import { streamsConfigShape } from '../modules/streams/config.js';
+import { resumeConfigShape } from '../modules/connections/config.js';
 
 const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((value) => value === 'true' || value === '1')]);
 
@@ -230,6 +231,8 @@ export const configSchema = z
     ...callsConfigShape,
     /** Streams: documented in src/modules/streams/config.ts. */
     ...streamsConfigShape,
+    /** Reconnect and resume (resumeWindowSeconds, resumeBufferPushes, resumeFailuresPerMinutePerAddress): documented in src/modules/connections/config.ts. */
+    ...resumeConfigShape,
   })
   .strict()
   .superRefine((config, context) => {

@@ -21,6 +21,7 @@ import type { GatewayRoomHost, GridService } from '../modules/grid/index.js';
 import { bearerPrincipal, type IdentityService, type OAuthService } from '../modules/identity/index.js';
 import type { KeyRing } from '../auth/keys.js';
 import type { RoomService } from '../modules/rooms/index.js';
+import type { ChatApi } from '../modules/chat/index.js';
 import { MODULES, allProjections, createModules, type CreatedModules } from './modules.js';
 
 export { DATABASE_FILE } from '../store/index.js';
@@ -85,6 +86,7 @@ export class Gateway {
       onHandlerError: (connection, event, error) => logger.error({ err: error, connectionId: connection.id, event }, 'event handler failed'),
     });
     this.modules = createModules({ config, logger, clock, store: this.store, runtime: this.runtime, scheduler: this.scheduler, registry: this.metrics.registry, roomHost });
+    this.metrics.watchResumes(this.modules.connections.api);
 
     // Live actors follow what other processes (the CLI) commit, before any module reacts to it.
     this.processors.add(actorsProcessor(this.runtime));
@@ -146,6 +148,11 @@ export class Gateway {
   /** Room API (JSON-RPC) and SFU grid. */
   get grid(): GridService {
     return this.modules.grid.api;
+  }
+
+  /** Chat and forum items: the read model and who follows which chat. */
+  get chat(): ChatApi {
+    return this.modules.chat.api;
   }
 
   get port(): number {
@@ -214,6 +221,8 @@ export class Gateway {
       badFrameLimit: config.badFrameLimit,
       badFrameWindowMs: config.badFrameWindowSeconds * 1000,
       maxFrameDepth: config.maxFrameDepth,
+      // Pushes kept per connection for a resume (PROTOCOL.md section 11); none when resume is off.
+      resumeBufferPushes: config.resumeWindowSeconds > 0 ? config.resumeBufferPushes : undefined,
     };
     const connections = this.connections;
     const lifecycle = {

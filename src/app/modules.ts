@@ -178,12 +178,13 @@ export function createModules(platform: PlatformServices): CreatedModules {
       },
     },
     tokens: identity.api.tokens,
+    onPrincipalChanged: (listener) => identity.api.onPrincipalChanged(listener),
   };
   const chat = chatModule.create({ ...itemPorts, config });
   const polls = pollsModule.create({ ...itemPorts, config });
   const presence = presenceModule.create({ ...itemPorts, config });
   const notices = noticesModule.create({ ...itemPorts, config });
-  const calls = callsModule.create({ ...itemPorts, config });
+  const calls = callsModule.create({ ...itemPorts, config, rooms: rooms.api });
   const streams = streamsModule.create({ ...itemPorts, config });
   // What each of them adds to an item's join answer (consumer_{type}_get), by item type.
   for (const module of [chat, polls, presence, notices, calls, streams]) {

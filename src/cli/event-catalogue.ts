@@ -31,6 +31,12 @@ import { ITINERARY_CATEGORY, ITINERARY_EVENT_TYPES, type ItineraryEvent } from '
 import { INVITATION_CATEGORY, INVITATION_EVENT_TYPES, type InvitationEvent } from '../modules/invitations/domain/index.js';
 import { ROOM_CATEGORY, ROOM_EVENT_TYPES, type RoomEvent } from '../modules/rooms/domain/index.js';
 import { SYNC_SESSION_CATEGORY, SYNC_SESSION_EVENT_TYPES, type SyncSessionEvent } from '../modules/sync/domain/index.js';
+import { CHAT_CATEGORY, CHAT_EVENT_TYPES, type ChatEvent } from '../modules/chat/domain/index.js';
+import { POLL_ANSWERS_CATEGORY, POLL_ANSWER_EVENT_TYPES, POLL_CATEGORY, POLL_EVENT_TYPES, type PollAnswerEvent, type PollEvent } from '../modules/polls/domain/index.js';
+import { PRESENCE_CATEGORY, PRESENCE_EVENT_TYPES, type PresenceEvent } from '../modules/presence/domain/index.js';
+import { NOTICE_CATEGORY, NOTICE_READS_CATEGORY, type NoticeEvent, type NoticeReadsEvent } from '../modules/notices/domain/index.js';
+import { CALL_CATEGORY, CALL_EVENT_TYPES, type CallEvent } from '../modules/calls/domain/index.js';
+import { STREAM_CATEGORY, STREAM_EVENT_TYPES, ZOOM_CREDENTIALS_CATEGORY, ZOOM_CREDENTIALS_EVENT_TYPES, type StreamEvent, type ZoomCredentialsEvent } from '../modules/streams/domain/index.js';
 
 /** Every event type a domain of the gateway declares, i.e. every type the log can hold. */
 export type GatewayEventType =
@@ -51,7 +57,16 @@ export type GatewayEventType =
   | RoomEvent['type']
   | CustomerEvent['type']
   | SfuEvent['type']
-  | SyncSessionEvent['type'];
+  | SyncSessionEvent['type']
+  | ChatEvent['type']
+  | PollEvent['type']
+  | PollAnswerEvent['type']
+  | PresenceEvent['type']
+  | NoticeEvent['type']
+  | NoticeReadsEvent['type']
+  | StreamEvent['type']
+  | ZoomCredentialsEvent['type']
+  | CallEvent['type'];
 
 /**
  * One line per event type, for operators reading `switchyard events`. A Record over the
@@ -59,7 +74,9 @@ export type GatewayEventType =
  */
 const MEANINGS: Readonly<Record<GatewayEventType, string>> = {
   ConnectionOpened: 'a socket connected (/ws, Socket.IO or raw), with its codec, transport, address and origin',
-  ConnectionClosed: 'a socket closed, with its close code, reason and frame counts (unclean: still open when the gateway stopped)',
+  ConnectionDetached: "a signed-in socket was cut (no close frame, or the server's 4008/4408): the connection keeps its rooms and subscriptions for resumeWindowSeconds, waiting for a resume",
+  ConnectionResumed: 'a new socket resumed a detached connection (resume {session, since}): same peer_id, rooms and subscriptions, the missed pushes replayed',
+  ConnectionClosed: 'a socket closed, with its close code, reason and frame counts (unclean: still open when the gateway stopped; resumedConnection: the socket carried a resume and is now that connection)',
   OrganisationAuthenticated: 'a socket authenticated as an organisation with an organisation token',
   LoginSucceeded: "a socket's username and password were accepted",
   LoginFailed: "a socket's login was refused (unknown user or password, disabled, rate limited)",
@@ -123,6 +140,7 @@ const MEANINGS: Readonly<Record<GatewayEventType, string>> = {
   RoomCreated: 'a room was created by its first member, its owner',
   JoinRequested: 'a connection asked to join a room',
   JoinApproved: 'a join request was approved; the connection is a member',
+  MemberAdmitted: "a connection was let into a room without an owner's approval, by whoever runs the room (a call on a webrtc item)",
   JoinRejected: 'a join request was rejected, withdrawn, or ended by the room closing',
   MemberLeft: 'a member left a room (left, disconnected, banned, kicked, gateway restarted)',
   OwnerChanged: 'a room passed to a new owner',
@@ -149,6 +167,39 @@ const MEANINGS: Readonly<Record<GatewayEventType, string>> = {
   SyncSessionVerified: 'a device proved the user\'s password; it got a shared key (its fingerprint only is logged)',
   SyncSessionFailed: 'a sync session failed after too many wrong passwords',
   SyncSessionExpired: 'a sync session ended unverified (changes used up, page closed or never connected, gateway restarted)',
+  ChatInstanceStarted: "a chat conversation began: an item's own chat with its first event, or one started with consumer_chat_start (direct, round-robin)",
+  ChatMessagePosted: 'a chat message was posted (text verbatim), with who may read it (everyone, moderators, a thread) and whether it is held for a moderator',
+  ChatMessagePublished: 'a moderator made a held or moderators-only chat message visible to everyone (client_chat_publish)',
+  ChatMessageRemoved: 'a chat message was removed by its author or a moderator (soft: the log keeps its text)',
+  ChatParticipantsAdded: 'people were added to a chat conversation (consumer_chat_start, consumer_chat_add)',
+  ChatParticipantLeft: 'someone left a chat conversation (consumer_chat_leave)',
+  ChatInstanceActivated: 'an operator took a waiting round-robin chat (client_chat_activate)',
+  ChatInstanceClosed: 'the last participant left a chat conversation: it takes no more messages',
+  ChatUserBanned: "a moderator banned a user from an item's chat, until a time or for good (client_chat_ban)",
+  ChatUserUnbanned: "a user's chat ban was lifted (client_chat_ban unban)",
+  PollQuestionOpened: "an operator asked a poll's question (client_poll_add), with its answer key, mode and closing time",
+  PollQuestionClosed: "a poll's question closed, by an operator or its time",
+  PollAnswered: "someone answered a poll's question (one answer per person per question), with whether it was correct and its points (quizzes)",
+  PresenceVisibilitySet: 'a user chose to be seen online, or hidden (consumer_online_visibility)',
+  NoticeSent: 'a notice was sent to an event (client_notice_send), with its title, text and level',
+  NoticeRead: 'a user marked a notice read (consumer_notice_read)',
+  StreamKeyIssued: "an rtmp item's stream key was issued or rotated (client_rtmp_get): its hash and the sealed key only",
+  StreamActivated: 'the streaming service reported an rtmp item live (client_rtmp_activate)',
+  StreamCompleted: "the streaming service reported an rtmp item's stream complete (client_rtmp_complete), with its recording URL",
+  StreamStatusChanged: "an rtmp item's status changed (rehearsing, live, recording, complete), by time or by the streaming service",
+  ZoomCredentialsSet: "an organisation's Zoom Meeting SDK key was set (`switchyard zoom set`): the key, and the secret sealed (redacted in this view)",
+  CallStarted: 'a call started on a webrtc item (consumer_webrtc_start / client_webrtc_start), with its mode, host and instance (the room it runs in)',
+  CallRinging: 'the parties of an instant call, or a called-back consumer, are being rung',
+  CallAccepted: 'a rung party accepted the call (consumer_webrtc_accept)',
+  CallJoined: "a party joined the call's room (host, operator, participant)",
+  CallLeft: 'a party left the call (left, disconnected, declined, removed)',
+  CallQueued: 'a round-robin call waits for an operator',
+  CallOffered: 'a waiting round-robin call was offered to one operator, until a time',
+  CallOfferExpired: 'an offer to an operator ended untaken (timed out, declined, the operator went away)',
+  CallAssigned: 'an operator took a call, or it was handed to one (client_webrtc_activate / client_webrtc_assign)',
+  CallReturned: 'an operator returned a call to the queue (client_webrtc_recall)',
+  CallbackRequested: 'a consumer asked to be called back when no operator is free (consumer_webrtc_callback)',
+  CallEnded: 'a call ended (ended by a party or an operator, everyone left, the item went), with why',
 };
 
 export interface CatalogueEntry {
@@ -188,6 +239,15 @@ const SOURCES: readonly { category: string; /** The shape of the stream id's par
   { category: CUSTOMER_CATEGORY, id: '<customerId>', types: CUSTOMER_EVENT_TYPES },
   { category: SFU_CATEGORY, id: '<address>', types: SFU_EVENT_TYPES },
   { category: SYNC_SESSION_CATEGORY, id: '<syncId>', types: SYNC_SESSION_EVENT_TYPES },
+  { category: CHAT_CATEGORY, id: '<instanceId>', types: CHAT_EVENT_TYPES },
+  { category: POLL_CATEGORY, id: '<itemId>', types: POLL_EVENT_TYPES },
+  { category: POLL_ANSWERS_CATEGORY, id: '<itemId>-<person>', types: POLL_ANSWER_EVENT_TYPES },
+  { category: PRESENCE_CATEGORY, id: '<userId>', types: PRESENCE_EVENT_TYPES },
+  { category: NOTICE_CATEGORY, id: '<noticeId>', types: ['NoticeSent'] satisfies NoticeEvent['type'][] },
+  { category: NOTICE_READS_CATEGORY, id: '<userId>', types: ['NoticeRead'] satisfies NoticeReadsEvent['type'][] },
+  { category: STREAM_CATEGORY, id: '<itemId>', types: STREAM_EVENT_TYPES },
+  { category: ZOOM_CREDENTIALS_CATEGORY, id: '<organisationId>', types: ZOOM_CREDENTIALS_EVENT_TYPES },
+  { category: CALL_CATEGORY, id: '<instance>', types: CALL_EVENT_TYPES },
 ];
 
 function isGatewayEventType(type: string): type is GatewayEventType {

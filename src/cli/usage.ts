@@ -3,6 +3,7 @@ import { DEMO_DATA_DETAILS, DEMO_DATA_USAGE } from './demo-data.js';
 import { INVITATIONS_DETAILS, INVITATIONS_USAGE } from './invitations.js';
 import { IDENTITY_USAGES } from './identity.js';
 import { SYNC_USAGE } from './sync.js';
+import { ZOOM_DETAILS, ZOOM_USAGE } from './zoom.js';
 
 /**
  * The usage text of every command group. `switchyard --help` prints them all; `switchyard
@@ -19,6 +20,7 @@ const COMMAND_USAGES: Readonly<Record<string, string>> = {
   'demo-data': DEMO_DATA_USAGE,
   invite: INVITATIONS_USAGE,
   uninvite: INVITATIONS_USAGE,
+  zoom: ZOOM_USAGE,
 };
 
 /** Said once per group's help: what its options do, beyond the synopsis. */
@@ -34,6 +36,7 @@ const COMMAND_DETAILS: Readonly<Record<string, string>> = {
   'demo-data': DEMO_DATA_DETAILS,
   invite: INVITATIONS_DETAILS,
   uninvite: INVITATIONS_DETAILS,
+  zoom: ZOOM_DETAILS,
 };
 
 const FOOTER = 'Every config key can also be set as SWITCHYARD_<KEY> (see README.md).';

@@ -11,6 +11,12 @@ export interface Disconnect {
   readonly code: number;
   readonly reason: string;
   readonly reconnect: boolean;
+  /**
+   * A socket the server ends this way is one the client lost rather than one it was sent
+   * away from (a missed heartbeat, a reader that fell behind): an authenticated connection
+   * stays resumable within its window (PROTOCOL.md section 11), as after a network cut.
+   */
+  readonly keepsSession?: true;
 }
 
 const define = <const T extends Record<string, Disconnect>>(catalogue: T): T => catalogue;
@@ -22,14 +28,16 @@ export const DISCONNECT = define({
   frameTooLarge: { code: 1009, reason: 'frame too large', reconnect: true },
   internal: { code: 1011, reason: 'server error', reconnect: true },
   /** The client did not read fast enough: its buffer passed `maxBackpressureBytes`. */
-  slowConsumer: { code: 4008, reason: 'slow consumer: backpressure limit exceeded', reconnect: true },
+  slowConsumer: { code: 4008, reason: 'slow consumer: backpressure limit exceeded', reconnect: true, keepsSession: true },
   rateLimited: { code: 4029, reason: 'relay rate limit exceeded', reconnect: true },
   badFrames: { code: 4400, reason: 'too many bad frames', reconnect: true },
   authTimeout: { code: 4401, reason: 'not authenticated in time', reconnect: true },
   /** Socket.IO: a heartbeat came late, or no namespace was joined within the connect timeout. */
-  timeout: { code: 4408, reason: 'timed out', reconnect: true },
+  timeout: { code: 4408, reason: 'timed out', reconnect: true, keepsSession: true },
   userDisabled: { code: 4501, reason: 'user disabled', reconnect: false },
   kicked: { code: 4503, reason: 'session ended by an operator', reconnect: false },
+  /** Another socket resumed this connection (PROTOCOL.md section 11): it lives on there. */
+  resumedElsewhere: { code: 4509, reason: 'session resumed on another socket', reconnect: false },
 });
 
 export type DisconnectName = keyof typeof DISCONNECT;

@@ -45,6 +45,8 @@ export class Dispatcher {
   }
 
   dispatch(connection: ClientConnection, frame: InboundFrame, now: number): void {
+    // Counted before the topic runs: `resume` checks it is the first (PROTOCOL.md section 11).
+    connection.framesDispatched += 1;
     const topic = this.topics.get(frame.event);
     if (!topic) {
       this.fail(connection, frame, unknownEvent(frame.event), now);

@@ -13,3 +13,4 @@ export * from './command-route.js';
 export * from './handlers.js';
 export * from './metrics.js';
 export * from './logger.js';
+export * from './push-ring.js';

@@ -18,6 +18,10 @@ export class GatewayMetrics {
   readonly appends: Counter;
   readonly batchSize: Histogram;
   readonly uncaught: Counter<'where'>;
+  /** Resumes by outcome: `resumed` or the `resume-failed` reason (PROTOCOL.md section 11). */
+  readonly resumes: Counter<'outcome'>;
+  readonly detachedConnections: Gauge;
+  private detachedCount: () => number = () => 0;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'switchyard_' });
@@ -68,12 +72,33 @@ export class GatewayMetrics {
       labelNames: ['where'],
       registers: [this.registry],
     });
+    this.resumes = new Counter({
+      name: 'switchyard_resumes_total',
+      help: 'Resume attempts by outcome: resumed, or the resume-failed reason',
+      labelNames: ['outcome'],
+      registers: [this.registry],
+    });
+    const metrics = this;
+    this.detachedConnections = new Gauge({
+      name: 'switchyard_detached_connections',
+      help: 'Connections whose socket was cut, kept within their resume window',
+      registers: [this.registry],
+      collect() {
+        this.set(metrics.detachedCount());
+      },
+    });
     this.batchSize = new Histogram({
       name: 'switchyard_event_log_batch_appends',
       help: 'Appends sharing one group-commit transaction',
       buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000],
       registers: [this.registry],
     });
+  }
+
+  /** Counts the resumes of `connections` and reads its detached count at each scrape. */
+  watchResumes(connections: { observe(observer: { resume(outcome: string): void }): void; readonly detachedCount: number }): void {
+    connections.observe({ resume: (outcome) => this.resumes.inc({ outcome }) });
+    this.detachedCount = () => connections.detachedCount;
   }
 
   connectionOpened(transport: Transport, codec: Codec): void {

@@ -21,6 +21,10 @@ export interface NativeSocketDependencies {
   /** False while starting or shutting down: upgrades are refused with 503. */
   accepting(): boolean;
   opened(connection: ClientConnection): void;
+  /**
+   * The socket `connection` was opened on has closed (`socketClosed` has run). After a resume
+   * the connection it wrote for is `connection.handedTo`; the socket's own is `connection`.
+   */
   closed(connection: ClientConnection, code: number, reason: string): void;
   /**
    * Tried on text frames before the generic decode (the relay's route-on-the-envelope path);
@@ -87,7 +91,9 @@ export function nativeSocketRoute(deps: NativeSocketDependencies): WebSocketRout
       // (views otherwise), which is cheaper than copying every binary frame before decoding
       // (a copy of a small frame cost ~0.4 µs, the whole JS side of a ping ~1.5 µs;
       // bench/micro/dispatch.mjs).
-      const client = connection as ClientConnection;
+      // After a resume this socket carries an earlier connection: its frames are that one's.
+      const socket = connection as ClientConnection;
+      const client = socket.handedTo ?? socket;
       try {
         dispatch(client, message, isBinary);
       } catch (error) {
@@ -98,7 +104,7 @@ export function nativeSocketRoute(deps: NativeSocketDependencies): WebSocketRout
     },
     close(connection, code, reason) {
       const client = connection as ClientConnection;
-      client.closed = true;
+      client.socketClosed();
       deps.closed(client, code, reason);
     },
   };

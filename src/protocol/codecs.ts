@@ -180,6 +180,13 @@ function holdsBytes(value: unknown, depth: number): boolean {
 /** Frames are at most this deep once decoded (maxFrameDepth's range); deeper data takes the replacer. */
 const MAX_BYTES_SEARCH_DEPTH = 256;
 
+/** The keys a client sees: event, data, then seq (a push from the log) and id (a direct answer) when set. */
+function envelopeOf({ event, data, seq, id }: OutboundFrame): object {
+  // Literals of fixed shapes: the encoder walks them faster than a record grown key by key.
+  if (seq === undefined) return id === undefined ? { event, data } : { event, data, id };
+  return id === undefined ? { event, data, seq } : { event, data, seq, id };
+}
+
 export function encodeFrame(codec: Codec, frame: OutboundFrame): string | Uint8Array {
   if (codec === 'json') {
     // Every frame sent pays this, so JSON is written around JSON.stringify(data) instead of
@@ -188,14 +195,16 @@ export function encodeFrame(codec: Codec, frame: OutboundFrame): string | Uint8A
     // (undefined: the key is dropped) and a non-finite id (written as null) are left to the
     // generic path below, which gives their exact output.
     const data = stringifyWithBytes(frame.data);
-    const { id } = frame;
-    if (data !== undefined && (id === undefined || Number.isFinite(id))) {
+    const { id, seq } = frame;
+    if (data !== undefined && (id === undefined || Number.isFinite(id)) && (seq === undefined || Number.isFinite(seq))) {
       const head = jsonHead(frame.event);
-      return id === undefined ? `${head}${data}}` : `${head}${data},"id":${id}}`;
+      // `seq` beside `event` (PROTOCOL.md section 11): {"event":"x","data":{...},"seq":42}.
+      const tail = seq === undefined ? '' : `,"seq":${seq}`;
+      return id === undefined ? `${head}${data}${tail}}` : `${head}${data}${tail},"id":${id}}`;
     }
   }
-  // Only the envelope's three keys go on the wire (`interim` is for the transports, not the client).
-  const body = frame.id === undefined ? { event: frame.event, data: frame.data } : { event: frame.event, data: frame.data, id: frame.id };
+  // Only the envelope's keys go on the wire (`interim` is for the transports, not the client).
+  const body = envelopeOf(frame);
   if (codec === 'json') return stringifyWithBytes(body)!;
   // These bytes go to uWS, which reads a typed array's backing store. `encoder.encode` would
   // return a copy V8 keeps on its own heap when small (up to 64 bytes, most answers), and

@@ -7,6 +7,9 @@ export interface SchedulerLogger {
 /** What a timer does when it fires: usually it executes a command on an actor, stamped with `now`. */
 export type TimerCommand = (now: number) => unknown;
 
+/** The longest delay setTimeout honours. */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
 interface Repeating {
   intervalMs: number;
   run: TimerCommand;
@@ -38,13 +41,19 @@ export class Scheduler {
     if (this.started) this.arm(name, entry);
   }
 
-  /** Issues `run` once at `at` (clock time); the same key again replaces the earlier one. */
+  /**
+   * Issues `run` once at `at` (clock time); the same key again replaces the earlier one. A time
+   * further off than setTimeout can wait (2^31 - 1 ms, about 24.8 days: Node fires longer
+   * delays at once) is reached in steps, each re-reading the clock.
+   */
   at(key: string, at: number, run: TimerCommand): void {
     this.cancel(key);
+    const delay = Math.max(0, at - this.clock.now());
     const timer = setTimeout(() => {
       this.once.delete(key);
-      this.fire(key, run);
-    }, Math.max(0, at - this.clock.now()));
+      if (delay > MAX_TIMEOUT_MS && this.clock.now() < at) this.at(key, at, run);
+      else this.fire(key, run);
+    }, Math.min(delay, MAX_TIMEOUT_MS));
     timer.unref();
     this.once.set(key, timer);
   }

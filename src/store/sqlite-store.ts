@@ -29,10 +29,14 @@ export interface SqliteStoreOptions {
    */
   walMaxBytes?: number;
   /**
-   * How a commit is made durable before it is acknowledged. `worker` (the default for a file):
-   * COMMIT without fsync, then the WAL's fdatasync in a worker thread, commits pipelined behind
-   * it (wal-syncer.ts). `commit`: `synchronous = FULL`, the fsync inside COMMIT on the event
-   * loop (the A/B baseline of bench/micro/append.mjs). Both acknowledge only what is on disk.
+   * How a commit is made durable before it is acknowledged; both acknowledge only what is on
+   * disk. `commit` (the default): `synchronous = FULL`, the fsync inside COMMIT on the event
+   * loop. `worker`: COMMIT without fsync, then the WAL's fdatasync in a worker thread, with
+   * the appends made meanwhile committed after it (wal-syncer.ts; bench/micro/append.mjs
+   * compares the two). Not the default: between its COMMIT and the fsync's return, readers of
+   * this database (readAll, readStream, the read models, the log follower, the CLI) already
+   * see the rows, so a push or an answer could reveal an event a power loss would then take
+   * back. Making every reader stop at the synced head is what the default needs first.
    */
   walSync?: 'worker' | 'commit';
 }
@@ -97,8 +101,10 @@ export class SqliteEventStore implements EventStore {
     migrate(this.db);
     this.readModels = this.db;
     const projections = options.projections ?? [];
+    const existingTables = new Set(this.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all() as string[]);
     for (const projection of projections) projection.setup(this.db);
     this.inline = projections.filter((projection) => projection.mode === 'inline');
+    this.buildNewInlineProjections(this.inline.filter((projection) => projection.tables.every((table) => !existingTables.has(table))));
     this.statements = {
       begin: this.db.prepare('BEGIN IMMEDIATE'),
       commit: this.db.prepare('COMMIT'),
@@ -119,7 +125,7 @@ export class SqliteEventStore implements EventStore {
     this.head = this.statements.headPosition.get() as number;
     this.dataVersion = this.statements.dataVersion.get() as number;
     this.checkpointer = useWorker ? new WalCheckpointer(options.path, options.walCheckpointIntervalMs ?? 1000, walMaxBytes) : undefined;
-    if (options.path !== ':memory:' && (options.walSync ?? 'worker') === 'worker') {
+    if (options.path !== ':memory:' && options.walSync === 'worker') {
       // NORMAL in WAL mode: no fsync at COMMIT (the syncer's), but checkpoints on this
       // connection (the automatic ones when the worker is off) still sync before and after.
       this.db.pragma('synchronous = NORMAL');
@@ -218,6 +224,27 @@ export class SqliteEventStore implements EventStore {
       }
       this.db.close();
     }
+  }
+
+  /**
+   * Inline read models whose tables this open created, on a log that already holds events (a
+   * module new in this version of the gateway), are built from the whole log once, here, in one
+   * transaction: an inline projection otherwise only sees appends made after it exists, and would
+   * stay empty of everything before. Projections whose tables were already there are current
+   * (they ran in every append's transaction). While catching up, a projection that reads
+   * another's tables sees them as of the head, not as of each event.
+   */
+  private buildNewInlineProjections(fresh: readonly Projection[]): void {
+    if (fresh.length === 0) return;
+    const page = 1000;
+    this.db.transaction(() => {
+      for (let after = 0; ; ) {
+        const events = readAllFrom(this.db, { after, limit: page });
+        for (const event of events) for (const projection of fresh) projection.apply(this.db, event);
+        if (events.length < page) break;
+        after = events[events.length - 1]!.position;
+      }
+    }).immediate();
   }
 
   private currentVersion(streamId: string): number {

@@ -5,6 +5,8 @@ export interface Frame {
   event: string;
   data?: unknown;
   id?: number;
+  /** The log position of a push made from a committed event (PROTOCOL.md section 11). */
+  seq?: number;
 }
 
 /**

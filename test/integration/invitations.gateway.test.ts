@@ -126,7 +126,12 @@ describe('invitations on a running gateway', () => {
     expect(event.getFirstPropertyValue('uid')).toBe(first.getFirstPropertyValue('uid'));
     expect(Number(event.getFirstPropertyValue('sequence'))).toBeGreaterThan(Number(first.getFirstPropertyValue('sequence') ?? 0));
     expect(String(event.getFirstPropertyValue('dtstart'))).toMatch(/^2030-05-04T10:00:00/);
-    const metrics = await (await fetch(server.url('/metrics'))).text();
+    // The mail is counted once its MailSent is committed, a moment after the SMTP server has it.
+    let metrics = '';
+    for (let attempt = 0; attempt < 200 && !/switchyard_invitation_mails_total\{outcome="sent"\} 2/.test(metrics); attempt++) {
+      metrics = await (await fetch(server.url('/metrics'))).text();
+      if (!/switchyard_invitation_mails_total\{outcome="sent"\} 2/.test(metrics)) await new Promise((resolve) => setImmediate(resolve));
+    }
     expect(metrics).toMatch(/switchyard_invitation_mails_total\{outcome="sent"\} 2/);
   });
 

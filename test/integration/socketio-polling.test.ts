@@ -123,7 +123,8 @@ describe('Engine.IO long-polling on /socket.io/', { timeout: 120_000 }, () => {
       expect(await owner.socket.timeout(10_000).emitWithAck('room-create-request', { room, payload: { name: 'owner' } })).toEqual({ room, payload: { name: 'owner' } });
       emitV2(peer.socket, 'room-join-request', { room, payload: { name: 'peer' } });
       // A server push to the owner while it sits in a held GET.
-      expect((await owner.log.next('room-join-request')).args[0]).toEqual({ room, peer_id: peer.socket.id, payload: { name: 'peer' } });
+      // From the log: its position rides inside the data on Socket.IO (PROTOCOL.md section 11).
+      expect((await owner.log.next('room-join-request')).args[0]).toEqual({ room, peer_id: peer.socket.id, payload: { name: 'peer' }, seq: expect.any(Number) });
       owner.socket.emit('room-join-accept', { room, peer_id: peer.socket.id });
       expect((await peer.log.next('room-join-accept')).args[0]).toMatchObject({ room, peer_id: peer.socket.id, peers: [owner.socket.id] });
       expect((await owner.log.next('room-user-join')).args[0]).toMatchObject({ room, peer_id: peer.socket.id });

@@ -12,6 +12,8 @@ import { TestClient } from '../helpers/ws-client.js';
 interface Peer {
   name: string;
   id: string;
+  /** The log position the last push `next` returned carried (PROTOCOL.md section 11), if any. */
+  lastSeq: number | undefined;
   /** Sends an event (no ack). */
   emit(event: string, data: unknown): void;
   /** The next event of this name received whose data matches. */
@@ -19,37 +21,54 @@ interface Peer {
   close(): void;
 }
 
+/** Socket.IO carries a push's `seq` inside its data: taken out, so one expectation fits every stack. */
+function withoutSeq(peer: { lastSeq: number | undefined }, data: Record<string, unknown>): Record<string, unknown> {
+  const { seq, ...rest } = data;
+  peer.lastSeq = typeof seq === 'number' ? seq : undefined;
+  return rest;
+}
+
 function v4Peer(name: string, client: V4Client): Peer {
-  return {
+  const peer: Peer = {
     name,
     id: client.socket.id!,
+    lastSeq: undefined,
     emit: (event, data) => void client.socket.emit(event, data),
     next: async (event, where = () => true) =>
-      (await client.log.next((received) => received.event === event && where(received.args[0] as Record<string, unknown>))).args[0] as Record<string, unknown>,
+      withoutSeq(peer, (await client.log.next((received) => received.event === event && where(received.args[0] as Record<string, unknown>))).args[0] as Record<string, unknown>),
     close: () => void client.socket.close(),
   };
+  return peer;
 }
 
 function v2Peer(name: string, client: V2Client): Peer {
-  return {
+  const peer: Peer = {
     name,
     id: client.socket.id,
+    lastSeq: undefined,
     emit: (event, data) => emitV2(client.socket, event, data),
     next: async (event, where = () => true) =>
-      (await client.log.next((received) => received.event === event && where(received.args[0] as Record<string, unknown>))).args[0] as Record<string, unknown>,
+      withoutSeq(peer, (await client.log.next((received) => received.event === event && where(received.args[0] as Record<string, unknown>))).args[0] as Record<string, unknown>),
     close: () => void client.socket.close(),
   };
+  return peer;
 }
 
 function nativePeer(name: string, client: TestClient, id: string): Peer {
-  return {
+  const peer: Peer = {
     name,
     id,
+    lastSeq: undefined,
     emit: (event, data) => client.sendMsgpack({ event, data }),
-    next: async (event, where = () => true) =>
-      (await client.next((frame) => frame.event === event && where(frame.data as Record<string, unknown>))).data as Record<string, unknown>,
+    next: async (event, where = () => true) => {
+      // Native frames carry `seq` beside `event`.
+      const frame = await client.next((candidate) => candidate.event === event && where(candidate.data as Record<string, unknown>));
+      peer.lastSeq = typeof frame.seq === 'number' ? frame.seq : undefined;
+      return frame.data as Record<string, unknown>;
+    },
     close: () => client.close(),
   };
+  return peer;
 }
 
 describe('one room, three stacks: socket.io 4.x, socket.io 2.x, native MessagePack', { timeout: 60_000 }, () => {
@@ -97,8 +116,10 @@ describe('one room, three stacks: socket.io 4.x, socket.io 2.x, native MessagePa
     owner.emit('room-join-accept', { room, peer_id: legacy.id });
     const accept = { room, peer_id: legacy.id, peers: [owner.id], payload: null };
     expect(await legacy.next('room-join-accept')).toEqual(accept);
-    expect(await joined).toEqual(accept);
+    expect(withoutSeq(legacy, (await joined) as Record<string, unknown>)).toEqual(accept);
     expect(await owner.next('room-user-join')).toEqual({ room, peer_id: legacy.id, payload: { name: 'legacy' } });
+    // From the log: its position rides along (inside the data on Socket.IO), the same on both stacks.
+    expect(owner.lastSeq).toEqual(expect.any(Number));
   });
 
   it('lets the native MessagePack peer in; the others hear of it', async () => {
@@ -111,6 +132,7 @@ describe('one room, three stacks: socket.io 4.x, socket.io 2.x, native MessagePa
     expect(new Set(accept.peers as string[])).toEqual(new Set([owner.id, legacy.id]));
     for (const peer of [owner, legacy]) {
       expect(await peer.next('room-user-join', (data) => data.peer_id === packed.id)).toEqual({ room, peer_id: packed.id, payload: { name: 'packed' } });
+      expect(peer.lastSeq, peer.name).toEqual(expect.any(Number));
     }
   });
 

@@ -165,6 +165,77 @@ describe('event audiences', () => {
     expect([...audiences.members(EVENT_A)]).toEqual([fine, after]);
   });
 
+  describe('membership listeners', () => {
+    /** Records every call of both listeners, in order, as `joined:<event>:<connection>` / `left:...`. */
+    function listened(audiences: EventAudiences): string[] {
+      const heard: string[] = [];
+      audiences.onJoined((eventId, member) => heard.push(`joined:${eventId}:${member.id}`));
+      audiences.onLeft((eventId, member) => heard.push(`left:${eventId}:${member.id}`));
+      return heard;
+    }
+
+    it('hears a new membership once (a re-join is not one) and its leave once', () => {
+      const audiences = new EventAudiences(fakeConnections(), 64);
+      const heard = listened(audiences);
+      const a = connection();
+      audiences.join(EVENT_A, a);
+      audiences.join(EVENT_A, a);
+      audiences.leave(EVENT_A, a);
+      audiences.leave(EVENT_A, a);
+      expect(heard).toEqual([`joined:${EVENT_A}:${a.id}`, `left:${EVENT_A}:${a.id}`]);
+    });
+
+    it('is called after the change: a joined member is in the audience, a left one is not', () => {
+      const audiences = new EventAudiences(fakeConnections(), 64);
+      const a = connection();
+      const seen: boolean[] = [];
+      audiences.onJoined((eventId, member) => seen.push(audiences.members(eventId).has(member)));
+      audiences.onLeft((eventId, member) => seen.push(audiences.members(eventId).has(member)));
+      audiences.join(EVENT_A, a);
+      audiences.leave(EVENT_A, a);
+      expect(seen).toEqual([true, false]);
+    });
+
+    it('hears every event a closing connection was on, and the eviction past the bound', () => {
+      const connections = fakeConnections();
+      const audiences = new EventAudiences(connections, 2);
+      const heard = listened(audiences);
+      const a = connection();
+      for (const id of ['e1', 'e2', 'e3']) audiences.join(id, a);
+      expect(heard).toEqual([`joined:e1:${a.id}`, `joined:e2:${a.id}`, `left:e1:${a.id}`, `joined:e3:${a.id}`]);
+      heard.length = 0;
+      connections.close(a);
+      expect(heard.sort()).toEqual([`left:e2:${a.id}`, `left:e3:${a.id}`]);
+      expect(audiences.size).toEqual({ events: 0, connections: 0 });
+    });
+
+    it('hears each member of a deleted event leave, once the audience is empty', () => {
+      const audiences = new EventAudiences(fakeConnections(), 64);
+      const a = connection();
+      const b = connection();
+      audiences.join(EVENT_A, a);
+      audiences.join(EVENT_A, b);
+      audiences.join(EVENT_B, a);
+      const left: [string, string, number][] = [];
+      audiences.onLeft((eventId, member) => left.push([eventId, member.id, audiences.members(eventId).size]));
+      audiences.dropEvent(EVENT_A);
+      expect(left).toEqual([
+        [EVENT_A, a.id, 0],
+        [EVENT_A, b.id, 0],
+      ]);
+    });
+
+    it('hears nothing for a closed connection that is refused a join', () => {
+      const connections = fakeConnections();
+      const audiences = new EventAudiences(connections, 64);
+      const heard = listened(audiences);
+      const a = connection();
+      connections.close(a);
+      audiences.join(EVENT_A, a);
+      expect(heard).toEqual([]);
+    });
+  });
+
   it('refuses a bound that is not a positive integer', () => {
     expect(() => new EventAudiences(fakeConnections(), 0)).toThrow(RangeError);
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/core/errors.js';
-import { joinItem, rtmpStatus, RTMP_LIVE_BEFORE_START_MS, sanitizeItemHtml, storedConfiguration, type JoinableItem, type JoinDependencies } from '../../src/modules/itineraries/join.js';
+import { joinItem, publicConfiguration, rtmpStatus, RTMP_LIVE_BEFORE_START_MS, sanitizeItemHtml, storedConfiguration, type JoinableItem, type JoinDependencies } from '../../src/modules/itineraries/join.js';
 
 /** What joining an item answers, per type (join.ts): pure given the item, the time and a token issuer. */
 
@@ -156,5 +156,34 @@ describe('join answers per type', () => {
 
   it('presentation: its configuration as given', async () => {
     expect(await join(item('presentation', { deck: 'https://slides.example.com/1', page: 3 }))).toEqual({ configuration: { deck: 'https://slides.example.com/1', page: 3 } });
+  });
+});
+
+describe('publicConfiguration: what attendees may see of an item (consumer reads, joins, pushes)', () => {
+  it("keeps a quiz's keys out, whatever field name they hide under", () => {
+    const quiz = {
+      mode: 'quiz',
+      show_responses: true,
+      questions: [{ id: 'q1', question: 'Capital of France?', order: 0, time: 20, answers: [{ id: 'a', text: 'Paris', order: 0, correct: true, is_right: 1 }, { text: 'Lyon', order: 1 }] }],
+    };
+    const visible = publicConfiguration('poll', quiz);
+    expect(visible).toEqual({
+      mode: 'quiz',
+      show_responses: true,
+      questions: [{ id: 'q1', question: 'Capital of France?', order: 0, time: 20, answers: [{ id: 'a', text: 'Paris', order: 0 }, { text: 'Lyon', order: 1 }] }],
+    });
+    expect(JSON.stringify(visible)).not.toMatch(/correct|is_right/);
+  });
+
+  it("leaves out a call's criteria and participants (invitees' addresses) and an rtmp item's ingest URL", () => {
+    const call = { mode: 'group', max_participants: 8, participants: ['u1'], criteria: { emails: ['guest@example.org'], domains: ['example.org'], groups: ['crew'] } };
+    expect(publicConfiguration('webrtc', call)).toEqual({ mode: 'group', max_participants: 8 });
+    expect(publicConfiguration('zoom', { ...call, meeting_number: '84512367890' })).toEqual({ mode: 'group', max_participants: 8, meeting_number: '84512367890' });
+    expect(publicConfiguration('rtmp', { mode: 'live', broadcast: 'rtmp://ingest.example.com/live/secret', actor: 'u2' })).toEqual({ mode: 'live', actor: 'u2' });
+  });
+
+  it('keeps every other type as stored', () => {
+    const chat = { moderation: 'pre-moderate', moderators: ['m1'], threads: true };
+    expect(publicConfiguration('chat', chat)).toBe(chat);
   });
 });

@@ -64,19 +64,44 @@ describe('SqliteEventStore', () => {
     expect(db.prepare('SELECT type, data FROM event_log').all()).toEqual([{ type: 'E', data: '{"n":1}' }]);
   });
 
-  it('runs in WAL mode, committing with NORMAL and the WAL fsynced by the sync worker (or FULL on request)', () => {
+  it('runs in WAL mode with synchronous FULL (or NORMAL with the sync worker, on request)', () => {
     const store = openStore();
     expect(store.readModels.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(store.readModels.pragma('synchronous', { simple: true })).toBe(2);
     // NORMAL: COMMIT writes the WAL without fsync; the worker's fdatasync comes before the ack.
-    expect(store.readModels.pragma('synchronous', { simple: true })).toBe(1);
-    const inline = openStore({ path: join(dir.path, 'inline.db'), walSync: 'commit' });
-    expect(inline.readModels.pragma('synchronous', { simple: true })).toBe(2);
+    const pipelined = openStore({ path: join(dir.path, 'pipelined.db'), walSync: 'worker' });
+    expect(pipelined.readModels.pragma('synchronous', { simple: true })).toBe(1);
     // WAL is a property of the file: a fresh connection sees it too.
     expect(openDirect().pragma('journal_mode', { simple: true })).toBe('wal');
     const viaHelper = openDatabase(join(dir.path, 'other.db'));
     connections.push(viaHelper);
     expect(viaHelper.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(viaHelper.pragma('synchronous', { simple: true })).toBe(2);
+  });
+
+  it('builds an inline read model added to a log that already has events from the whole log, once', async () => {
+    const first = openStore();
+    await first.append('s-1', [event('Counted', { n: 1 }), event('Other')], 'no_stream');
+    await first.append('s-2', [event('Counted', { n: 2 })], 'no_stream');
+    await first.close();
+    // A module new in this version: its table does not exist yet.
+    const counted: Projection = {
+      name: 'counted',
+      mode: 'inline',
+      tables: ['counted_rows'],
+      setup: (db) => db.exec('CREATE TABLE IF NOT EXISTS counted_rows (position INTEGER PRIMARY KEY, n INTEGER NOT NULL)'),
+      apply: (db, recorded) => {
+        if (recorded.type === 'Counted') db.prepare('INSERT INTO counted_rows (position, n) VALUES (?, ?)').run(recorded.position, (recorded.data as { n: number }).n);
+      },
+    };
+    const rows = (store: SqliteEventStore) => store.readModels.prepare('SELECT n FROM counted_rows ORDER BY position').pluck().all();
+    const second = openStore({ projections: [counted] });
+    expect(rows(second)).toEqual([1, 2]);
+    await second.append('s-3', [event('Counted', { n: 3 })], 'no_stream');
+    await second.close();
+    // Its table exists now: it is current, and is not built again (the primary key would refuse a second pass).
+    const third = openStore({ projections: [counted] });
+    expect(rows(third)).toEqual([1, 2, 3]);
   });
 
   it('keeps everything across close and reopen, and goes on from where it was', async () => {

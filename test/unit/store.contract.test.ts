@@ -45,7 +45,7 @@ const harnesses: { name: string; durable: boolean; create(): StoreHarness }[] = 
       return {
         durable: true,
         open(options = {}) {
-          const store = new SqliteEventStore({ path: join(dir.path, 'log.db'), walCheckpointIntervalMs: 0, ...options });
+          const store = new SqliteEventStore({ path: join(dir.path, 'log.db'), walCheckpointIntervalMs: 0, walSync: 'worker', ...options });
           opened.push(store);
           return store;
         },

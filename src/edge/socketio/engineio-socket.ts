@@ -253,7 +253,7 @@ export function engineIoEchoRoute(deps: EngineIoEchoDependencies): WebSocketRout
     },
     close(state) {
       const { connection, engine } = state as EchoConnection;
-      connection.closed = true;
+      connection.socketClosed();
       engine.stop();
       deps.closed?.(connection);
     },

@@ -76,7 +76,9 @@ class PollingSession implements SocketSink {
   send(message: string | Uint8Array, isBinary: boolean): number {
     if (this.ws) return this.ws.send(message, isBinary);
     if (this.ended) return 2;
-    this.queue.push(message);
+    // A fan-out hands text over as UTF-8 bytes (edge/fan-out.ts): a payload tells text from
+    // binary by type, so text goes back to a string here.
+    this.queue.push(!isBinary && typeof message !== 'string' ? Buffer.from(message.buffer, message.byteOffset, message.byteLength).toString('utf8') : message);
     this.queuedBytes += sizeOf(message);
     this.scheduleFlush();
     // Buffered: the connection compares bufferedAmount with its backpressure cap (4008).

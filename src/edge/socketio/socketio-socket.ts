@@ -1,4 +1,3 @@
-import { TOKEN_KINDS } from '../../auth/index.js';
 import type { Clock } from '../../core/index.js';
 import { DISCONNECT } from '../../core/index.js';
 import { AppError } from '../../core/index.js';
@@ -14,16 +13,19 @@ import {
   DEFAULT_MAX_ATTACHMENTS,
   FrameError,
   type EngineHandshake,
-  type InboundFrame,
   type OutboundFrame,
   type SocketIoPacket,
   type SocketIoRevision,
 } from '../../protocol/index.js';
+import { RESUME_ANSWERS, RESUME_TOPICS } from '../../protocol/topics/resume.js';
 import type { WebSocketRoute } from '../uws.js';
 import { ClientConnection, type ConnectionLimits, type FrameEncoder } from '../index.js';
 import { EngineSocket, engineUpgrade, type EngineUpgradeDependencies, type EngineIoOptions, type EngineSocketData } from './engineio-socket.js';
+import { ACK_ONLY_EVENT, CONNECT_ACCEPTED, SocketIoArguments, connectTokenEvent, withSeq, type SocketIoFrame } from './socketio-frames.js';
 import type { Dispatcher } from '../index.js';
 import type { GatewayMetrics } from '../index.js';
+
+export { ACK_ONLY_EVENT, SocketIoArguments, acknowledge, connectTokenEvent, socketIoDetails, type SocketIoFrame, type SocketIoFrameDetails } from './socketio-frames.js';
 
 /**
  * `/socket.io/`: PROTOCOL.md section 3. Socket.IO packets over engineio-socket.ts, for
@@ -63,77 +65,6 @@ export interface SocketIoDependencies extends Pick<EngineUpgradeDependencies, 'a
   namespaceConnected?(connection: ClientConnection, namespace: string, auth: Record<string, unknown>): void;
 }
 
-/**
- * Frame data that a Socket.IO connection sends as several event (or ack) arguments, on a
- * given namespace. Native connections see the arguments as an array.
- */
-export class SocketIoArguments {
-  constructor(
-    readonly args: readonly unknown[],
-    readonly namespace?: string,
-  ) {}
-
-  toJSON(): readonly unknown[] {
-    return this.args;
-  }
-}
-
-/**
- * An event name no client can send (the envelope allows only [A-Za-z0-9_.:-]): a frame
- * with it and an `id` is delivered as the ack alone, without an event.
- */
-export const ACK_ONLY_EVENT = '\u0000ack';
-
-/** What a Socket.IO frame carries beyond the native envelope. */
-export interface SocketIoFrameDetails {
-  /** Every argument of the event; `frame.data` is the first. */
-  args: readonly unknown[];
-  namespace: string;
-}
-
-export type SocketIoFrame = InboundFrame & { socketIo: SocketIoFrameDetails };
-
-export function socketIoDetails(frame: InboundFrame): SocketIoFrameDetails | undefined {
-  return (frame as Partial<SocketIoFrame>).socketIo;
-}
-
-/**
- * Answers a Socket.IO event's ack with these arguments and nothing else. Native frames
- * have no acks: for them this does nothing.
- */
-export function acknowledge(connection: ClientConnection, frame: InboundFrame, args: readonly unknown[]): void {
-  const details = socketIoDetails(frame);
-  if (frame.id === undefined || !details) return;
-  connection.send({ event: ACK_ONLY_EVENT, data: new SocketIoArguments(args, details.namespace), id: frame.id });
-}
-
-/** Events that, answering a CONNECT's token, accept the CONNECT. Any other answer refuses it. */
-const CONNECT_ACCEPTED: Readonly<Record<string, string>> = {
-  authorize: 'authorized',
-  'auth-request': 'auth-accept',
-  authenticate: 'authenticated',
-};
-
-/**
- * Which event handles a CONNECT token, from its (unverified) `typ` header: this only picks
- * the handler, which verifies the token like any other. App tokens are Chat Signal's
- * `auth-request`, organisation tokens Extream's `authenticate`, the rest (user access
- * tokens, external providers' tokens) `authorize`.
- */
-export function connectTokenEvent(token: string): 'authorize' | 'auth-request' | 'authenticate' {
-  const dot = token.indexOf('.');
-  if (dot <= 0 || dot > 1024) return 'authorize';
-  let typ: unknown;
-  try {
-    typ = (JSON.parse(Buffer.from(token.slice(0, dot), 'base64url').toString('utf8')) as { typ?: unknown }).typ;
-  } catch {
-    return 'authorize';
-  }
-  if (typ === TOKEN_KINDS.app.typ) return 'auth-request';
-  if (typ === TOKEN_KINDS.organisation.typ) return 'authenticate';
-  return 'authorize';
-}
-
 /** Events to the main namespace held until its CONNECT is answered (the `welcome`, mostly). */
 const MAX_QUEUED_BEFORE_CONNECT = 64;
 /** Acks a client may have outstanding; past it the oldest is answered by its event only. */
@@ -141,8 +72,18 @@ const MAX_PENDING_ACKS = 1024;
 
 type PendingAck =
   | { kind: 'event'; ackId: number; namespace: string }
-  /** A CONNECT whose token went to a handler; `accepted` is the answer that accepts it. */
-  | { kind: 'connect'; namespace: string; auth: Record<string, unknown>; accepted: string };
+  /**
+   * A CONNECT whose token (or `auth.resume`) went to a handler; `accepted` is the answer that
+   * accepts it. A resuming CONNECT that fails goes on as one without `auth.resume`.
+   */
+  | { kind: 'connect'; namespace: string; auth: Record<string, unknown>; accepted: string; resuming?: true };
+
+/**
+ * Frame ids stand for acks, and are unique over every session of the process: after a resume
+ * (PROTOCOL.md section 11) a late answer to the old socket's request carries that socket's
+ * number, which must not be an ack the new socket is waiting for.
+ */
+let nextFrameId = 1;
 
 /**
  * The Socket.IO state of one connection: which namespaces it joined, what it is owed
@@ -159,8 +100,9 @@ export class SocketIoSession implements FrameEncoder {
   /** Until the main namespace is first joined, its events wait here. */
   private queue: (string | Uint8Array)[] | undefined = [];
   private readonly pendingAcks = new Map<number, PendingAck>();
-  private nextFrameId = 1;
   private connectTimer: NodeJS.Timeout | undefined;
+  /** The client left `/` (revision 5 stays open for another CONNECT): ending it later is its leaving, not a cut. */
+  private leftMain = false;
 
   constructor(
     private readonly deps: SocketIoDependencies,
@@ -179,6 +121,11 @@ export class SocketIoSession implements FrameEncoder {
 
   get id(): string {
     return this.connection.id;
+  }
+
+  /** The connection this socket's frames belong to: its own, or the one it resumed. */
+  get target(): ClientConnection {
+    return this.connection.handedTo ?? this.connection;
   }
 
   /** Sends the OPEN packet; a revision-4 client is connected to `/` without asking. */
@@ -241,6 +188,15 @@ export class SocketIoSession implements FrameEncoder {
       return;
     }
     const auth = this.revision === 5 && isPlainObject(packet.data) ? packet.data : {};
+    if (namespace === MAIN_NAMESPACE && this.deps.authenticateOnConnect && auth.resume !== undefined) {
+      this.connectResuming(namespace, auth);
+      return;
+    }
+    this.connectSigningIn(namespace, auth);
+  }
+
+  /** CONNECT with `auth.token` (or `x-auth`) waits for the sign-in's answer; without, it is accepted. */
+  private connectSigningIn(namespace: string, auth: Record<string, unknown>): void {
     if (namespace === MAIN_NAMESPACE && this.deps.authenticateOnConnect) {
       const fromAuth = typeof auth.token === 'string' && auth.token !== '' ? auth.token : undefined;
       const token = fromAuth ?? (this.handshake.query.get('x-auth') || undefined);
@@ -256,17 +212,28 @@ export class SocketIoSession implements FrameEncoder {
     this.accept(namespace, auth);
   }
 
+  /**
+   * CONNECT with `auth.resume` `{session, since}` (PROTOCOL.md section 11) is a `resume` sent
+   * as this socket's first frame: accepted (naming the resumed connection) once the resume
+   * succeeds (`adopt`); otherwise it goes on as a CONNECT without it (its token, if any).
+   */
+  private connectResuming(namespace: string, auth: Record<string, unknown>): void {
+    this.namespaces.set(namespace, 'connecting');
+    const id = this.rememberAck({ kind: 'connect', namespace, auth, accepted: RESUME_ANSWERS.resumed, resuming: true });
+    this.run({ event: RESUME_TOPICS.resume, data: auth.resume, id, socketIo: { args: [auth.resume], namespace } });
+  }
+
   private accept(namespace: string, auth: Record<string, unknown>): void {
     this.namespaces.set(namespace, 'connected');
     clearTimeout(this.connectTimer);
-    const data = this.revision === 5 ? { sid: this.id } : undefined;
+    const data = this.revision === 5 ? { sid: this.target.id } : undefined;
     this.sendPacket({ type: SocketIoPacketType.CONNECT, nsp: namespace, ...(data ? { data } : {}) });
     if (namespace === MAIN_NAMESPACE && this.queue) {
       const queued = this.queue;
       this.queue = undefined;
       for (const message of queued) this.connection.sendEncoded(message, typeof message !== 'string');
     }
-    this.deps.namespaceConnected?.(this.connection, namespace, auth);
+    this.deps.namespaceConnected?.(this.target, namespace, auth);
   }
 
   private refuse(namespace: string, message: string, code: string): void {
@@ -287,6 +254,7 @@ export class SocketIoSession implements FrameEncoder {
       this.connection.close(DISCONNECT.clientLeft, 'client left the main namespace');
       return;
     }
+    if (namespace === MAIN_NAMESPACE) this.leftMain = true;
     if (this.namespaces.size === 0) this.armConnectTimer();
   }
 
@@ -311,11 +279,11 @@ export class SocketIoSession implements FrameEncoder {
 
   /** The native socket's dispatch (native-socket.ts), for a frame already decoded. */
   private run(frame: SocketIoFrame): void {
-    this.deps.dispatcher.dispatch(this.connection, frame, this.deps.clock.now());
+    this.deps.dispatcher.dispatch(this.target, frame, this.deps.clock.now());
   }
 
   private fail(id: number | undefined, error: unknown): void {
-    this.deps.dispatcher.fail(this.connection, { event: 'packet', data: undefined, id }, error, this.deps.clock.now());
+    this.deps.dispatcher.fail(this.target, { event: 'packet', data: undefined, id }, error, this.deps.clock.now());
   }
 
   /** Counted like a bad native frame: answered with `error` and closed past the limit (4400). */
@@ -334,7 +302,7 @@ export class SocketIoSession implements FrameEncoder {
     }
     const out: (string | Uint8Array)[] = [];
     const multiple = frame.data instanceof SocketIoArguments ? frame.data : undefined;
-    const args = multiple ? multiple.args : frame.data === undefined ? [] : [frame.data];
+    const args = multiple ? multiple.args : frame.data === undefined ? [] : [withSeq(frame)];
     if (frame.event !== ACK_ONLY_EVENT) {
       const namespace = multiple?.namespace ?? ack?.namespace ?? MAIN_NAMESPACE;
       this.encodeTo(out, { type: SocketIoPacketType.EVENT, nsp: namespace, data: [frame.event, ...args] });
@@ -342,6 +310,20 @@ export class SocketIoSession implements FrameEncoder {
     // The event first: when the client's ack callback runs, its event listener already has.
     if (ack && !frame.interim && ack.kind !== 'connect') this.encodeTo(out, { type: SocketIoPacketType.ACK, nsp: ack.namespace, id: ack.ackId, data: args });
     return out;
+  }
+
+  /**
+   * This socket now carries the connection it resumed (PROTOCOL.md section 11). A CONNECT
+   * that carried `auth.resume` is answered now, with the resumed connection's id as `sid`, so
+   * the replay that follows reaches `/` instead of waiting in the queue; `resumed` then goes
+   * out as a plain event (its ack is taken here).
+   */
+  adopt(): void {
+    for (const [id, ack] of this.pendingAcks) {
+      if (ack.kind !== 'connect' || ack.resuming !== true) continue;
+      this.pendingAcks.delete(id);
+      if (this.namespaces.get(ack.namespace) === 'connecting') this.accept(ack.namespace, ack.auth);
+    }
   }
 
   /** None before `/` is joined: a push is queued then, not encoded, so this session cannot share. */
@@ -361,6 +343,14 @@ export class SocketIoSession implements FrameEncoder {
 
   private answerConnect(ack: Extract<PendingAck, { kind: 'connect' }>, frame: OutboundFrame): void {
     if (this.namespaces.get(ack.namespace) !== 'connecting') return;
+    if (ack.resuming) {
+      // The resume failed (a success was taken by `adopt`): the CONNECT goes on as a fresh
+      // one, and the client hears why after it is accepted (the answer waits in the queue).
+      this.namespaces.delete(ack.namespace);
+      this.connectSigningIn(ack.namespace, ack.auth);
+      this.target.send({ event: frame.event, data: frame.data });
+      return;
+    }
     if (frame.event === ack.accepted) {
       this.accept(ack.namespace, ack.auth);
       // The answer itself follows the CONNECT answer, as it would have followed the request.
@@ -392,7 +382,7 @@ export class SocketIoSession implements FrameEncoder {
   }
 
   private rememberAck(ack: PendingAck): number {
-    const id = this.nextFrameId++;
+    const id = nextFrameId++;
     this.pendingAcks.set(id, ack);
     if (this.pendingAcks.size > MAX_PENDING_ACKS) this.pendingAcks.delete(this.pendingAcks.keys().next().value!);
     return id;
@@ -408,7 +398,10 @@ export class SocketIoSession implements FrameEncoder {
   private armConnectTimer(): void {
     clearTimeout(this.connectTimer);
     this.connectTimer = setTimeout(() => {
-      if (![...this.namespaces.values()].includes('connected')) this.connection.close(DISCONNECT.timeout, 'no namespace joined in time');
+      if ([...this.namespaces.values()].includes('connected')) return;
+      // A client that left `/` itself and joined nothing since has left: not a cut to resume from.
+      if (this.leftMain) this.connection.close(DISCONNECT.clientLeft, 'client left the main namespace');
+      else this.connection.close(DISCONNECT.timeout, 'no namespace joined in time');
     }, this.deps.options.connectTimeoutMs);
   }
 }
@@ -431,17 +424,17 @@ export function socketIoRoute(deps: SocketIoDependencies): WebSocketRoute {
     },
     message(state, message, isBinary) {
       const session = state as SocketIoSession;
-      session.connection.framesIn += 1;
+      session.target.framesIn += 1;
       deps.metrics.frames.in.json += 1;
       try {
         session.engine.receive(message, isBinary);
       } catch (error) {
-        deps.dispatcher.fail(session.connection, undefined, error, deps.clock.now());
+        deps.dispatcher.fail(session.target, undefined, error, deps.clock.now());
       }
     },
     close(state, code, reason) {
       const session = state as SocketIoSession;
-      session.connection.closed = true;
+      session.connection.socketClosed();
       session.stop();
       deps.closed(session.connection, code, reason);
     },

@@ -4,11 +4,13 @@ import { connectionAggregate } from './domain/index.js';
 import { Connections, type ConnectionsDependencies } from './lifecycle.js';
 import { connectionStatsProjection, connectionsProjection } from './projection.js';
 
-export { Connections, type ConnectionsConfig, type ConnectionsDependencies, type ClosedListener } from './lifecycle.js';
+export { Connections, type ConnectionsConfig, type ConnectionsDependencies, type ClosedListener, type DetachListener } from './lifecycle.js';
+export { resumeConfigShape, type ResumeConfig } from './config.js';
+export type { ResumeObserver, ResumeOutcome } from './resume.js';
 export { connectionsProjection, connectionStatsProjection } from './projection.js';
 export { CONNECTION_CATEGORY, connectionAggregate } from './domain/index.js';
 
-/** Sockets as the log records them: opened, closed, and the authentication deadline. */
+/** Sockets as the log records them: opened, detached and resumed, closed; the authentication deadline. */
 export const connectionsModule = defineModule<ConnectionsDependencies, Connections, ClientConnection>({
   name: 'connections',
   aggregates: [connectionAggregate],
@@ -17,6 +19,7 @@ export const connectionsModule = defineModule<ConnectionsDependencies, Connectio
     const connections = new Connections(deps);
     return {
       api: connections,
+      topics: [connections.resumeTopic],
       start: async () => ({ uncleanConnections: await connections.closeStale() }),
       stop: () => connections.closeAll(),
     };

@@ -3,11 +3,14 @@ import { DISCONNECT } from '../../core/index.js';
 import { AppError } from '../../core/index.js';
 import { streamId } from '../../core/index.js';
 import { InFlightLimiter, RateLimiter, TokenBucket } from '../../core/index.js';
-import type { ClientConnection } from '../../edge/index.js';
+import type { ClientConnection, SocketSink } from '../../edge/index.js';
 import type { ActorRuntime, Scheduler } from '../../runtime/index.js';
-import { CONNECTION_CATEGORY, type CloseConnection, type OpenConnection } from './domain/index.js';
+import type { ResumeConfig } from './config.js';
+import { CONNECTION_CATEGORY, type CloseConnection, type ConnectionCommand, type OpenConnection } from './domain/index.js';
+import { Resumptions, type ResumeObserver, type ResumeSessions } from './resume.js';
+import { newNodeId } from './resume-token.js';
 
-export interface ConnectionsConfig {
+export interface ConnectionsConfig extends ResumeConfig {
   /** A socket not authenticated by then is closed with 4401; 0 = off. */
   authDeadlineSeconds: number;
   /** Sockets open at once per remote address; 0 = off. */
@@ -21,6 +24,9 @@ export interface ConnectionsConfig {
 /** Buckets hold this many seconds of their rate: a page load's burst passes, a storm does not. */
 const BURST_SECONDS = 5;
 
+/** RFC 6455's "closed without a close frame": what uWS reports for a cut network or a dead peer. */
+const ABNORMAL_CLOSURE = 1006;
+
 export interface ConnectionsLogger {
   error(details: Record<string, unknown>, message: string): void;
 }
@@ -31,38 +37,69 @@ export interface ConnectionsDependencies {
   logger: ConnectionsLogger;
   scheduler: Scheduler;
   config: ConnectionsConfig;
+  /** This process's node id in resume tokens; a fresh one per start by default. */
+  node?: string;
 }
 
 export type ClosedListener = (connection: ClientConnection) => Promise<unknown> | void;
+/** Told when a connection loses its socket but stays (detached), and when a socket resumes it. */
+export type DetachListener = (connection: ClientConnection) => void;
+
+/** While a connection is detached: how its socket ended and when its window ends. */
+interface Detachment {
+  code: number;
+  reason: string;
+  until: number;
+  /** A resume of it is being recorded: its window no longer ends it. */
+  resuming: boolean;
+}
 
 /**
- * Open sockets and their lifecycle in the log: `OpenConnection` when a socket opens (the
+ * Open connections and their lifecycle in the log: `OpenConnection` when a socket opens (the
  * `welcome` goes out after its commit, so a client that saw it knows it is in the log),
- * `CloseConnection` when it closes, and the authentication deadline. Other modules find a
- * connection by id here and hear of closes through `onClosed`.
+ * `CloseConnection` when it ends, and the authentication deadline. Other modules find a
+ * connection by id here and hear of its end through `onClosed`.
+ *
+ * Resume (PROTOCOL.md section 11): when the socket of an authenticated connection is cut, the
+ * connection is detached instead (`DetachConnection`): still here, still in every module's
+ * rooms, audiences and subscriptions (they hold the ClientConnection), its pushes kept; the
+ * `onClosed` listeners wait. A socket that resumes it within `resumeWindowSeconds` takes it
+ * over (resume.ts); otherwise the window's end closes it for real, and modules hear of it
+ * then (others in its rooms get `room-user-leave` only now).
  */
 export class Connections {
+  /** Attached and detached connections, by id. */
   private readonly open = new Map<string, ClientConnection>();
+  private readonly detachments = new Map<ClientConnection, Detachment>();
   private readonly closedListeners: ClosedListener[] = [];
+  private readonly detachedListeners: DetachListener[] = [];
+  private readonly resumedListeners: DetachListener[] = [];
   /** Commands in flight (opens, closes, listeners' work); shutdown waits for them. */
   private readonly inFlight = new Set<Promise<unknown>>();
+  /** The open of each recorded connection until committed: a resume answers after the `welcome`. */
+  private readonly opening = new WeakMap<ClientConnection, Promise<unknown>>();
+  /** The address whose per-address slot a connection holds: a socket's, so a detached one holds none. */
+  private readonly slots = new WeakMap<ClientConnection, string>();
 
   /** Admitted sockets per remote address, for `maxConnectionsPerAddress`. */
   private readonly perAddress: InFlightLimiter;
   private readonly opensPerAddress: RateLimiter | undefined;
   private readonly opens: TokenBucket | undefined;
+  private readonly resumptions: Resumptions;
+  private stopping = false;
   /** Sockets refused at open (no upgrade hook yet, or a race past it), for tests and metrics. */
   refusedAtOpen = 0;
-  /** Connections admitted and so recorded: only those have a CloseConnection to record. */
-  private readonly recorded = new WeakSet<ClientConnection>();
+  readonly node: string;
 
   constructor(private readonly deps: ConnectionsDependencies) {
     const { config, clock } = deps;
+    this.node = deps.node ?? newNodeId();
     this.perAddress = new InFlightLimiter(config.maxConnectionsPerAddress);
     const perAddressRate = config.connectionsPerSecondPerAddress;
     this.opensPerAddress = perAddressRate > 0 ? new RateLimiter(perAddressRate * BURST_SECONDS, perAddressRate) : undefined;
     const globalRate = config.connectionOpensPerSecond;
     this.opens = globalRate > 0 ? new TokenBucket(globalRate * BURST_SECONDS, globalRate, clock.now()) : undefined;
+    this.resumptions = new Resumptions(this.sessions(), { config, clock, node: this.node, runtime: deps.runtime });
   }
 
   /**
@@ -100,6 +137,7 @@ export class Connections {
     return true;
   }
 
+  /** An open connection (attached or detached) by id. */
   get(id: string): ClientConnection | undefined {
     return this.open.get(id);
   }
@@ -108,12 +146,37 @@ export class Connections {
     return this.open.size;
   }
 
+  /** Connections without a socket, inside their resume window. */
+  get detachedCount(): number {
+    return this.detachments.size;
+  }
+
   all(): IterableIterator<ClientConnection> {
     return this.open.values();
   }
 
   onClosed(listener: ClosedListener): void {
     this.closedListeners.push(listener);
+  }
+
+  /** Hears each connection that lost its socket and waits for a resume (a module may show it as away). */
+  onDetached(listener: DetachListener): void {
+    this.detachedListeners.push(listener);
+  }
+
+  /** Hears each connection a new socket resumed. */
+  onResumed(listener: DetachListener): void {
+    this.resumedListeners.push(listener);
+  }
+
+  /** Counts resumes by outcome and watches detached connections (the gateway's metrics). */
+  observe(observer: ResumeObserver): void {
+    this.resumptions.observer = observer;
+  }
+
+  /** The `resume` topic (PROTOCOL.md section 11). */
+  get resumeTopic() {
+    return this.resumptions.topic;
   }
 
   opened(connection: ClientConnection): void {
@@ -127,7 +190,7 @@ export class Connections {
       connection.close(DISCONNECT.rateLimited, 'too many connections');
       return;
     }
-    this.recorded.add(connection);
+    this.slots.set(connection, info.remoteAddress);
     this.open.set(info.id, connection);
     if (config.authDeadlineSeconds > 0) {
       scheduler.at(deadlineKey(info.id), clock.now() + config.authDeadlineSeconds * 1000, () => {
@@ -143,48 +206,108 @@ export class Connections {
       remoteAddress: info.remoteAddress,
       userAgent: info.userAgent,
       origin: info.origin,
+      node: this.node,
       now: clock.now(),
     };
-    this.track(runtime.execute(streamId(CONNECTION_CATEGORY, info.id), command, { actor: `connection:${info.id}` })).then(
-      () => connection.send({ event: 'welcome', data: { peer_id: info.id, codec: info.codec, protocol: 1 } }),
+    const recorded = this.track(runtime.execute(streamId(CONNECTION_CATEGORY, info.id), command, { actor: `connection:${info.id}` })).then(
+      () => {
+        this.opening.delete(connection);
+        connection.send({ event: 'welcome', data: this.resumptions.welcome(connection) });
+      },
       (error: unknown) => {
+        this.opening.delete(connection);
         logger.error({ err: error, connectionId: info.id }, 'could not record connection; closing it');
         connection.close(DISCONNECT.internal);
       },
     );
+    // Held only until committed: an idle socket keeps no promise.
+    this.opening.set(connection, recorded);
   }
 
-  closed(connection: ClientConnection, code: number, reason: string): void {
+  /**
+   * The socket `socketConnection` was opened on has closed. The connection it wrote for (itself,
+   * or since a resume the one it carries) is detached when it can be resumed: authenticated,
+   * resume on, not shutting down, and the socket was lost rather than ended on purpose (a cut:
+   * 1006; or the server's close that keeps the session: 4008, 4408). Otherwise it ends.
+   */
+  closed(socketConnection: ClientConnection, code: number, reason: string): void {
+    const connection = socketConnection.handedTo ?? socketConnection;
+    // The late close of a socket a resume replaced: the connection lives on elsewhere.
+    if (!connection.socketLost) return;
+    if (this.resumable(connection, code)) this.detach(connection, code, reason);
+    else this.end(connection, code, reason);
+  }
+
+  private resumable(connection: ClientConnection, code: number): boolean {
+    if (this.stopping || this.deps.config.resumeWindowSeconds === 0 || connection.resumeSecret === undefined) return false;
+    if (this.open.get(connection.id) !== connection) return false;
+    const kind = connection.principal.kind;
+    if (kind === 'anonymous' || kind === 'mfa-pending') return false;
+    const byServer = connection.endedBy;
+    return byServer ? byServer.keepsSession === true : code === ABNORMAL_CLOSURE;
+  }
+
+  /** Keeps `connection` without a socket until its window ends (or a resume takes it over). */
+  private detach(connection: ClientConnection, code: number, reason: string): void {
+    const { clock, config, scheduler } = this.deps;
+    const now = clock.now();
+    connection.detach(this.detachedSink(connection));
+    this.releaseSlot(connection);
+    const until = now + config.resumeWindowSeconds * 1000;
+    this.detachments.set(connection, { code, reason, until, resuming: false });
+    scheduler.at(windowKey(connection.id), until, () => this.windowEnded(connection));
+    this.record(connection, { type: 'DetachConnection', code, reason, framesIn: connection.framesIn, framesOut: connection.framesOut, until, now });
+    for (const listener of this.detachedListeners) listener(connection);
+  }
+
+  /** Where a detached connection writes: nowhere, and a `close` of it (a disabled user) ends it for real. */
+  private detachedSink(connection: ClientConnection): SocketSink {
+    return { send: () => 1, bufferedAmount: () => 0, end: (code, reason) => this.end(connection, code, reason) };
+  }
+
+  private windowEnded(connection: ClientConnection): void {
+    const detachment = this.detachments.get(connection);
+    if (!detachment || detachment.resuming) return;
+    this.resumptions.ended(connection, 'expired');
+    this.end(connection, detachment.code, `not resumed within ${this.deps.config.resumeWindowSeconds} s`);
+  }
+
+  /**
+   * The connection's end: modules hear of it (`onClosed`), and it is recorded. Idempotent: a
+   * socket can be closed by the peer and by shutdown in the same moment.
+   */
+  private end(connection: ClientConnection, code: number, reason: string): void {
+    connection.closed = true;
     const { info } = connection;
-    if (!this.open.delete(info.id)) return;
-    if (this.recorded.delete(connection)) this.perAddress.leave(info.remoteAddress);
+    if (this.open.get(info.id) !== connection) return;
+    this.open.delete(info.id);
+    if (this.detachments.delete(connection)) this.deps.scheduler.cancel(windowKey(info.id));
+    this.releaseSlot(connection);
     this.deps.scheduler.cancel(deadlineKey(info.id));
     for (const listener of this.closedListeners) {
       const work = listener(connection);
       if (work instanceof Promise) this.track(work).catch((error: unknown) => this.deps.logger.error({ err: error, connectionId: info.id }, 'connection close reaction failed'));
     }
-    const command: CloseConnection = {
-      type: 'CloseConnection',
-      code,
-      reason,
-      framesIn: connection.framesIn,
-      framesOut: connection.framesOut,
-      now: this.deps.clock.now(),
-    };
-    this.track(this.deps.runtime.execute(streamId(CONNECTION_CATEGORY, info.id), command, { actor: `connection:${info.id}` })).catch(
-      (error: unknown) => this.deps.logger.error({ err: error, connectionId: info.id }, 'could not record connection close'),
-    );
+    this.record(connection, { type: 'CloseConnection', code, reason, framesIn: connection.framesIn, framesOut: connection.framesOut, now: this.deps.clock.now() });
   }
 
-  /** Closes every socket with 1001 (shutdown) and waits for what is in flight. */
+  private releaseSlot(connection: ClientConnection): void {
+    const address = this.slots.get(connection);
+    if (address === undefined) return;
+    this.slots.delete(connection);
+    this.perAddress.leave(address);
+  }
+
+  /** Closes every socket with 1001 (shutdown), ends detached connections, and waits for what is in flight. */
   async closeAll(): Promise<void> {
+    this.stopping = true;
     for (const connection of this.open.values()) connection.close(DISCONNECT.shuttingDown);
     await Promise.allSettled([...this.inFlight]);
   }
 
   /**
-   * Connections the log still shows open died with the last process (sockets do not
-   * survive a restart): they are closed as unclean, so the audit trail has an end for every
+   * Connections the log still shows open (or detached) died with the last process (sockets do
+   * not survive a restart): they are closed as unclean, so the audit trail has an end for every
    * connection. Returns how many.
    */
   async closeStale(): Promise<number> {
@@ -202,6 +325,72 @@ export class Connections {
     return stale.length;
   }
 
+  /** What resume.ts may do with the connections here. */
+  private sessions(): ResumeSessions {
+    return {
+      get: (id) => this.open.get(id),
+      opening: (connection) => this.opening.get(connection),
+      detachment: (connection) => this.detachments.get(connection),
+      detachedCount: () => this.detachments.size,
+      hold: (connection) => {
+        const detachment = this.detachments.get(connection);
+        if (detachment) {
+          detachment.resuming = true;
+          this.deps.scheduler.cancel(windowKey(connection.id));
+          return 'detached';
+        }
+        // Still attached: the client noticed the cut before the server. Its old socket goes now.
+        connection.releaseSocket(DISCONNECT.resumedElsewhere, this.detachedSink(connection));
+        this.releaseSlot(connection);
+        this.detachments.set(connection, { code: DISCONNECT.resumedElsewhere.code, reason: DISCONNECT.resumedElsewhere.reason, until: this.deps.clock.now(), resuming: true });
+        return 'attached';
+      },
+      unhold: (connection, logShows) => {
+        const detachment = this.detachments.get(connection);
+        if (!detachment || connection.closed) return;
+        if (logShows === 'detached') {
+          // Nothing was recorded: the window goes on where it was.
+          detachment.resuming = false;
+          this.deps.scheduler.at(windowKey(connection.id), detachment.until, () => this.windowEnded(connection));
+          return;
+        }
+        // The log shows it open (resumed, or still on the socket just replaced): detached again, a whole window.
+        this.detachments.delete(connection);
+        this.detach(connection, ABNORMAL_CLOSURE, 'resume not completed');
+      },
+      end: (connection, code, reason) => this.end(connection, code, reason),
+      handOver: (connection, carrier) => {
+        this.detachments.delete(connection);
+        connection.attach(carrier);
+        // The carrier's socket and its per-address slot are the connection's now; modules never heard of the carrier.
+        const address = this.slots.get(carrier);
+        this.slots.delete(carrier);
+        if (address !== undefined) this.slots.set(connection, address);
+        this.open.delete(carrier.id);
+        this.deps.scheduler.cancel(deadlineKey(carrier.id));
+        const now = this.deps.clock.now();
+        this.record(carrier, {
+          type: 'CloseConnection',
+          code: 1000,
+          reason: `resumed connection ${connection.id}`,
+          framesIn: carrier.framesIn,
+          framesOut: carrier.framesOut,
+          resumedConnection: connection.id,
+          now,
+        });
+        for (const listener of this.resumedListeners) listener(connection);
+      },
+      execute: (connection, command) => this.track(this.deps.runtime.execute(streamId(CONNECTION_CATEGORY, connection.id), command, { actor: `connection:${connection.id}` })),
+    };
+  }
+
+  private record(connection: ClientConnection, command: ConnectionCommand): void {
+    const { id } = connection;
+    this.track(this.deps.runtime.execute(streamId(CONNECTION_CATEGORY, id), command, { actor: `connection:${id}` })).catch((error: unknown) =>
+      this.deps.logger.error({ err: error, connectionId: id, command: command.type }, 'could not record connection change'),
+    );
+  }
+
   private track<T>(promise: Promise<T>): Promise<T> {
     this.inFlight.add(promise);
     const forget = () => this.inFlight.delete(promise);
@@ -211,3 +400,4 @@ export class Connections {
 }
 
 const deadlineKey = (connectionId: string) => `auth-deadline:${connectionId}`;
+const windowKey = (connectionId: string) => `resume-window:${connectionId}`;

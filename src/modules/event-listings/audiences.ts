@@ -5,6 +5,13 @@ import type { Connections } from '../connections/index.js';
 const NOBODY: ReadonlySet<ClientConnection> = new Set();
 
 /**
+ * Told when a connection newly joins, or leaves, an event's audience (presence counts users
+ * from these). Called after the change, synchronously, from inside a join, a leave, a close or
+ * an event's deletion: a listener must not throw, and must not join or leave itself.
+ */
+export type AudienceListener = (eventId: string, connection: ClientConnection) => void;
+
+/**
  * Which connections are "on" an event: those that asked for it (`consumer_event_get {id}`, or
  * the itineraries module's `consumer_itinerary_get`), so pushes about the event
  * (`consumer_itinerary_update`) reach them and nobody else.
@@ -13,12 +20,15 @@ const NOBODY: ReadonlySet<ClientConnection> = new Set();
  * closes (Connections.onClosed), an event's audience goes when its last member leaves or the
  * event is deleted. Bounds: a connection is on at most `perConnection` events (past it the one
  * it joined or re-joined longest ago is dropped), so one socket cannot grow the maps without
- * limit by asking for event after event.
+ * limit by asking for event after event. Every membership that starts or ends, however it
+ * ends, is told to the `onJoined` / `onLeft` listeners (presence counts from them).
  */
 export class EventAudiences {
   private readonly byEvent = new Map<string, Set<ClientConnection>>();
   /** Per connection, its events in join order (a re-join moves one to the end): the eviction order. */
   private readonly byConnection = new Map<ClientConnection, Set<string>>();
+  private readonly joinedListeners: AudienceListener[] = [];
+  private readonly leftListeners: AudienceListener[] = [];
 
   constructor(
     connections: Pick<Connections, 'onClosed'>,
@@ -28,6 +38,16 @@ export class EventAudiences {
   ) {
     if (!Number.isInteger(perConnection) || perConnection < 1) throw new RangeError('eventSubscriptionsPerConnection must be a positive integer');
     connections.onClosed((connection) => this.leaveAll(connection));
+  }
+
+  /** Hears each new membership (a re-join of an event the connection is on is not one). */
+  onJoined(listener: AudienceListener): void {
+    this.joinedListeners.push(listener);
+  }
+
+  /** Hears each membership that ends: a leave, an eviction past the bound, a close, a deleted event. */
+  onLeft(listener: AudienceListener): void {
+    this.leftListeners.push(listener);
   }
 
   /**
@@ -56,6 +76,7 @@ export class EventAudiences {
       if (oldest === undefined) break;
       this.leave(oldest, connection);
     }
+    this.told(this.joinedListeners, eventId, connection);
     return true;
   }
 
@@ -65,6 +86,7 @@ export class EventAudiences {
     if (!events?.delete(eventId)) return false;
     if (events.size === 0) this.byConnection.delete(connection);
     this.removeMember(eventId, connection);
+    this.told(this.leftListeners, eventId, connection);
     return true;
   }
 
@@ -73,7 +95,10 @@ export class EventAudiences {
     const events = this.byConnection.get(connection);
     if (!events) return;
     this.byConnection.delete(connection);
-    for (const eventId of events) this.removeMember(eventId, connection);
+    for (const eventId of events) {
+      this.removeMember(eventId, connection);
+      this.told(this.leftListeners, eventId, connection);
+    }
   }
 
   /** Empties the event's audience (it was deleted: nothing will be pushed about it again). */
@@ -86,6 +111,8 @@ export class EventAudiences {
       events?.delete(eventId);
       if (events?.size === 0) this.byConnection.delete(connection);
     }
+    // After the whole audience is gone: a listener's push about the event reaches nobody.
+    for (const connection of members) this.told(this.leftListeners, eventId, connection);
   }
 
   /** The connections on the event now (a live view: copy it before awaiting while iterating). */
@@ -115,6 +142,10 @@ export class EventAudiences {
   /** Sizes of the two indexes, for metrics and for the tests that check nothing leaks. */
   get size(): { events: number; connections: number } {
     return { events: this.byEvent.size, connections: this.byConnection.size };
+  }
+
+  private told(listeners: readonly AudienceListener[], eventId: string, connection: ClientConnection): void {
+    for (const listener of listeners) listener(eventId, connection);
   }
 
   private removeMember(eventId: string, connection: ClientConnection): void {

@@ -57,6 +57,11 @@ export interface IdentityApi {
   oauth: OAuthService;
   keyRing: KeyRing;
   tokens: TokenService;
+  /**
+   * Told after a socket's principal changed by signing in or out (authorize, login, mfa,
+   * a guest ticket, logout), so modules that count who is where (presence) recount it then.
+   */
+  onPrincipalChanged(listener: (connection: ClientConnection) => void): void;
 }
 
 /** The invitations module's event for a removed participant (data: invitationId, itemId, email, revokedAt). */
@@ -102,15 +107,31 @@ export const identityModule = defineModule<IdentityDependencies, IdentityApi, Cl
       addToIndex(socketsByHolder, holder, connection);
       holderOfSocket.set(connection, holder);
     };
+    const principalListeners: ((connection: ClientConnection) => void)[] = [];
+    const principalChanged = (connection: ClientConnection) => {
+      for (const listener of principalListeners) {
+        try {
+          listener(connection);
+        } catch (error) {
+          logger.warn({ err: error }, 'a principal-change listener failed');
+        }
+      }
+    };
     const bindToUser = (connection: ClientConnection, userId: string) => {
       bind(connection, `user:${userId}`);
       // Disabled between the token check and now: do not let the socket slip through.
       if (!identity.userActive(userId)) connection.close(DISCONNECT.userDisabled);
+      else principalChanged(connection);
     };
     const bindToGuest = (connection: ClientConnection, invitationId: string) => {
       bind(connection, `invitation:${invitationId}`);
       // Removed between the token check and now (while the session was appended): same.
       if (guests?.isRevoked(invitationId) === true) connection.close(DISCONNECT.userDisabled, PARTICIPANT_REMOVED);
+      else principalChanged(connection);
+    };
+    const signedOut = (connection: ClientConnection) => {
+      unbind(connection);
+      principalChanged(connection);
     };
     const closeAll = (holder: string, detail?: string) => {
       // A copy: a close may run the onClosed unbind while we iterate.
@@ -147,8 +168,8 @@ export const identityModule = defineModule<IdentityDependencies, IdentityApi, Cl
     };
 
     return {
-      api: { identity, oauth, keyRing, tokens },
-      topics: identityTopics({ identity, runtime, config, guests, boundToUser: bindToUser, boundToGuest: bindToGuest, unboundFromUser: unbind }),
+      api: { identity, oauth, keyRing, tokens, onPrincipalChanged: (listener) => void principalListeners.push(listener) },
+      topics: identityTopics({ identity, runtime, config, guests, boundToUser: bindToUser, boundToGuest: bindToGuest, unboundFromUser: signedOut }),
       routes: [...identityRoutes(identity, clock, config), ...oauthRoutes(oauth, { secureCookies: config.ssl, logger })],
       processors: [socketCloser],
       // Clients of the `oauthClients` config key; a bad entry stops the start, not a half-started gateway.

@@ -98,6 +98,36 @@ function publicQuestions(questions: PollConfiguration['questions']): JsonObject[
 }
 
 /**
+ * An item's configuration as every attendee may see it (consumer reads, joins, pushes): a
+ * poll's questions through the same whitelist as its join (no answer keys), a call's
+ * participant criteria (invitees' addresses, domains, groups) and participant list left out,
+ * an rtmp item's ingest URL (`broadcast`, where the crew publishes) left out. Everything else
+ * as stored; admins read the whole configuration.
+ */
+export function publicConfiguration(type: string, configuration: JsonObject): JsonObject {
+  switch (type) {
+    case 'poll': {
+      const questions = Array.isArray(configuration.questions) ? configuration.questions : undefined;
+      if (!questions) return configuration;
+      // Stored configurations were checked on write; one that no longer fits shows no questions rather than its keys.
+      const parsed = ITEM_CONFIGURATIONS.poll.safeParse(configuration);
+      return { ...configuration, questions: parsed.success ? publicQuestions(parsed.data.questions) : [] };
+    }
+    case 'webrtc':
+    case 'zoom': {
+      const { criteria: _criteria, participants: _participants, ...rest } = configuration;
+      return rest;
+    }
+    case 'rtmp': {
+      const { broadcast: _broadcast, ...rest } = configuration;
+      return rest;
+    }
+    default:
+      return configuration;
+  }
+}
+
+/**
  * A stored configuration read with its type's schema: it was checked when written, so this
  * only restores its type (cheap: configurations are small). One that no longer fits (a
  * schema tightened since) is an operator's problem, not the client's: INTERNAL.

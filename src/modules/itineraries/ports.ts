@@ -13,7 +13,7 @@ export interface ItineraryEventsPort {
 export interface ItineraryAudiencePort {
   join(eventId: string, connection: ClientConnection): void;
   /** Sends the frame to every connection of the event's audience; returns how many it reached. */
-  push(eventId: string, frame: { event: string; data: unknown }): number;
+  push(eventId: string, frame: { event: string; data: unknown; seq?: number }): number;
 }
 
 /** An item as another module's join extension sees it (a read-model record, dates epoch ms). */
@@ -29,13 +29,20 @@ export interface JoinedItem {
 }
 
 /**
- * What a module that runs an item type adds to `consumer_{type}_get {id}` (chat history, a
+ * What a module that runs an item type adds to `consumer_{type}_get {id, ...}` (chat history, a
  * poll's live question, a call's state, a stream's status): called after the item was found,
  * its event admitted and its criteria met, with the answer built so far. Its fields are
  * merged into the join answer; it may also put the connection in the item's audience.
  * A throw (an AppError) refuses the join. Registered per type at wiring (app/modules.ts).
  */
-export type JoinExtension = (request: { client: ClientConnection; item: JoinedItem; now: number; answer: Record<string, unknown> }) => Promise<Record<string, unknown>> | Record<string, unknown>;
+export type JoinExtension = (request: {
+  client: ClientConnection;
+  item: JoinedItem;
+  now: number;
+  answer: Record<string, unknown>;
+  /** The join's data as its topic's schema let it through (consumerItemGetOf: chat paging). */
+  data: Readonly<Record<string, unknown>>;
+}) => Promise<Record<string, unknown>> | Record<string, unknown>;
 
 /** The join extensions by item type; `video` covers `vod` too. Filled after every module exists. */
 export type JoinExtensions = Partial<Record<string, JoinExtension>>;
@@ -64,11 +71,13 @@ export interface ItemModulePorts {
     userTypeOf(eventId: string, userId: string): 'audience' | 'actor' | 'crew' | 'chief';
   };
   /** Who is on an event (asked for it): `members(eventId)`, `push(eventId, frame)`, `join`, `leave`. */
-  audiences: Pick<import('../event-listings/index.js').EventAudiences, 'members' | 'push' | 'join' | 'leave' | 'eventsOf'>;
+  audiences: Pick<import('../event-listings/index.js').EventAudiences, 'members' | 'push' | 'join' | 'leave' | 'eventsOf' | 'onJoined' | 'onLeft'>;
   /** Items as the itineraries read model holds them; undefined when unknown or removed. */
   items: { get(itemId: string): JoinedItem | undefined };
   /** Users as identity holds them, for names in answers and pushes; undefined when unknown. */
   users: { get(userId: string): { userId: string; username: string; organisationId: string | null; groups: readonly string[]; active: boolean } | undefined };
   /** Signs and verifies the gateway's tokens (identity's TokenService). */
   tokens: import('../../auth/tokens.js').TokenService;
+  /** Told after a socket signed in or out (identity's onPrincipalChanged). */
+  onPrincipalChanged(listener: (connection: ClientConnection) => void): void;
 }

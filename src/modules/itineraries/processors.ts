@@ -31,7 +31,7 @@ export function itineraryProcessors({ itineraries, audiences }: ItineraryProcess
         }
         for (const [itineraryId, { eventId, seq }] of touched) {
           const itinerary = itineraries.itinerary(itineraryId) ?? { id: itineraryId, deleted: true };
-          audiences.push(eventId, { event: ITINERARY_PUSHES.update, data: { event: eventId, itinerary, seq } });
+          audiences.push(eventId, { event: ITINERARY_PUSHES.update, data: { event: eventId, itinerary, seq }, seq });
         }
       },
     },

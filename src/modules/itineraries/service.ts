@@ -15,7 +15,7 @@ import {
   type JsonObject,
 } from './domain/index.js';
 import type { ItineraryEventsPort } from './ports.js';
-import { storedConfiguration } from './join.js';
+import { publicConfiguration, storedConfiguration } from './join.js';
 import type { ItemRecord, ItineraryDirectory, ItineraryRecord } from './projection.js';
 
 /** Who issues a change and what ties its answers together; `now` defaults to the clock (the CLI's calls). */
@@ -64,7 +64,15 @@ export interface Change<View> {
   view: View;
 }
 
-export const itemView = (item: ItemRecord): ItemView => ({
+/**
+ * Who a view is for. `operator`: admin reads and the answers of admin commands, everything as
+ * stored. `public`: consumer reads, joins and pushes, which every attendee gets: a quiz's answer
+ * keys, a call's participant criteria (invitees' addresses) and an rtmp item's ingest URL stay
+ * out (publicConfiguration).
+ */
+export type ViewAudience = 'operator' | 'public';
+
+export const itemView = (item: ItemRecord, audience: ViewAudience = 'public'): ItemView => ({
   id: item.itemId,
   itinerary: item.itineraryId,
   event: item.eventId,
@@ -74,10 +82,10 @@ export const itemView = (item: ItemRecord): ItemView => ({
   start_date: formatExtreamDateTime(item.startDate),
   end_date: formatExtreamDateTime(item.endDate),
   order: item.order,
-  configuration: item.configuration,
+  configuration: audience === 'operator' ? item.configuration : publicConfiguration(item.type, item.configuration),
 });
 
-export const itineraryView = (itinerary: ItineraryRecord, items: readonly ItemRecord[]): ItineraryView => ({
+export const itineraryView = (itinerary: ItineraryRecord, items: readonly ItemRecord[], audience: ViewAudience = 'public'): ItineraryView => ({
   id: itinerary.itineraryId,
   event: itinerary.eventId,
   name: itinerary.name,
@@ -85,7 +93,7 @@ export const itineraryView = (itinerary: ItineraryRecord, items: readonly ItemRe
   start_date: formatExtreamDateTime(itinerary.startDate),
   end_date: formatExtreamDateTime(itinerary.endDate),
   data: itinerary.data,
-  items: items.map(itemView),
+  items: items.map((item) => itemView(item, audience)),
 });
 
 export interface ItineraryInput {
@@ -192,7 +200,7 @@ export class Itineraries {
       },
       context,
     );
-    return { position: result.events.at(-1)?.position, view: itemView(this.requireItem(itemId)) };
+    return { position: result.events.at(-1)?.position, view: itemView(this.requireItem(itemId), 'operator') };
   }
 
   async updateItem(itemId: string, changes: ItemChanges, context: ChangeContext): Promise<Change<ItemView>> {
@@ -200,7 +208,7 @@ export class Itineraries {
     // The update names no type: its configuration is checked against the stored item's.
     const checked: ItemChanges = changes.configuration === undefined ? changes : { ...changes, configuration: this.configurationFor(item.type, changes.configuration) };
     const result = await this.run(item.itineraryId, { type: 'UpdateItem', itemId, changes: checked, now: this.now(context) }, context);
-    return { position: result.events.at(-1)?.position, view: itemView(this.requireItem(itemId)) };
+    return { position: result.events.at(-1)?.position, view: itemView(this.requireItem(itemId), 'operator') };
   }
 
   async removeItem(itemId: string, context: ChangeContext): Promise<Change<DeletedView>> {
@@ -210,9 +218,9 @@ export class Itineraries {
   }
 
   /** One itinerary with its items, or undefined when unknown or deleted. */
-  itinerary(itineraryId: string): ItineraryView | undefined {
+  itinerary(itineraryId: string, audience: ViewAudience = 'public'): ItineraryView | undefined {
     const itinerary = this.deps.directory.itinerary(itineraryId);
-    return itinerary && itineraryView(itinerary, this.deps.directory.itemsOf(itineraryId));
+    return itinerary && itineraryView(itinerary, this.deps.directory.itemsOf(itineraryId), audience);
   }
 
   /**
@@ -222,7 +230,9 @@ export class Itineraries {
    * the views they get. The version is the read model's own, in the append's transaction, so
    * a read after a commit never sees the view from before it.
    */
-  itinerariesOfEvent(eventId: string): readonly ItineraryView[] {
+  itinerariesOfEvent(eventId: string, audience: ViewAudience = 'public'): readonly ItineraryView[] {
+    // Operators' reads are rare: built each time; the cache holds what attendees read.
+    if (audience === 'operator') return this.buildItinerariesOfEvent(eventId, audience);
     const version = this.deps.directory.eventVersion(eventId);
     const cached = this.eventViews.get(eventId);
     if (cached && cached.version === version) {
@@ -238,23 +248,23 @@ export class Itineraries {
     return views;
   }
 
-  private buildItinerariesOfEvent(eventId: string): ItineraryView[] {
+  private buildItinerariesOfEvent(eventId: string, audience: ViewAudience = 'public'): ItineraryView[] {
     const items = new Map<string, ItemRecord[]>();
     for (const item of this.deps.directory.itemsOfEvent(eventId)) {
       const list = items.get(item.itineraryId);
       if (list) list.push(item);
       else items.set(item.itineraryId, [item]);
     }
-    return this.deps.directory.byEvent(eventId).map((itinerary) => itineraryView(itinerary, items.get(itinerary.itineraryId) ?? []));
+    return this.deps.directory.byEvent(eventId).map((itinerary) => itineraryView(itinerary, items.get(itinerary.itineraryId) ?? [], audience));
   }
 
-  item(itemId: string): ItemView | undefined {
+  item(itemId: string, audience: ViewAudience = 'public'): ItemView | undefined {
     const item = this.deps.directory.item(itemId);
-    return item && itemView(item);
+    return item && itemView(item, audience);
   }
 
-  itemsOf(itineraryId: string): ItemView[] {
-    return this.deps.directory.itemsOf(itineraryId).map(itemView);
+  itemsOf(itineraryId: string, audience: ViewAudience = 'public'): ItemView[] {
+    return this.deps.directory.itemsOf(itineraryId).map((item) => itemView(item, audience));
   }
 
   private requireItinerary(itineraryId: string, path: string): ItineraryRecord {
@@ -269,8 +279,9 @@ export class Itineraries {
     return item;
   }
 
+  /** The answer of an admin command: the operator's view. */
   private viewOf(itineraryId: string): ItineraryView {
-    const view = this.itinerary(itineraryId);
+    const view = this.itinerary(itineraryId, 'operator');
     // The projection is inline: after the commit the read model holds the itinerary.
     if (!view) throw notFound('id', 'unknown itinerary');
     return view;

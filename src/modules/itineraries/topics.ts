@@ -4,7 +4,7 @@ import { SERVICE_TOPICS, type Permission } from '../../protocol/topics/extream.j
 import {
   ITEM_TYPES,
   ITINERARY_TOPICS,
-  consumerItemGet,
+  consumerItemGetOf,
   consumerItineraryGet,
   itemCreate,
   itemDelete,
@@ -117,11 +117,11 @@ export function itineraryTopics({ itineraries, directory, access, events, audien
       if (data.id !== undefined) {
         const itinerary = requireItinerary(data.id, 'id');
         requirePermission(client, itinerary.organisationId, 'view_itinerary');
-        return { response: itineraries.itinerary(data.id) };
+        return { response: itineraries.itinerary(data.id, 'operator') };
       }
       const event = requireEvent(data.event!, 'event');
       requirePermission(client, event.organisation_id, 'view_itinerary');
-      const list = itineraries.itinerariesOfEvent(data.event!);
+      const list = itineraries.itinerariesOfEvent(data.event!, 'operator');
       return { response: list, meta: { items: list.length } };
     }),
     admin(ITINERARY_TOPICS.itineraryUpdate, itineraryUpdate, async ({ client, data: { id, data }, context }) => {
@@ -159,11 +159,11 @@ export function itineraryTopics({ itineraries, directory, access, events, audien
       if (data.id !== undefined) {
         const item = requireItem(data.id);
         requirePermission(client, item.organisationId, 'view_item');
-        return { response: itineraries.item(data.id) };
+        return { response: itineraries.item(data.id, 'operator') };
       }
       const itinerary = requireItinerary(data.itinerary!, 'itinerary');
       requirePermission(client, itinerary.organisationId, 'view_item');
-      const list = itineraries.itemsOf(data.itinerary!);
+      const list = itineraries.itemsOf(data.itinerary!, 'operator');
       return { response: list, meta: { items: list.length } };
     }),
     admin(ITINERARY_TOPICS.itemUpdate, itemUpdate, async ({ client, data: { id, data }, context }) => {
@@ -225,8 +225,9 @@ export function itineraryTopics({ itineraries, directory, access, events, audien
   const itemGets = ITEM_TYPES.map((type) =>
     consumer(
       ITINERARY_TOPICS.consumerItemGet[type],
-      consumerItemGet,
-      async (client, { id }, now) => {
+      consumerItemGetOf(type),
+      async (client, data, now) => {
+        const { id } = data;
         const item = requireItem(id);
         const event = requireEvent(item.eventId, 'id');
         const guest = client.principal.kind === 'guest';
@@ -236,7 +237,7 @@ export function itineraryTopics({ itineraries, directory, access, events, audien
         requireCriteria(client.principal, item, access);
         const base = await joinItem(item, { subject: subjectOf(client), now }, join);
         const extend = joinExtensions[item.type === 'vod' ? 'video' : item.type];
-        const answer = extend ? { ...base, ...(await extend({ client, item, now, answer: base })) } : base;
+        const answer = extend ? { ...base, ...(await extend({ client, item, now, answer: base, data })) } : base;
         // The event's audience hears of all its itineraries' changes: not a guest's business.
         if (!guest) audiences.join(item.eventId, client);
         return { response: { item: itineraries.item(id), join: answer }, meta: { requiresLogin: !event.public } };

@@ -1,8 +1,32 @@
+import { configInt as int } from '../../core/index.js';
+
 /**
- * Configuration keys of polls, spread into the one config schema (src/app/config.ts); each is
- * also `SWITCHYARD_<KEY>`.
+ * Configuration keys of polls (PROTOCOL.md section 8), spread into the one config schema
+ * (src/app/config.ts); each is also `SWITCHYARD_<KEY>` (pollResultsPushMs:
+ * SWITCHYARD_POLL_RESULTS_PUSH_MS).
  */
-export const pollsConfigShape = {};
+export const pollsConfigShape = {
+  /**
+   * At most one results push (`consumer_poll_answer`) per question in this many milliseconds:
+   * a thousand answers a second become ten pushes to the audience, not a thousand. A question's
+   * close is pushed at once. 0 pushes once per commit batch.
+   */
+  pollResultsPushMs: int(0, 60_000).default(100),
+  /** How long a question of a `timed` poll stays open when it has no `time` of its own. */
+  pollTimedDefaultSeconds: int(1, 86_400).default(30),
+  /** Longest free-text answer (a survey question without answers), in characters. */
+  pollFreeTextMaxLength: int(1, 10_000).default(1000),
+  /** Questions one poll may ask in its life. */
+  pollMaxQuestions: int(1, 10_000).default(200),
+  /** Polls one connection follows at once (as audience or operator); past it, the one joined longest ago is dropped. */
+  pollSubscriptionsPerConnection: int(1, 1000).default(16),
+};
 
 /** The slice of the gateway's config the polls module reads. */
-export type PollsConfig = object;
+export interface PollsConfig {
+  readonly pollResultsPushMs: number;
+  readonly pollTimedDefaultSeconds: number;
+  readonly pollFreeTextMaxLength: number;
+  readonly pollMaxQuestions: number;
+  readonly pollSubscriptionsPerConnection: number;
+}

@@ -2,21 +2,56 @@ import type { ClientConnection } from '../../edge/index.js';
 import { defineModule } from '../../runtime/index.js';
 import type { ItemModulePorts } from '../itineraries/index.js';
 import type { PresenceConfig } from './config.js';
+import { presenceAggregate } from './domain/index.js';
+import { presenceProcessors } from './processors.js';
+import { PresenceVisibility, presenceProjection } from './projection.js';
+import { PresenceRoster } from './roster.js';
+import { presenceTopics } from './topics.js';
 
 export { presenceConfigShape, type PresenceConfig } from './config.js';
+export { presenceProjection, PresenceVisibility } from './projection.js';
+export { PresenceRoster } from './roster.js';
+export { displayName } from './views.js';
+export { PRESENCE_CATEGORY, PRESENCE_EVENT_TYPES, presenceAggregate, isPresenceEvent, type PresenceEvent } from './domain/index.js';
 
 export interface PresenceDependencies extends ItemModulePorts {
   config: PresenceConfig;
 }
 
-export type PresenceApi = object;
+export interface PresenceApi {
+  roster: PresenceRoster;
+  visibility: PresenceVisibility;
+}
 
-/** Who is online at an event (PROTOCOL.md section 8): online users, visibility, join and leave pushes. */
+/**
+ * Who is online at an event (PROTOCOL.md section 8): counted from the event audiences' joins
+ * and leaves, listed by `consumer_online_users`, announced with `consumer_online_join` /
+ * `consumer_online_leave`; whether a user is seen is their choice, kept on `presence-<userId>`.
+ */
 export const presenceModule = defineModule<PresenceDependencies, PresenceApi, ClientConnection>({
   name: 'presence',
-  aggregates: [],
-  projections: [],
-  create() {
-    return { api: {} };
+  aggregates: [presenceAggregate],
+  projections: [presenceProjection],
+  create({ runtime, store, access, events, audiences, users, logger, config, onPrincipalChanged }) {
+    const visibility = new PresenceVisibility(store.readModels);
+    const roster = new PresenceRoster({ audiences, events, users, visibility });
+    // The roster runs inside joins, leaves and closes of other modules: a fault of its own is
+    // logged, never thrown into them.
+    const guarded = (what: string, run: () => void) => {
+      try {
+        run();
+      } catch (error) {
+        logger.error({ err: error }, `presence: ${what} failed`);
+      }
+    };
+    audiences.onJoined((eventId, connection) => guarded('a join', () => roster.joined(eventId, connection)));
+    audiences.onLeft((eventId, connection) => guarded('a leave', () => roster.left(eventId, connection)));
+    // Signed in or out on a socket already on events: counted (or uncounted) at once, not at its next join.
+    onPrincipalChanged((connection) => guarded('a sign-in', () => roster.reconcile(connection)));
+    return {
+      api: { roster, visibility },
+      topics: presenceTopics({ runtime, access, events, audiences, roster, onlineUsersMax: config.onlineUsersMax }),
+      processors: presenceProcessors(roster),
+    };
   },
 });

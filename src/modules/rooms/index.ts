@@ -57,7 +57,7 @@ export const roomsModule = defineModule<RoomsDependencies, { service: RoomHost }
     scheduler?.every('rooms.evict-idle', idleEviction.sweepIntervalMs, (now) => runtime.evictIdle(ROOM_CATEGORY, now, idleEviction));
     return {
       api: { service: host },
-      topics: roomTopics({ host, relay, joinFrames, config }),
+      topics: roomTopics({ host, members, relay, joinFrames, config }),
       routes: [demoPageRoute()],
       processors: roomProcessors({ members, host, joinFrames, connection }),
       fastPath: (client, bytes, now, fail) => relay.fromJsonText(client, bytes, now, fail),

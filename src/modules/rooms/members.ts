@@ -18,6 +18,8 @@ export class RoomMembers {
   private readonly byRoom = new Map<string, Map<string, ClientConnection>>();
   /** Rooms by peer, to leave them all when its socket closes. */
   private readonly roomsByPeer = new Map<string, Set<string>>();
+  /** The item of each open call room (RoomCreated's tag): a guest of that item may use it. */
+  private readonly itemByRoom = new Map<string, string>();
 
   /** `connection(id)`: this gateway's open socket of a peer, if it has one. */
   constructor(private readonly connection: (peerId: string) => ClientConnection | undefined) {}
@@ -30,6 +32,11 @@ export class RoomMembers {
   /** Whether this gateway hosts the room (it is open and was opened or joined here). */
   hosts(room: string): boolean {
     return this.byRoom.has(room);
+  }
+
+  /** The item whose call the open room runs, if it is a call's room. */
+  itemOf(room: string): string | undefined {
+    return this.itemByRoom.get(room);
   }
 
   /** The rooms the peer is in or waiting for. */
@@ -54,6 +61,14 @@ export class RoomMembers {
         const owner = this.connection(event.data.owner.peerId);
         this.byRoom.set(room, new Map(owner ? [[owner.id, owner]] : []));
         addToIndex(this.roomsByPeer, event.data.owner.peerId, room);
+        if (event.data.itemId !== undefined) this.itemByRoom.set(room, event.data.itemId);
+        return;
+      }
+      case 'MemberAdmitted': {
+        const members = this.byRoom.get(room);
+        const joiner = this.connection(event.data.peerId);
+        if (members && joiner) members.set(joiner.id, joiner);
+        addToIndex(this.roomsByPeer, event.data.peerId, room);
         return;
       }
       case 'JoinRequested':
@@ -75,6 +90,7 @@ export class RoomMembers {
       case 'RoomClosed':
         for (const peerId of this.byRoom.get(room)?.keys() ?? []) removeFromIndex(this.roomsByPeer, peerId, room);
         this.byRoom.delete(room);
+        this.itemByRoom.delete(room);
         return;
       case 'OwnerChanged':
       case 'MemberBanned':

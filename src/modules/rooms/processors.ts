@@ -1,4 +1,4 @@
-import type { ClientConnection } from '../../edge/index.js';
+import { sendToAll, type ClientConnection } from '../../edge/index.js';
 import type { Processor } from '../../runtime/index.js';
 import { isRoomEvent, userKeyOf, type RecordedRoomEvent } from './domain/index.js';
 import type { JoinRequestFrames } from './join-frames.js';
@@ -22,12 +22,21 @@ export interface RoomProcessorDependencies {
 export function roomProcessors(deps: RoomProcessorDependencies): Processor[] {
   const { members, host, joinFrames } = deps;
 
-  const pushToMembers = (room: string, event: string, data: unknown, except?: string): void => {
-    for (const [peerId, connection] of members.of(room) ?? []) if (peerId !== except) connection.send({ event, data });
+  /**
+   * One push to the room's members but `except`, encoded once per wire format. Every push here
+   * comes from a committed event and carries its position as `seq` (PROTOCOL.md section 11): a
+   * member cut and resuming gets the ones it missed.
+   */
+  const pushToMembers = (room: string, event: string, data: unknown, seq: number, except?: string): void => {
+    const current = members.of(room);
+    if (!current) return;
+    const recipients = except === undefined ? current.values() : [...current].filter(([peerId]) => peerId !== except).map(([, connection]) => connection);
+    sendToAll(recipients, { event, data, seq });
   };
 
   const react = (event: RecordedRoomEvent): void => {
     const room = event.data.room;
+    const seq = event.position;
     switch (event.type) {
       case 'RoomCreated':
         members.apply(event);
@@ -36,7 +45,7 @@ export function roomProcessors(deps: RoomProcessorDependencies): Processor[] {
         members.apply(event);
         const current = members.of(room);
         const data = { room, peer_id: event.data.peerId, payload: event.data.payload };
-        for (const owner of host.state(room).context.owners) current?.get(owner)?.send({ event: 'room-join-request', data });
+        for (const owner of host.state(room).context.owners) current?.get(owner)?.send({ event: 'room-join-request', data, seq });
         return;
       }
       case 'JoinApproved': {
@@ -46,9 +55,15 @@ export function roomProcessors(deps: RoomProcessorDependencies): Processor[] {
         const peers = [...before.keys()];
         members.apply(event);
         const id = joinFrames.take(room, joiner.id);
-        joiner.send({ event: 'room-join-accept', data: { room, peer_id: joiner.id, peers, payload: event.data.payload }, id });
+        joiner.send({ event: 'room-join-accept', data: { room, peer_id: joiner.id, peers, payload: event.data.payload }, id, seq });
         const requestPayload = host.state(room).context.members.find((member) => member.peerId === joiner.id)?.payload ?? null;
-        pushToMembers(room, 'room-user-join', { room, peer_id: joiner.id, payload: requestPayload }, joiner.id);
+        pushToMembers(room, 'room-user-join', { room, peer_id: joiner.id, payload: requestPayload }, seq, joiner.id);
+        return;
+      }
+      case 'MemberAdmitted': {
+        // The admitted connection hears of its room from whoever admitted it (the call's push, with the peers).
+        members.apply(event);
+        pushToMembers(room, 'room-user-join', { room, peer_id: event.data.peerId, payload: event.data.payload }, seq, event.data.peerId);
         return;
       }
       case 'JoinRejected': {
@@ -58,6 +73,7 @@ export function roomProcessors(deps: RoomProcessorDependencies): Processor[] {
             event: 'room-join-reject',
             data: { room, peer_id: event.data.peerId, message: `join ${event.data.reason}`, code: 'FORBIDDEN' },
             id,
+            seq,
           });
         }
         members.apply(event);
@@ -65,22 +81,22 @@ export function roomProcessors(deps: RoomProcessorDependencies): Processor[] {
       }
       case 'MemberLeft':
         members.apply(event);
-        pushToMembers(room, 'room-user-leave', { room, peer_id: event.data.peerId });
+        pushToMembers(room, 'room-user-leave', { room, peer_id: event.data.peerId }, seq);
         return;
       case 'OwnerChanged':
-        pushToMembers(room, 'room-owner-change', { room, peer_id: event.data.peerId });
+        pushToMembers(room, 'room-owner-change', { room, peer_id: event.data.peerId }, seq);
         return;
       case 'MemberBanned':
         for (const [peerId, connection] of members.of(room) ?? []) {
           // The connection's own key: the room's state already shows the member gone.
-          if (userKeyOf(connection.principal, peerId) === event.data.userKey) connection.send({ event: 'room-banned', data: { room, until: event.data.until } });
+          if (userKeyOf(connection.principal, peerId) === event.data.userKey) connection.send({ event: 'room-banned', data: { room, until: event.data.until }, seq });
         }
         return;
       case 'RoomUpdated':
-        pushToMembers(room, 'room-updated', { room, user_data: event.data.userData });
+        pushToMembers(room, 'room-updated', { room, user_data: event.data.userData }, seq);
         return;
       case 'RoomClosed':
-        if (event.data.reason !== 'empty') pushToMembers(room, 'room-closed', { room, reason: event.data.reason });
+        if (event.data.reason !== 'empty') pushToMembers(room, 'room-closed', { room, reason: event.data.reason }, seq);
         members.apply(event);
         return;
     }

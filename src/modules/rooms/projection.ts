@@ -29,6 +29,7 @@ export const roomsProjection: Projection = {
             created_at = excluded.created_at, closed_reason = NULL`).run(event.data.room, event.data.owner.peerId, event.data.createdAt);
         return;
       case 'JoinApproved':
+      case 'MemberAdmitted':
         statement(db, 'room:join', 'UPDATE rooms SET members = members + 1 WHERE room = ?').run(event.data.room);
         return;
       case 'MemberLeft':

@@ -126,11 +126,11 @@ export class Relay {
   private deliver(connection: ClientConnection, kind: RelayKind, room: string, to: string, payloadBytes: number, now: number): ClientConnection {
     this.spendBudget(connection, kind, now);
     // The fast path is off the topic pipeline and its guest gate. A guest can only have
-    // joined its own call's room (room-join-request admits no other), so membership alone
-    // already keeps it there; this one property check also covers a socket that joined a
-    // room as a user and then authorized as a guest, and costs others nothing.
+    // joined its own item's rooms (room-join-request admits no other; a call admits only its
+    // item's guests), so membership alone already keeps it there; this check also covers a
+    // socket that joined a room as a user and then authorized as a guest, and costs others nothing.
     const principal = connection.principal;
-    if (principal.kind === 'guest' && room !== principal.room) throw new AppError('FORBIDDEN', 'a guest may only join the item it was invited to', { reason: 'unauthorized' });
+    if (principal.kind === 'guest' && room !== principal.room && this.members.itemOf(room) !== principal.itemId) throw new AppError('FORBIDDEN', 'a guest may only join the item it was invited to', { reason: 'unauthorized' });
     const members = this.members.of(room);
     const target = members?.get(to);
     if (!target || !members!.has(connection.id)) throw new AppError('FORBIDDEN', 'relays go only between members of the same room');

@@ -1,10 +1,10 @@
 import type { Clock } from '../../core/index.js';
-import type { EventMetadata } from '../../core/index.js';
-import { streamId } from '../../core/index.js';
+import type { EventMetadata, Principal } from '../../core/index.js';
+import { isAppError, streamId } from '../../core/index.js';
 import type { ClientConnection } from '../../edge/index.js';
 import type { ActorRuntime, CommandResult } from '../../runtime/index.js';
 import type { GatewayRoomHost } from '../grid/index.js';
-import { ROOM_CATEGORY, type RoomCommand, type RoomContext, type roomMachine } from './domain/index.js';
+import { ROOM_CATEGORY, userKeyOf, type LeaveReason, type RoomCommand, type RoomContext, type roomMachine } from './domain/index.js';
 import type { RoomMembers } from './members.js';
 
 export interface RoomHostDependencies {
@@ -37,6 +37,45 @@ export class RoomHost {
 
   isHosted(room: string): boolean {
     return this.deps.members.hosts(room);
+  }
+
+  // ---- what a call does with its room (the calls module decides who is in) ----
+
+  /**
+   * Lets the connection into the call's room, opening it (tagged with the item) when it is not
+   * open; resolves once committed, when the relay already knows the member (the membership
+   * index follows the commit before the appender hears of it). Idempotent for a member.
+   */
+  async admit(room: string, connection: { id: string; principal: Principal }, call: { itemId: string; payload: unknown; by: string; now: number }, metadata: EventMetadata): Promise<void> {
+    const command: RoomCommand = {
+      type: 'AdmitMember',
+      room,
+      itemId: call.itemId,
+      peerId: connection.id,
+      userKey: userKeyOf(connection.principal, connection.id),
+      payload: call.payload,
+      by: call.by,
+      now: call.now,
+    };
+    await this.execute(room, command, metadata);
+  }
+
+  /** Takes the peer out of the room (a no-op when it is not in it); its members hear `room-user-leave`. */
+  async remove(room: string, peerId: string, reason: LeaveReason, metadata: EventMetadata): Promise<void> {
+    await this.execute(room, { type: 'Leave', peerId, reason }, metadata);
+  }
+
+  /** Closes the room wherever it was opened (its members hear `room-closed`); false when it is not open. */
+  async closeIfOpen(room: string, reason: string, by: string): Promise<boolean> {
+    if (!this.state(room).open) return false;
+    try {
+      await this.execute(room, { type: 'CloseRoom', reason, by, now: this.deps.clock.now() }, { actor: by });
+      return true;
+    } catch (error) {
+      // Emptied and closed by its last leave meanwhile: closed either way.
+      if (isAppError(error) && error.code === 'NOT_FOUND') return false;
+      throw error;
+    }
   }
 
   // ---- operator actions: act at once on rooms this gateway hosts ----

@@ -20,12 +20,14 @@ import { defineTopic, type AnyTopic, type GuestPrincipal, type RejectStyle } fro
 import type { RoomsConfig } from './config.js';
 import { userKeyOf, type RoomCommand } from './domain/index.js';
 import type { JoinRequestFrames } from './join-frames.js';
+import type { RoomMembers } from './members.js';
 import { assertPayloadFits, jsonBytes, type Relay } from './relay.js';
 import type { RoomHost } from './room-host.js';
 import { requireRoomSession } from './session.js';
 
 export interface RoomTopicDependencies {
   host: RoomHost;
+  members: Pick<RoomMembers, 'itemOf'>;
   relay: Relay;
   joinFrames: JoinRequestFrames;
   config: RoomsConfig;
@@ -40,12 +42,16 @@ const authorize = (client: ClientConnection, data: unknown): void => {
 };
 
 /**
- * A guest (PROTOCOL.md section 9) may use its call's room and no other: request to join it
+ * A guest (PROTOCOL.md section 9) may use its item's room and no other: request to join it
  * (its owner still approves), leave it, relay to its members, and answer join requests should
  * ownership pass to it (the longest-present member becomes owner). Creating a room is the
  * host's: a guest arriving first waits for the host, as any joiner of an unknown room is told to.
+ * The rooms of its item's calls (named by each call's instance) are its item's too.
  */
-const ownRoomOfGuest = (principal: GuestPrincipal, data: { room: string }): boolean => data.room === principal.room;
+const guestGate =
+  (members: Pick<RoomMembers, 'itemOf'>) =>
+  (principal: GuestPrincipal, data: { room: string }): boolean =>
+    data.room === principal.room || members.itemOf(data.room) === principal.itemId;
 
 /** The room the refused frame named, when it named one as a string (even an invalid one). */
 const roomNamed = (data: unknown): string | undefined => (isPlainObject(data) && typeof data.room === 'string' ? data.room : undefined);
@@ -75,7 +81,9 @@ const joinReject: RejectStyle = {
  * anyone hears of them, and what members hear comes from the committed events (processors.ts).
  * What a topic answers directly is its own receipt: the accept of a create, `result` frames.
  */
-export function roomTopics({ host, relay, joinFrames, config }: RoomTopicDependencies): AnyTopic<ClientConnection>[] {
+export function roomTopics({ host, members, relay, joinFrames, config }: RoomTopicDependencies): AnyTopic<ClientConnection>[] {
+  const ownRoomOfGuest = guestGate(members);
+
   /** `payload` limited by its size as JSON; an absent one is recorded as null. */
   const checkedPayload = (payload: unknown): unknown => {
     if (payload === undefined) return null;

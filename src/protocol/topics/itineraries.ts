@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { chatJoin } from './chat.js';
 import { byIdData, commandPayload, extreamDateTime, extreamDescription, extreamId, extreamName, freeData } from './extream.js';
 
 /**
@@ -287,6 +288,14 @@ export const consumerItineraryGet = z
   .refine((value) => (value.id === undefined) !== (value.event === undefined), { message: 'names an itinerary id or an event, one of the two', path: ['id'] });
 
 export const consumerItemGet = byIdData;
+
+/**
+ * The data of `consumer_{type}_get`: `{id}`, and for chat and forum items the page of their
+ * chat to answer with (chat.ts `chatJoin`: before, limit, parent).
+ */
+export function consumerItemGetOf(type: ItemType): typeof consumerItemGet | typeof chatJoin {
+  return type === 'chat' || type === 'forum' ? chatJoin : consumerItemGet;
+}
 
 export type ItineraryCreate = z.infer<typeof itineraryCreate>;
 export type ItineraryUpdate = z.infer<typeof itineraryUpdate>;

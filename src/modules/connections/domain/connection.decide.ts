@@ -8,6 +8,7 @@ export type ConnectionSnapshot = SnapshotFrom<typeof connectionMachine>;
 
 /** Checks a command against the connection's state and returns the events it causes. */
 export function decideConnection(command: ConnectionCommand, snapshot: ConnectionSnapshot): ConnectionEvent[] {
+  const { context } = snapshot;
   switch (command.type) {
     case 'OpenConnection': {
       const event: ConnectionEvent = {
@@ -20,13 +21,44 @@ export function decideConnection(command: ConnectionCommand, snapshot: Connectio
           userAgent: command.userAgent,
           origin: command.origin,
           openedAt: command.now,
+          ...(command.node === undefined ? {} : { node: command.node }),
         },
       };
       if (!snapshot.can(event)) throw new AppError('CONFLICT', 'connection was already opened');
       return [event];
     }
+    case 'DetachConnection': {
+      const event: ConnectionEvent = {
+        type: 'ConnectionDetached',
+        data: {
+          connectionId: context.connectionId ?? '',
+          code: command.code,
+          reason: command.reason,
+          framesIn: command.framesIn,
+          framesOut: command.framesOut,
+          detachedAt: command.now,
+          until: command.until,
+        },
+      };
+      if (!snapshot.can(event)) throw new AppError('CONFLICT', 'only an open connection with its socket can be detached');
+      return [event];
+    }
+    case 'ResumeConnection': {
+      const event: ConnectionEvent = {
+        type: 'ConnectionResumed',
+        data: {
+          connectionId: context.connectionId ?? '',
+          carrier: command.carrier,
+          remoteAddress: command.remoteAddress,
+          since: command.since,
+          replacedSocket: command.replacedSocket,
+          resumedAt: command.now,
+        },
+      };
+      if (!snapshot.can(event)) throw new AppError('CONFLICT', 'a closed connection cannot be resumed');
+      return [event];
+    }
     case 'CloseConnection': {
-      const { context } = snapshot;
       const event: ConnectionEvent = {
         type: 'ConnectionClosed',
         data: {
@@ -38,6 +70,7 @@ export function decideConnection(command: ConnectionCommand, snapshot: Connectio
           framesIn: command.framesIn,
           framesOut: command.framesOut,
           closedAt: command.now,
+          ...(command.resumedConnection === undefined ? {} : { resumedConnection: command.resumedConnection }),
         },
       };
       // Closing twice is a no-op rather than an error: a socket can be closed by the peer

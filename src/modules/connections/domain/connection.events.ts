@@ -10,6 +10,37 @@ export interface ConnectionOpenedData {
   userAgent: string | null;
   origin: string | null;
   openedAt: number;
+  /**
+   * The gateway process that opened it (its resume tokens name it): a token naming an earlier
+   * process of this log is from before a restart (PROTOCOL.md section 11). Absent in events
+   * written before resume existed.
+   */
+  node?: string;
+}
+
+/** The socket was lost; the connection stays, resumable until `until` (PROTOCOL.md section 11). */
+export interface ConnectionDetachedData {
+  connectionId: string;
+  /** How the socket ended: 1006 for a cut, or the server's session-keeping close (4008, 4408). */
+  code: number;
+  reason: string;
+  framesIn: number;
+  framesOut: number;
+  detachedAt: number;
+  until: number;
+}
+
+/** A new socket took the connection over: the connection (and its peer_id) lives on there. */
+export interface ConnectionResumedData {
+  connectionId: string;
+  /** The connection the new socket opened as; its stream ends with ConnectionClosed naming this one. */
+  carrier: string;
+  remoteAddress: string;
+  /** The last seq the client had seen, and how many kept pushes were replayed after it. */
+  since: number;
+  /** True when the connection still had its old socket (the client noticed the cut first): that socket was closed with 4509. */
+  replacedSocket: boolean;
+  resumedAt: number;
 }
 
 export interface ConnectionClosedData {
@@ -17,15 +48,19 @@ export interface ConnectionClosedData {
   codec: Codec;
   code: number;
   reason: string;
-  /** true when the gateway found the connection open at start: it died with the process. */
+  /** true when the gateway found the connection open (or detached) at start: it died with the process. */
   unclean: boolean;
   framesIn: number;
   framesOut: number;
   closedAt: number;
+  /** On a resuming socket's own connection: the connection it resumed (its socket lives on as that one's). */
+  resumedConnection?: string;
 }
 
 export type ConnectionEvent =
   | { type: 'ConnectionOpened'; data: ConnectionOpenedData }
+  | { type: 'ConnectionDetached'; data: ConnectionDetachedData }
+  | { type: 'ConnectionResumed'; data: ConnectionResumedData }
   | { type: 'ConnectionClosed'; data: ConnectionClosedData };
 
 export const CONNECTION_CATEGORY = 'connection';
@@ -36,5 +71,7 @@ export const CONNECTION_CATEGORY = 'connection';
  */
 export const CONNECTION_EVENT_TYPES = Object.keys({
   ConnectionOpened: true,
+  ConnectionDetached: true,
+  ConnectionResumed: true,
   ConnectionClosed: true,
 } satisfies Record<ConnectionEvent['type'], true>) as readonly ConnectionEvent['type'][];

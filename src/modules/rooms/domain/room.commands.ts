@@ -6,6 +6,8 @@ export type RoomCommand =
   | { type: 'RequestJoin'; peerId: string; userKey: string; payload: unknown; now: number }
   | { type: 'ApproveJoin'; by: string; peerId: string; payload: unknown; now: number }
   | { type: 'RejectJoin'; by: string; peerId: string }
+  /** A call's room: the call decided who is in; opens the room (tagged with its item) when it is not open. */
+  | { type: 'AdmitMember'; room: string; itemId: string; peerId: string; userKey: string; payload: unknown; by: string; now: number }
   | { type: 'Leave'; peerId: string; reason: LeaveReason }
   | { type: 'BanUser'; userKey: string; until: number | null; by: string; now: number }
   | { type: 'UpdateRoom'; userData: number[]; by: string }

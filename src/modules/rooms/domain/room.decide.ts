@@ -30,6 +30,24 @@ function leave(context: RoomContext, peerIds: string[], reason: LeaveReason, by:
   return events;
 }
 
+/**
+ * A call lets a connection into its room (PROTOCOL.md section 8): no request, no owner's
+ * approval, as the call's own rules (ringing, capacity, operators) decided it; bans still hold.
+ * The first member opens the room, tagged with the call's item, so a room that is open for
+ * anything else (a room of section 5 someone named like the call) is never taken over.
+ */
+function admit(command: Extract<RoomCommand, { type: 'AdmitMember' }>, snapshot: RoomSnapshot): RoomEvent[] {
+  const { context } = snapshot;
+  const { room, itemId, peerId, userKey, payload, by, now } = command;
+  if (activeBan(context, userKey, now)) throw new AppError('FORBIDDEN', 'you are banned from this room');
+  if (!snapshot.matches('open')) {
+    return [{ type: 'RoomCreated', data: { room, owner: { peerId, userKey, payload, joinedAt: now }, createdAt: now, itemId } }];
+  }
+  if (context.itemId !== itemId) throw new AppError('CONFLICT', `room "${room}" is open for something else`);
+  if (context.members.some((member) => member.peerId === peerId)) return [];
+  return [{ type: 'MemberAdmitted', data: { room, peerId, userKey, payload, by, joinedAt: now } }];
+}
+
 export function decideRoom(command: RoomCommand, snapshot: RoomSnapshot): RoomEvent[] {
   const { context } = snapshot;
   const open = snapshot.matches('open');
@@ -45,6 +63,7 @@ export function decideRoom(command: RoomCommand, snapshot: RoomSnapshot): RoomEv
       },
     ];
   }
+  if (command.type === 'AdmitMember') return admit(command, snapshot);
   if (!open) {
     if (command.type === 'Leave') return [];
     throw new AppError('NOT_FOUND', 'no such room');
@@ -53,6 +72,8 @@ export function decideRoom(command: RoomCommand, snapshot: RoomSnapshot): RoomEv
   const isMember = (peerId: string) => context.members.some((member) => member.peerId === peerId);
   switch (command.type) {
     case 'RequestJoin': {
+      // A call's room holds whom the call let in; its owners do not approve strangers into it.
+      if (context.itemId !== null) throw new AppError('FORBIDDEN', "this room is a call's: join it through its item (consumer_webrtc_start or _accept)");
       if (activeBan(context, command.userKey, command.now)) throw new AppError('FORBIDDEN', 'you are banned from this room');
       if (isMember(command.peerId)) throw new AppError('CONFLICT', 'already a member of this room');
       if (context.pending.some((request) => request.peerId === command.peerId)) return [];

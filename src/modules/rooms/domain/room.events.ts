@@ -15,9 +15,12 @@ export interface RoomMember {
 }
 
 export type RoomEvent =
-  | { type: 'RoomCreated'; data: { room: string; owner: RoomMember; createdAt: number } }
+  /** `itemId`: the room of a call on that item (calls module), whose members the call admits; absent for rooms of section 5. */
+  | { type: 'RoomCreated'; data: { room: string; owner: RoomMember; createdAt: number; itemId?: string } }
   | { type: 'JoinRequested'; data: { room: string; peerId: string; userKey: string; payload: unknown; requestedAt: number } }
   | { type: 'JoinApproved'; data: { room: string; peerId: string; by: string; payload: unknown; joinedAt: number } }
+  /** Let in by whoever runs the room (a call's host decides who is in), without a request or an owner's approval. */
+  | { type: 'MemberAdmitted'; data: { room: string; peerId: string; userKey: string; payload: unknown; by: string; joinedAt: number } }
   | { type: 'JoinRejected'; data: { room: string; peerId: string; by: string; reason: 'rejected' | 'withdrawn' | 'room closed' } }
   | { type: 'MemberLeft'; data: { room: string; peerId: string; reason: LeaveReason } }
   | { type: 'OwnerChanged'; data: { room: string; peerId: string } }
@@ -40,6 +43,7 @@ export const ROOM_EVENT_TYPES: ReadonlySet<string> = new Set(
     JoinRequested: true,
     JoinApproved: true,
     JoinRejected: true,
+    MemberAdmitted: true,
     MemberLeft: true,
     OwnerChanged: true,
     MemberBanned: true,

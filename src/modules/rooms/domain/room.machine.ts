@@ -11,9 +11,11 @@ export interface RoomContext {
   /** Bans outlive a room's closing and the process: a room reopened under the same name keeps them. */
   bans: { userKey: string; until: number | null }[];
   userData: number[] | null;
+  /** The item whose call this room runs (its members are the call's); null for rooms of section 5. */
+  itemId: string | null;
 }
 
-const emptyRoom = { owners: [] as string[], members: [] as RoomMember[], pending: [] as RoomContext['pending'], userData: null };
+const emptyRoom = { owners: [] as string[], members: [] as RoomMember[], pending: [] as RoomContext['pending'], userData: null, itemId: null as string | null };
 
 /** A room's evolve: closed (or never opened) -> open -> closed, and open again under the same name. */
 export const roomMachine = setup({
@@ -39,6 +41,7 @@ export const roomMachine = setup({
             room: event.data.room,
             owners: [event.data.owner.peerId],
             members: [event.data.owner],
+            itemId: event.data.itemId ?? null,
           })),
         },
       },
@@ -61,6 +64,11 @@ export const roomMachine = setup({
               ],
             };
           }),
+        },
+        MemberAdmitted: {
+          actions: assign(({ context, event }) => ({
+            members: [...context.members, { peerId: event.data.peerId, userKey: event.data.userKey, payload: event.data.payload, joinedAt: event.data.joinedAt }],
+          })),
         },
         JoinRejected: {
           actions: assign(({ context, event }) => ({ pending: context.pending.filter((entry) => entry.peerId !== event.data.peerId) })),
