@@ -43,7 +43,7 @@ const VALID = { loadMax: 0.85, otherMax: 0.1, stealMax: 0.05 };
 const TARGET_DELIVERY_RATIO = 2;
 const PUSH = 'consumer_chat_receive';
 /** The organiser posts back to back: the per-user chat rate (a flood guard) would refuse it. */
-const GATEWAY_ENV = { SWITCHYARD_CHAT_MESSAGES_PER_SECOND: '100000' };
+const GATEWAY_ENV = { SWITCHYARD_CHAT_MESSAGES_PER_SECOND: '10000', SWITCHYARD_CHAT_MESSAGE_BURST: '10000' };
 const log = (line) => console.error(`[chat-fanout] ${line}`);
 
 assertBuilt();

@@ -114,7 +114,16 @@ export class WalCheckpointer {
     opened: async () => {
       if (Atomics.load(this.gateWord, 0) === 1) {
         const wait = Atomics.waitAsync(this.gateWord, 0, 1, GATE_TIMEOUT_MS);
-        if (wait.async) await wait.value;
+        if (!wait.async) return;
+        // Atomics.waitAsync does not keep the event loop alive: a process whose only work left
+        // is appends held at the gate (a CLI command, a bench's last acks) would exit with them
+        // unanswered. A timer over the wait's bound holds it.
+        const keepAlive = setTimeout(() => undefined, GATE_TIMEOUT_MS + 100);
+        try {
+          await wait.value;
+        } finally {
+          clearTimeout(keepAlive);
+        }
         return;
       }
       // Over the limit but the worker has not noticed yet: look again after its next poll.

@@ -49,7 +49,10 @@ describe('poll answers and group commit', () => {
     expect(answerCommits.length).toBeLessThanOrEqual(Math.ceil(PEOPLE / 100));
     expect(Object.fromEntries(directory.counts(ITEM, '0'))).toEqual({ 0: PEOPLE / 2, 1: PEOPLE / 2 });
     expect(directory.question(ITEM, '0')?.responses).toBe(PEOPLE);
-    // No actor stays behind for any of them.
+    // Each person's answers actor stays while they answer (no rebuild per answer); an idle sweep drops them.
+    expect(runtime.streams('poll_answers')).toHaveLength(PEOPLE);
+    runtime.evictIdle('poll_answers', 0, { idleMs: 1 });
+    runtime.evictIdle('poll_answers', 10, { idleMs: 1 });
     expect(runtime.streams('poll_answers')).toEqual([]);
   });
 });

@@ -20,6 +20,10 @@ export const pollsConfigShape = {
   pollMaxQuestions: int(1, 10_000).default(200),
   /** Polls one connection follows at once (as audience or operator); past it, the one joined longest ago is dropped. */
   pollSubscriptionsPerConnection: int(1, 1000).default(16),
+  /** A person's answers actor not used this long is dropped (reloaded from the log at their next answer). */
+  pollAnswerActorIdleSeconds: int(1, 86_400).default(300),
+  /** Answers actors kept at most after a sweep (one per person and poll answering), least recently used first out. */
+  pollAnswerActorsMax: int(1, 10_000_000).default(50_000),
 };
 
 /** The slice of the gateway's config the polls module reads. */
@@ -29,4 +33,6 @@ export interface PollsConfig {
   readonly pollFreeTextMaxLength: number;
   readonly pollMaxQuestions: number;
   readonly pollSubscriptionsPerConnection: number;
+  readonly pollAnswerActorIdleSeconds: number;
+  readonly pollAnswerActorsMax: number;
 }

@@ -3,7 +3,7 @@ import { defineModule } from '../../runtime/index.js';
 import { EventAudiences } from '../event-listings/index.js';
 import type { ItemModulePorts, JoinExtensions } from '../itineraries/index.js';
 import type { PollsConfig } from './config.js';
-import { pollAggregate, pollAnswersAggregate } from './domain/index.js';
+import { POLL_ANSWERS_CATEGORY, pollAggregate, pollAnswersAggregate } from './domain/index.js';
 import { PollPushes, PollTimers } from './processors.js';
 import { PollDirectory, pollsProjection } from './projection.js';
 import { PollReads } from './reads.js';
@@ -77,10 +77,13 @@ export const pollsModule = defineModule<PollsDependencies, PollsApi, ClientConne
     const reads = new PollReads({ directory, answerer });
     const pushes = new PollPushes({ consumers, operators, directory, polls, scheduler, clock, config, answerer });
     const timers = new PollTimers({ polls, directory, scheduler, logger });
+    // Answers actors stay while people answer; idle ones go, so the audience of last week's poll holds none.
+    const answerActors = { idleMs: config.pollAnswerActorIdleSeconds * 1000, maxActors: config.pollAnswerActorsMax };
+    scheduler.every('polls.evict-idle-answers', Math.min(60_000, answerActors.idleMs), (now) => runtime.evictIdle(POLL_ANSWERS_CATEGORY, now, answerActors));
     return {
       api: { polls, directory, joinExtensions: { poll: pollJoinExtension({ polls, reads, consumers }) }, audiences: { consumers, operators } },
       topics: pollTopics({ polls, reads, access, events, consumers, operators, maxTextLength: config.pollFreeTextMaxLength }),
-      processors: [pushes.processor(), timers.processor()],
+      processors: [pushes.processor(), timers.processor(), polls.itemChangesProcessor()],
       start: () => ({ pollTimersArmed: timers.resume() }),
     };
   },

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { AppError, type EventMetadata } from '../../core/index.js';
 import { ITEM_CONFIGURATIONS, type PollConfiguration } from '../../protocol/topics/itineraries.js';
 import { POLL_REFERENCE, type NewPollQuestion } from '../../protocol/topics/polls.js';
-import type { ActorRuntime } from '../../runtime/index.js';
+import type { ActorRuntime, Processor } from '../../runtime/index.js';
 import type { JoinedItem } from '../itineraries/index.js';
 import type { PollsConfig } from './config.js';
 import {
@@ -83,20 +83,58 @@ function addedQuestion(question: NewPollQuestion, askedSoFar: number): PollQuest
   };
 }
 
+/** Poll items kept parsed (Polls.cached). */
+const CACHED_POLL_ITEMS = 1000;
+
 /**
  * Polls on poll items (PROTOCOL.md section 8): questions open and close on the poll's stream
  * (`poll-<itemId>`), answers go to each person's stream (`poll_answers-<itemId>-<user>`),
  * checked against the poll's state in memory.
  */
 export class Polls {
+  /**
+   * Poll items as last read, by id: every answer names its poll, and reading the item (a JSON
+   * parse of its configuration) and checking it against the poll schema each time took half the
+   * gateway's CPU at 1,000 answers/s (bench/RESULTS.md). Dropped when the item changes
+   * (`itemChanged`, from the log); bounded, the least recently used going first.
+   */
+  private readonly cached = new Map<string, PollItem>();
+
   constructor(private readonly deps: PollsServiceDependencies) {}
 
   /** The poll item, or NOT_FOUND / BAD_REQUEST naming `id`. */
   pollItem(itemId: string): PollItem {
+    const cached = this.cached.get(itemId);
+    if (cached) {
+      this.cached.delete(itemId);
+      this.cached.set(itemId, cached);
+      return cached;
+    }
     const item = this.deps.items.get(itemId);
     if (!item) throw fieldError('NOT_FOUND', 'id', 'unknown item');
     if (item.type !== 'poll') throw fieldError('BAD_REQUEST', 'id', `item ${itemId} is of type ${item.type}, not poll`);
-    return this.pollOf(item);
+    const poll = this.pollOf(item);
+    this.cached.set(itemId, poll);
+    if (this.cached.size > CACHED_POLL_ITEMS) this.cached.delete(this.cached.keys().next().value!);
+    return poll;
+  }
+
+  /**
+   * Forgets the cached item when the itineraries module records a change of it (ItemUpdated,
+   * ItemRemoved, known here by name and `data.itemId` only: the log is how modules talk).
+   */
+  itemChangesProcessor(): Processor {
+    return {
+      name: 'polls.item-changes',
+      startFrom: 'now',
+      canHandle: (event) => event.type === 'ItemUpdated' || event.type === 'ItemRemoved',
+      handle: (events) => {
+        for (const event of events) {
+          const itemId = (event.data as { itemId?: unknown }).itemId;
+          if (typeof itemId === 'string') this.cached.delete(itemId);
+        }
+      },
+    };
   }
 
   /** A poll item's configuration, read as the poll reads it. */

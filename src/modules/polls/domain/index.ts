@@ -28,8 +28,9 @@ export const pollAnswersAggregate: AggregateDefinition<typeof pollAnswersMachine
   category: POLL_ANSWERS_CATEGORY,
   machine: pollAnswersMachine,
   decide: decidePollAnswer,
-  // A person answers a poll a few times: their stream (a handful of events) is read when an
-  // answer comes and dropped after it, so a thousand-strong audience holds no actors.
+  // Loaded at a person's first answer and kept while they answer: rebuilding the stream for
+  // every answer cost a third of the gateway's CPU on a 100-question quiz (bench/RESULTS.md).
+  // The polls module sweeps idle ones (pollAnswerActorIdleSeconds, pollAnswerActorsMax), so a
+  // large audience does not hold its actors after the poll.
   rebuildAtStart: false,
-  keepInMemory: false,
 };
