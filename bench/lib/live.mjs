@@ -6,6 +6,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import WebSocket from 'ws';
 import { REPO, cpuShares, fmt } from './system.mjs';
 
 export const sorted = (list) => [...list].sort((a, b) => a - b);
@@ -173,4 +174,26 @@ export function evaluateFanOut(label, report, valid) {
     loadBound,
     valid: problems.length === 0, problems,
   };
+}
+
+/** A native /ws client for a bench's seeding: answers by id, an Extream command's result (not its receipt); `expect` the status, or it rejects. */
+export async function seedClient(port) {
+  const socket = new WebSocket(`ws://127.0.0.1:${port}/ws`, { perMessageDeflate: false });
+  await new Promise((resolve, reject) => (socket.once('open', resolve), socket.once('error', reject)));
+  const pending = new Map();
+  socket.on('message', (data) => {
+    const frame = JSON.parse(data.toString());
+    const waiter = frame.id === undefined ? undefined : pending.get(frame.id);
+    if (!waiter || frame.data?.status === 202) return;
+    pending.delete(frame.id);
+    waiter(frame);
+  });
+  let nextId = 1;
+  const ask = (event, data, expect) =>
+    new Promise((resolve, reject) => {
+      const id = nextId++;
+      pending.set(id, (frame) => (expect !== undefined && frame.data?.status !== expect ? reject(new Error(`${event} answered ${JSON.stringify(frame).slice(0, 400)}`)) : resolve(frame)));
+      socket.send(JSON.stringify({ event, data, id }));
+    });
+  return { ask, close: () => socket.close() };
 }

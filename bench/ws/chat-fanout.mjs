@@ -24,9 +24,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import WebSocket from 'ws';
 import { assertBuilt, fmt, machineInfo, revision, ticksPerSecond, uptimeLine, watchdog } from '../lib/system.mjs';
-import { evaluateFanOut, fileDescriptorLimit, pinnedChildren, pushHistogram, sendLoopFromHistogram, socketIoSendLoops } from '../lib/live.mjs';
+import { evaluateFanOut, fileDescriptorLimit, pinnedChildren, pushHistogram, seedClient, sendLoopFromHistogram, socketIoSendLoops } from '../lib/live.mjs';
 
 const DEFAULTS = { attendees: 10_000, messages: 100, 'warmup-messages': 5, 'server-core': 0, 'load-core': 1 };
 const { values } = parseArgs({
@@ -52,27 +51,6 @@ const { limit: fdLimit, hard: fdHard } = fileDescriptorLimit(S.attendees + 258, 
 watchdog(120 + 2 * (60 + S.attendees / 100 + (S.messages + S.warmupMessages) * 0.5));
 const { startServer, runLoad } = pinnedChildren({ fdLimit, serverCore: S.serverCore, loadCore: S.loadCore });
 
-/** A native /ws client for the seeding: answers by id, the Extream command's result (not its receipt). */
-async function seedClient(port) {
-  const socket = new WebSocket(`ws://127.0.0.1:${port}/ws`, { perMessageDeflate: false });
-  await new Promise((resolve, reject) => (socket.once('open', resolve), socket.once('error', reject)));
-  const pending = new Map();
-  socket.on('message', (data) => {
-    const frame = JSON.parse(data.toString());
-    const waiter = frame.id === undefined ? undefined : pending.get(frame.id);
-    if (!waiter || frame.data?.status === 202) return;
-    pending.delete(frame.id);
-    waiter(frame);
-  });
-  let nextId = 1;
-  const ask = (event, data, expect) =>
-    new Promise((resolve, reject) => {
-      const id = nextId++;
-      pending.set(id, (frame) => (expect !== undefined && frame.data?.status !== expect ? reject(new Error(`${event} answered ${JSON.stringify(frame).slice(0, 400)}`)) : resolve(frame)));
-      socket.send(JSON.stringify({ event, data, id }));
-    });
-  return { ask, close: () => socket.close() };
-}
 
 async function seed(port, username, password) {
   const started = performance.now();

@@ -34,8 +34,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import WebSocket from 'ws';
-import { fileDescriptorLimit, machineChecks, pinnedChildren } from '../lib/live.mjs';
+import { fileDescriptorLimit, machineChecks, pinnedChildren, seedClient } from '../lib/live.mjs';
 import { assertBuilt, fmt, machineInfo, revision, uptimeLine, watchdog } from '../lib/system.mjs';
 
 const DEFAULTS = { users: 100, questions: 100, rate: 1000, seconds: 10, 'server-core': 0, 'load-core': 1 };
@@ -86,27 +85,6 @@ const { limit: fdLimit, hard: fdHard } = fileDescriptorLimit(S.users + 258, S.us
 watchdog(180 + S.users * 0.8 + openQuestions * 0.2 + 2 * (60 + WARMUP_SECONDS + S.seconds + S.users / 20));
 const { startServer, runLoad } = pinnedChildren({ fdLimit, serverCore: S.serverCore, loadCore: S.loadCore, serverScript: 'bench/ws/poll-servers.mjs', loadScript: 'bench/ws/poll-load.mjs' });
 
-/** A native /ws client for the seeding: answers by id, the command's result (not its receipt). */
-async function seedClient(port) {
-  const socket = new WebSocket(`ws://127.0.0.1:${port}/ws`, { perMessageDeflate: false });
-  await new Promise((resolve, reject) => (socket.once('open', resolve), socket.once('error', reject)));
-  const pending = new Map();
-  socket.on('message', (data) => {
-    const frame = JSON.parse(data.toString());
-    const waiter = frame.id === undefined ? undefined : pending.get(frame.id);
-    if (!waiter || frame.data?.status === 202) return;
-    pending.delete(frame.id);
-    waiter(frame);
-  });
-  let nextId = 1;
-  const ask = (event, data, expect) =>
-    new Promise((resolve, reject) => {
-      const id = nextId++;
-      pending.set(id, (frame) => (expect !== undefined && frame.data?.status !== expect ? reject(new Error(`${event} answered ${JSON.stringify(frame).slice(0, 400)}`)) : resolve(frame)));
-      socket.send(JSON.stringify({ event, data, id }));
-    });
-  return { ask, close: () => socket.close() };
-}
 
 const answersOf = (index) => ['Yes', 'No', 'Maybe', 'Pass'].map((text, order) => ({ text: `${text} (${index})`, order }));
 
