@@ -43,6 +43,7 @@ async function start(argv: string[]): Promise<number> {
       certificate: { type: 'string' },
       privatekey: { type: 'string' },
       'log-level': { type: 'string' },
+      cluster: { type: 'string' },
     },
   });
   const config = loadConfig({ flags: values, env: process.env, cwd: process.cwd() });

@@ -14,6 +14,7 @@ import { noticesConfigShape } from '../modules/notices/config.js';
 import { callsConfigShape } from '../modules/calls/config.js';
 import { streamsConfigShape } from '../modules/streams/config.js';
 import { resumeConfigShape } from '../modules/connections/config.js';
+import { clusterConfigShape } from '../cluster/config.js';
 
 const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((value) => value === 'true' || value === '1')]);
 
@@ -233,6 +234,8 @@ export const configSchema = z
     ...streamsConfigShape,
     /** Reconnect and resume (resumeWindowSeconds, resumeBufferPushes, resumeFailuresPerMinutePerAddress): documented in src/modules/connections/config.ts. */
     ...resumeConfigShape,
+    /** The cluster (cluster, clusterUser, clusterPassword, clusterReplicas, ...): documented in src/cluster/config.ts. */
+    ...clusterConfigShape,
   })
   .strict()
   .superRefine((config, context) => {
@@ -252,6 +255,7 @@ const FLAG_KEYS: Readonly<Record<string, keyof ConfigInput>> = {
   certificate: 'certificate',
   privatekey: 'privateKey',
   'log-level': 'logLevel',
+  cluster: 'cluster',
 };
 
 const toEnvName = (key: string): string => `SWITCHYARD_${key.replace(/([A-Z])/g, '_$1').toUpperCase()}`;
@@ -308,6 +312,7 @@ export function loadConfig(sources: ConfigSources = {}): Config {
   Object.freeze(config.allowedOrigins);
   Object.freeze(config.socketIoNamespaces);
   Object.freeze(config.itemHtmlIframeHostnames);
+  Object.freeze(config.cluster);
   return Object.freeze(config);
 }
 

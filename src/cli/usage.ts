@@ -10,7 +10,8 @@ import { ZOOM_DETAILS, ZOOM_USAGE } from './zoom.js';
  * <command> --help` (or `switchyard help <command>`) prints its own group's.
  */
 const COMMAND_USAGES: Readonly<Record<string, string>> = {
-  start: `  start    [--host H] [--port P] [--data DIR] [--config FILE] [--ssl --certificate FILE --privatekey FILE] [--log-level L]`,
+  start: `  start    [--host H] [--port P] [--data DIR] [--config FILE] [--ssl --certificate FILE --privatekey FILE] [--log-level L]
+           [--cluster nats://HOST:4222[,...]]                     -> join a cluster of gateway nodes over NATS JetStream`,
   events: `  events   [--data DIR] [--stream S] [--type A,B] [--after POS] [--limit N] [--follow] [--json]
   events   --types [--json]                                -> the event catalogue: every type, its stream, what it means`,
   replay: `  replay   [--data DIR] [--out FILE] [--json]`,

@@ -13,6 +13,7 @@ const STATUS_TEXT: Record<number, string> = {
   201: 'Created',
   204: 'No Content',
   302: 'Found',
+  304: 'Not Modified',
   400: 'Bad Request',
   401: 'Unauthorized',
   403: 'Forbidden',

@@ -284,7 +284,12 @@ export class SwitchyardClient extends EventSurface {
       // A server without resume answers it with `error` (UNKNOWN_EVENT) on its id.
       if (frame.id !== undefined && frame.id === attempt.resumeId) return this.resumeFailed(attempt, 'unsupported');
     }
-    if (frame.id !== undefined && this.book.answer(frame)) return;
+    if (frame.id !== undefined && this.book.answer(frame)) {
+      // An answer made from a committed event (the joiner's room-join-accept) carries its seq:
+      // seen, so a resume neither asks for it again nor delivers its replay as a push.
+      this.seq.admit(frame);
+      return;
+    }
     if (attempt.phase === 'resuming') attempt.held.push(frame);
     else if (this.seq.admit(frame)) this.deliver(frame);
   }

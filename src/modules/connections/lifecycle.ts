@@ -5,8 +5,10 @@ import { streamId } from '../../core/index.js';
 import { InFlightLimiter, RateLimiter, TokenBucket } from '../../core/index.js';
 import type { ClientConnection, SocketSink } from '../../edge/index.js';
 import type { ActorRuntime, Scheduler } from '../../runtime/index.js';
+import type { ReadModelDatabase } from '../../store/index.js';
+import { openConnections } from './projection.js';
 import type { ResumeConfig } from './config.js';
-import { CONNECTION_CATEGORY, type CloseConnection, type ConnectionCommand, type OpenConnection } from './domain/index.js';
+import { CONNECTION_CATEGORY, type CloseConnection, type ConnectionCommand, type OpenConnection, type connectionMachine } from './domain/index.js';
 import { Resumptions, type ResumeObserver, type ResumeSessions } from './resume.js';
 import { newNodeId } from './resume-token.js';
 
@@ -39,6 +41,12 @@ export interface ConnectionsDependencies {
   config: ConnectionsConfig;
   /** This process's node id in resume tokens; a fresh one per start by default. */
   node?: string;
+  /**
+   * In a cluster (PROTOCOL.md section 12): whether a node (a gateway process) is alive, and
+   * the read models, to find the connections of the nodes that are not. Without it, every
+   * connection the log shows open at start died with the last process.
+   */
+  cluster?: { isLive(node: string): boolean; readModels: ReadModelDatabase };
 }
 
 export type ClosedListener = (connection: ClientConnection) => Promise<unknown> | void;
@@ -140,6 +148,18 @@ export class Connections {
   /** An open connection (attached or detached) by id. */
   get(id: string): ClientConnection | undefined {
     return this.open.get(id);
+  }
+
+  /**
+   * The gateway process holding the connection, as the log shows it (its ConnectionOpened's
+   * `node`): in a cluster, where a relay to a peer on another node goes. Undefined for a
+   * closed or unknown connection. Reads the connection's stream when the socket is not here,
+   * so callers look once per membership, not per relay.
+   */
+  nodeOf(id: string): string | undefined {
+    if (this.open.has(id)) return this.node;
+    const snapshot = this.deps.runtime.read<typeof connectionMachine>(streamId(CONNECTION_CATEGORY, id));
+    return snapshot.status === 'done' || snapshot.value === 'idle' ? undefined : snapshot.context.node;
   }
 
   get size(): number {
@@ -308,21 +328,46 @@ export class Connections {
   /**
    * Connections the log still shows open (or detached) died with the last process (sockets do
    * not survive a restart): they are closed as unclean, so the audit trail has an end for every
-   * connection. Returns how many.
+   * connection. In a cluster only those of nodes that are gone: the others' sockets are alive.
+   * Returns how many.
    */
   async closeStale(): Promise<number> {
-    const stale = this.deps.runtime.streams(CONNECTION_CATEGORY);
+    const cluster = this.deps.cluster;
+    if (cluster) {
+      const stale = openConnections(cluster.readModels).filter(({ node }) => node === null || (node !== this.node && !cluster.isLive(node)));
+      return this.closeUnclean(stale.map((row) => row.connection_id), 'gateway restarted');
+    }
+    const stale = this.deps.runtime.streams(CONNECTION_CATEGORY).map((stream) => stream.slice(CONNECTION_CATEGORY.length + 1));
+    return this.closeUnclean(stale, 'gateway restarted');
+  }
+
+  /**
+   * A cluster node was lost (PROTOCOL.md section 12): its connections are closed as unclean, so
+   * their rooms and audiences end for the members on the nodes that remain. Run by the one
+   * node that won the takeover; idempotent anyway (a closed connection takes no second close).
+   */
+  async closeNodeConnections(node: string): Promise<string[]> {
+    const cluster = this.deps.cluster;
+    if (!cluster || node === this.node) return [];
+    const lost = openConnections(cluster.readModels)
+      .filter((row) => row.node === node)
+      .map((row) => row.connection_id);
+    await this.closeUnclean(lost, 'node lost');
+    return lost;
+  }
+
+  private async closeUnclean(connectionIds: readonly string[], reason: string): Promise<number> {
     const close: CloseConnection = {
       type: 'CloseConnection',
       code: 1006,
-      reason: 'gateway restarted',
+      reason,
       unclean: true,
       framesIn: 0,
       framesOut: 0,
       now: this.deps.clock.now(),
     };
-    await Promise.all(stale.map((stream) => this.deps.runtime.execute(stream, close, { actor: 'system' })));
-    return stale.length;
+    await Promise.all(connectionIds.map((id) => this.deps.runtime.execute(streamId(CONNECTION_CATEGORY, id), close, { actor: 'system' })));
+    return connectionIds.length;
   }
 
   /** What resume.ts may do with the connections here. */

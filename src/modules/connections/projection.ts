@@ -25,15 +25,21 @@ export const connectionsProjection: Projection = {
       close_reason   TEXT,
       unclean        INTEGER,
       frames_in      INTEGER,
-      frames_out     INTEGER
+      frames_out     INTEGER,
+      node           TEXT
     )`);
+    // Logs from before the cluster have the table without the node (PROTOCOL.md section 12):
+    // their open rows are closed at the next start anyway, so no backfill is needed.
+    const columns = db.prepare('PRAGMA table_info(connections)').all() as { name: string }[];
+    if (!columns.some((column) => column.name === 'node')) db.exec('ALTER TABLE connections ADD COLUMN node TEXT');
+    db.exec('CREATE INDEX IF NOT EXISTS connections_open_by_node ON connections (node) WHERE closed_at IS NULL');
   },
   apply(db, event) {
     if (event.type === 'ConnectionOpened') {
       const data = event.data as ConnectionOpenedData;
-      statement(db, 'open', `INSERT INTO connections
-        (connection_id, transport, codec, remote_address, user_agent, origin, opened_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?)`).run(
+      statement(db, 'connections:open', `INSERT INTO connections
+        (connection_id, transport, codec, remote_address, user_agent, origin, opened_at, node)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`).run(
         data.connectionId,
         data.transport,
         data.codec,
@@ -41,10 +47,11 @@ export const connectionsProjection: Projection = {
         data.userAgent,
         data.origin,
         data.openedAt,
+        data.node ?? null,
       );
     } else if (event.type === 'ConnectionClosed') {
       const data = event.data as ConnectionClosedData;
-      statement(db, 'close', `UPDATE connections SET closed_at = ?, close_code = ?, close_reason = ?,
+      statement(db, 'connections:close', `UPDATE connections SET closed_at = ?, close_code = ?, close_reason = ?,
         unclean = ?, frames_in = ?, frames_out = ? WHERE connection_id = ?`).run(
         data.closedAt,
         data.code,
@@ -98,8 +105,11 @@ export interface ConnectionRow {
   closed_at: number | null;
   close_code: number | null;
   close_reason: string | null;
+  /** The gateway process holding it (PROTOCOL.md section 12); null in rows from before the cluster. */
+  node: string | null;
 }
 
+/** Connections the log shows open or detached, oldest first. */
 export function openConnections(db: ReadModelDatabase): ConnectionRow[] {
   return db.prepare('SELECT * FROM connections WHERE closed_at IS NULL ORDER BY opened_at').all() as ConnectionRow[];
 }

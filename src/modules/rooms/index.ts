@@ -3,7 +3,7 @@ import type { ClientConnection } from '../../edge/index.js';
 import type { Connections } from '../connections/index.js';
 import { defineModule, type ActorRuntime, type IdleEviction, type Scheduler } from '../../runtime/index.js';
 import type { RoomsConfig } from './config.js';
-import { demoPageRoute } from './demo-page.js';
+import { demoRoutes } from './demo/index.js';
 import { ROOM_CATEGORY, roomAggregate } from './domain/index.js';
 import { JoinRequestFrames } from './join-frames.js';
 import { RoomMembers } from './members.js';
@@ -58,7 +58,7 @@ export const roomsModule = defineModule<RoomsDependencies, { service: RoomHost }
     return {
       api: { service: host },
       topics: roomTopics({ host, members, relay, joinFrames, config }),
-      routes: [demoPageRoute()],
+      routes: demoRoutes(),
       processors: roomProcessors({ members, host, joinFrames, connection }),
       fastPath: (client, bytes, now, fail) => relay.fromJsonText(client, bytes, now, fail),
       // After a restart nobody is connected: every open room is closed.

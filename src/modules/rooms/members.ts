@@ -3,6 +3,13 @@ import type { ClientConnection } from '../../edge/index.js';
 import type { RoomEvent } from './domain/index.js';
 
 const NO_ROOMS: ReadonlySet<string> = new Set();
+const NO_REMOTE: ReadonlyMap<string, string> = new Map();
+
+/**
+ * Where a peer that is not on this gateway lives: the cluster node id holding its socket
+ * (PROTOCOL.md section 12), or undefined when it is unknown or gone. Single node: none.
+ */
+export type PeerLocator = (peerId: string) => string | undefined;
 
 /**
  * The live membership index: which connections are in which room, by peer id, and which
@@ -20,13 +27,35 @@ export class RoomMembers {
   private readonly roomsByPeer = new Map<string, Set<string>>();
   /** The item of each open call room (RoomCreated's tag): a guest of that item may use it. */
   private readonly itemByRoom = new Map<string, string>();
+  /**
+   * In a cluster, the members on other nodes, by room: peer id to the node holding its socket.
+   * Relays to them go over the cluster; pushes do not (every node pushes to its own sockets
+   * from its own copy of the log).
+   */
+  private readonly remoteByRoom = new Map<string, Map<string, string>>();
 
-  /** `connection(id)`: this gateway's open socket of a peer, if it has one. */
-  constructor(private readonly connection: (peerId: string) => ClientConnection | undefined) {}
+  /**
+   * `connection(id)`: this gateway's open socket of a peer, if it has one; `locate(id)`: the
+   * node of a peer on another gateway of the cluster.
+   */
+  constructor(
+    private readonly connection: (peerId: string) => ClientConnection | undefined,
+    private readonly locate: PeerLocator = () => undefined,
+  ) {}
 
   /** The room's members by peer id (live sockets only), or undefined when it is not hosted here. */
   of(room: string): ReadonlyMap<string, ClientConnection> | undefined {
     return this.byRoom.get(room);
+  }
+
+  /** The room's members on other nodes of the cluster: peer id to node id. */
+  remoteOf(room: string): ReadonlyMap<string, string> {
+    return this.remoteByRoom.get(room) ?? NO_REMOTE;
+  }
+
+  /** Every member's peer id, on this gateway and on the others. */
+  peerIds(room: string): string[] {
+    return [...(this.byRoom.get(room)?.keys() ?? []), ...this.remoteOf(room).keys()];
   }
 
   /** Whether this gateway hosts the room (it is open and was opened or joined here). */
@@ -60,36 +89,35 @@ export class RoomMembers {
       case 'RoomCreated': {
         const owner = this.connection(event.data.owner.peerId);
         this.byRoom.set(room, new Map(owner ? [[owner.id, owner]] : []));
+        if (!owner) this.addRemote(room, event.data.owner.peerId);
         addToIndex(this.roomsByPeer, event.data.owner.peerId, room);
         if (event.data.itemId !== undefined) this.itemByRoom.set(room, event.data.itemId);
         return;
       }
       case 'MemberAdmitted': {
-        const members = this.byRoom.get(room);
-        const joiner = this.connection(event.data.peerId);
-        if (members && joiner) members.set(joiner.id, joiner);
+        this.addMember(room, event.data.peerId);
         addToIndex(this.roomsByPeer, event.data.peerId, room);
         return;
       }
       case 'JoinRequested':
         addToIndex(this.roomsByPeer, event.data.peerId, room);
         return;
-      case 'JoinApproved': {
-        const members = this.byRoom.get(room);
-        const joiner = this.connection(event.data.peerId);
-        if (members && joiner) members.set(joiner.id, joiner);
+      case 'JoinApproved':
+        this.addMember(room, event.data.peerId);
         return;
-      }
       case 'JoinRejected':
         removeFromIndex(this.roomsByPeer, event.data.peerId, room);
         return;
       case 'MemberLeft':
         this.byRoom.get(room)?.delete(event.data.peerId);
+        this.remoteByRoom.get(room)?.delete(event.data.peerId);
         removeFromIndex(this.roomsByPeer, event.data.peerId, room);
         return;
       case 'RoomClosed':
         for (const peerId of this.byRoom.get(room)?.keys() ?? []) removeFromIndex(this.roomsByPeer, peerId, room);
+        for (const peerId of this.remoteOf(room).keys()) removeFromIndex(this.roomsByPeer, peerId, room);
         this.byRoom.delete(room);
+        this.remoteByRoom.delete(room);
         this.itemByRoom.delete(room);
         return;
       case 'OwnerChanged':
@@ -98,5 +126,22 @@ export class RoomMembers {
         // Membership follows from the MemberLeft events a ban comes with.
         return;
     }
+  }
+
+  /** A member of an open room: its socket here, or its node when it is on another gateway. */
+  private addMember(room: string, peerId: string): void {
+    const members = this.byRoom.get(room);
+    if (!members) return;
+    const local = this.connection(peerId);
+    if (local) members.set(local.id, local);
+    else this.addRemote(room, peerId);
+  }
+
+  private addRemote(room: string, peerId: string): void {
+    const node = this.locate(peerId);
+    if (node === undefined) return;
+    let remote = this.remoteByRoom.get(room);
+    if (!remote) this.remoteByRoom.set(room, (remote = new Map()));
+    remote.set(peerId, node);
   }
 }

@@ -50,9 +50,14 @@ export function roomProcessors(deps: RoomProcessorDependencies): Processor[] {
       }
       case 'JoinApproved': {
         const joiner = deps.connection(event.data.peerId);
-        const before = members.of(room);
-        if (!before || !joiner) return;
-        const peers = [...before.keys()];
+        // Every node applies the approval; only the joiner's own node answers it.
+        if (!joiner) {
+          members.apply(event);
+          return;
+        }
+        if (!members.of(room)) return;
+        // The peers before it, on this gateway and on the cluster's others.
+        const peers = members.peerIds(room);
         members.apply(event);
         const id = joinFrames.take(room, joiner.id);
         joiner.send({ event: 'room-join-accept', data: { room, peer_id: joiner.id, peers, payload: event.data.payload }, id, seq });

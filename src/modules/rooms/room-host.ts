@@ -149,6 +149,42 @@ export class RoomHost {
   }
 
   /**
+   * Peers whose sockets are gone with a lost cluster node (PROTOCOL.md section 12) leave every
+   * room they were in or waiting for; a room keeps running for the members that remain, and
+   * closes as usual when none does.
+   */
+  async peersLost(peerIds: readonly string[]): Promise<void> {
+    const leaves = peerIds.flatMap((peerId) =>
+      [...this.deps.members.roomsOf(peerId)].map((room) => this.execute(room, { type: 'Leave', peerId, reason: 'disconnected' }, { actor: 'system' })),
+    );
+    await Promise.allSettled(leaves);
+    for (const peerId of peerIds) this.deps.members.forgetPeer(peerId);
+  }
+
+  /**
+   * At the start of a cluster node: only the peers whose connection the log shows closed
+   * (their node is gone: the connections module closed them first) leave their rooms; rooms
+   * with members on live nodes keep running. Returns how many peers left.
+   */
+  async recoverInCluster(connectionOpen: (peerId: string) => boolean): Promise<number> {
+    let left = 0;
+    for (const stream of this.deps.runtime.streams(ROOM_CATEGORY)) {
+      const snapshot = this.deps.runtime.read<typeof roomMachine>(stream);
+      if (!snapshot.matches('open')) continue;
+      const { context } = snapshot;
+      const gone = [...context.members.map((member) => member.peerId), ...context.pending.map((request) => request.peerId)].filter((peerId) => !connectionOpen(peerId));
+      for (const peerId of gone) {
+        await this.execute(context.room, { type: 'Leave', peerId, reason: 'disconnected' }, { actor: 'system' }).catch((error: unknown) => {
+          // Another node starting at the same time took it out first.
+          if (!isAppError(error) || error.code !== 'NOT_FOUND') throw error;
+        });
+        left += 1;
+      }
+    }
+    return left;
+  }
+
+  /**
    * After a restart nobody is connected: every open room is closed (reason "gateway
    * restarted"), its requests rejected with it. Bans stay. Returns how many it closed.
    */
