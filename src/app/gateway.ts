@@ -3,7 +3,7 @@ import type { Config } from './config.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { LocalLogSource } from '../cluster/index.js';
 import { ActorRuntime, ProcessorRunner, Scheduler, type Processor, type StartReport } from '../runtime/index.js';
-import { DATABASE_FILE, SqliteEventStore } from '../store/index.js';
+import { DATABASE_FILE, SqliteEventStore, type JetStreamEventStore } from '../store/index.js';
 import { startEdge, uwsIsNative, type Edge } from '../edge/uws.js';
 import { landingPageRoute, servedUrls } from '../edge/landing-page.js';
 import type { ClientConnection } from '../edge/connection.js';
@@ -23,6 +23,8 @@ import type { KeyRing } from '../auth/keys.js';
 import type { RoomService } from '../modules/rooms/index.js';
 import type { ChatApi } from '../modules/chat/index.js';
 import { MODULES, allProjections, createModules, type CreatedModules } from './modules.js';
+import { ClusterNode } from './cluster.js';
+import { newNodeId } from '../modules/connections/resume-token.js';
 
 export { DATABASE_FILE } from '../store/index.js';
 
@@ -44,9 +46,12 @@ const LOG_POLL_MS = 250;
  * Stop: not ready, close every socket with 1001, let in-flight commands commit, close.
  */
 export class Gateway {
-  readonly store: SqliteEventStore;
+  /** The log: SQLite on one node; in a cluster JetStream, read through its local SQLite mirror. */
+  readonly store: SqliteEventStore | JetStreamEventStore;
   readonly runtime: ActorRuntime;
-  readonly metrics = new GatewayMetrics();
+  readonly metrics: GatewayMetrics;
+  /** This process as a node of a cluster (PROTOCOL.md section 12); undefined on one node. */
+  readonly cluster: ClusterNode | undefined;
   readonly dispatcher: Dispatcher;
   readonly scheduler: Scheduler;
   readonly processors: ProcessorRunner;
@@ -63,10 +68,15 @@ export class Gateway {
     logger: Logger,
     clock: Clock,
     roomHost: GatewayRoomHost | undefined,
+    metrics: GatewayMetrics,
+    node: string,
+    cluster: ClusterNode | undefined,
   ) {
     this.logger = logger;
     this.clock = clock;
-    this.store = new SqliteEventStore({
+    this.metrics = metrics;
+    this.cluster = cluster;
+    this.store = cluster?.store ?? new SqliteEventStore({
       path: join(config.dataDir, DATABASE_FILE),
       projections: allProjections,
       observer: this.metrics.storeObserver,
@@ -85,7 +95,13 @@ export class Gateway {
       clock,
       onHandlerError: (connection, event, error) => logger.error({ err: error, connectionId: connection.id, event }, 'event handler failed'),
     });
-    this.modules = createModules({ config, logger, clock, store: this.store, runtime: this.runtime, scheduler: this.scheduler, registry: this.metrics.registry, roomHost });
+    this.modules = createModules({ config, logger, clock, store: this.store, runtime: this.runtime, scheduler: this.scheduler, registry: this.metrics.registry, roomHost, node, cluster: cluster?.ports });
+    cluster?.attach({
+      connection: (peerId) => this.connections.get(peerId),
+      closeNodeConnections: (lost) => this.connections.closeNodeConnections(lost),
+      peersLost: (peerIds) => this.rooms.peersLost(peerIds),
+      onError: (where, error) => this.uncaught(where, error),
+    });
     this.metrics.watchResumes(this.modules.connections.api);
 
     // Live actors follow what other processes (the CLI) commit, before any module reacts to it.
@@ -108,7 +124,20 @@ export class Gateway {
       }
       logger.warn('uWebSockets.js native binary not loaded: running on the slow fallback shim');
     }
-    const gateway = new Gateway(config, logger, options.clock ?? systemClock, options.roomHost);
+    const clock = options.clock ?? systemClock;
+    const metrics = new GatewayMetrics();
+    const node = newNodeId();
+    const cluster =
+      config.cluster.length > 0
+        ? await ClusterNode.join({ config, logger, clock, node, projections: allProjections, observer: metrics.storeObserver, registry: metrics.registry })
+        : undefined;
+    let gateway: Gateway;
+    try {
+      gateway = new Gateway(config, logger, clock, options.roomHost, metrics, node, cluster);
+    } catch (error) {
+      await cluster?.close();
+      throw error;
+    }
     await gateway.listen();
     try {
       await gateway.recover();
@@ -194,7 +223,9 @@ export class Gateway {
     for (const module of rest.reverse()) await module.stop?.();
     await this.processors.stop();
     this.source.stop();
-    await this.store.close();
+    // A cluster node closes its log with the rest of its cluster pieces, after them.
+    if (this.cluster) await this.cluster.close();
+    else await this.store.close();
     this.logger.info('gateway stopped');
   }
 

@@ -1,3 +1,4 @@
+import type { ClusterPorts } from './cluster.js';
 import type { Logger } from '../edge/logger.js';
 import type { Registry } from 'prom-client';
 import type { Clock } from '../core/clock.js';
@@ -57,6 +58,10 @@ export interface PlatformServices {
   registry: Registry;
   /** Overrides the rooms module as the room API's host of gateway rooms (tests). */
   roomHost: GatewayRoomHost | undefined;
+  /** This process's node id (connections, resume tokens, the cluster's subjects). */
+  node: string;
+  /** The cluster, when this gateway is a node of one (PROTOCOL.md section 12). */
+  cluster: ClusterPorts | undefined;
 }
 
 export interface CreatedModules {
@@ -82,7 +87,16 @@ export interface CreatedModules {
 /** Creates each module with what it needs: the platform, and the APIs of the modules before it. */
 export function createModules(platform: PlatformServices): CreatedModules {
   const { config, logger, clock, store, runtime, scheduler, registry } = platform;
-  const connections = connectionsModule.create({ runtime, clock, logger, scheduler, config });
+  const { node, cluster } = platform;
+  const connections = connectionsModule.create({
+    runtime,
+    clock,
+    logger,
+    scheduler,
+    config,
+    node,
+    cluster: cluster && { isLive: cluster.isLive, readModels: store.readModels },
+  });
   const identity = identityModule.create({
     runtime,
     store,
@@ -135,7 +149,21 @@ export function createModules(platform: PlatformServices): CreatedModules {
     connections: connections.api,
     items: { get: (itemId) => itineraries.api.directory.item(itemId) },
   });
-  const rooms = roomsModule.create({ runtime, config, clock, scheduler, connections: connections.api });
+  const rooms = roomsModule.create({
+    runtime,
+    config,
+    clock,
+    scheduler,
+    connections: connections.api,
+    // A peer on another node is found by its connection's node in the log; relays reach it over the cluster.
+    cluster: cluster && {
+      locate: (peerId) => {
+        const holder = connections.api.nodeOf(peerId);
+        return holder === undefined || holder === node ? undefined : holder;
+      },
+      forward: cluster.forward,
+    },
+  });
   const grid = gridModule.create({
     config,
     logger,
@@ -146,6 +174,7 @@ export function createModules(platform: PlatformServices): CreatedModules {
     scheduler,
     // Room API calls on rooms this gateway hosts act at once; others go to the SFU grid.
     roomHost: platform.roomHost ?? rooms.api.service.asGatewayRoomHost(),
+    gatewayNodes: cluster?.nodes,
   });
   const sync = syncModule.create({ runtime, store, clock, logger, scheduler, config, identity: identity.api });
 

@@ -61,14 +61,15 @@ export async function connectCluster(options: ClusterConnectionOptions, logger: 
  * The JetStream manager once JetStream answers: a cluster that was just started elects its
  * meta leader a moment after its servers listen, and until then every JetStream call fails.
  */
-export async function jetStreamReady(connection: NatsConnection, timeoutMs = 30_000): Promise<JetStreamManager> {
+export async function jetStreamReady(connection: NatsConnection, timeoutMs = 30_000, requestTimeoutMs = 10_000): Promise<JetStreamManager> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
     try {
-      const manager = await jetstreamManager(connection, { timeout: 2_000 });
-      await manager.getAccountInfo();
-      return manager;
+      // The probe gives up fast and is tried again; the manager returned waits longer per
+      // request, since a cluster under load (or electing a stream leader) answers slowly.
+      await (await jetstreamManager(connection, { timeout: 2_000 })).getAccountInfo();
+      return await jetstreamManager(connection, { timeout: requestTimeoutMs });
     } catch (error) {
       lastError = error;
       await delay(100);

@@ -28,3 +28,5 @@ export { statement, openScratchDatabase, tableRows } from './projection.js';
 
 /** The event log's file name inside the data directory. */
 export const DATABASE_FILE = 'switchyard.db';
+export { JetStreamEventStore, type JetStreamStoreOptions, type JetStreamLogger } from './jetstream-store.js';
+export { subjectToken, streamIdOfToken } from './jetstream-codec.js';

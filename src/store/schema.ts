@@ -41,3 +41,45 @@ export function migrate(db: Database): void {
 export function ensureCheckpointTable(db: Database): void {
   db.exec('CREATE TABLE IF NOT EXISTS projection_checkpoints (name TEXT PRIMARY KEY, position INTEGER NOT NULL)');
 }
+
+/**
+ * The tables a JetStream mirror (mirror.ts) keeps beside the log's own, created only in a
+ * mirror's database: a single-node log never gets them, so no migration of existing logs.
+ * - `mirror_source`: the one JetStream stream this file mirrors (its name and creation time,
+ *   so a mirror never follows a re-created stream) and the checkpoint, the last JetStream
+ *   sequence ingested, written in the same transaction as the rows it covers.
+ * - `mirror_streams`: per log stream, its version and the JetStream sequence of its last
+ *   message, VOID ones included: what an append's expected version becomes.
+ * - `mirror_messages`: one row per ingested message: which positions it became, or why it is
+ *   VOID (an inline projection refused it at ingest; its events are not in `event_log`).
+ * - `mirror_writing`: holds a row only inside an ingest's own transaction. The trigger refuses
+ *   event_log rows written without it, so nothing but the ingest (a SqliteEventStore or a
+ *   hand-typed sqlite3 session on the mirror's file) can add events JetStream does not have.
+ */
+export function ensureMirrorTables(db: Database): void {
+  db.exec(`
+    CREATE TABLE IF NOT EXISTS mirror_source (
+      id             INTEGER PRIMARY KEY CHECK (id = 1),
+      stream_name    TEXT    NOT NULL,
+      stream_created TEXT    NOT NULL,
+      last_sequence  INTEGER NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS mirror_streams (
+      stream_id     TEXT    PRIMARY KEY,
+      version       INTEGER NOT NULL,
+      last_sequence INTEGER NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS mirror_messages (
+      sequence       INTEGER PRIMARY KEY,
+      msg_id         TEXT,
+      stream_id      TEXT,
+      first_position INTEGER,
+      event_count    INTEGER NOT NULL,
+      void_error     TEXT
+    );
+    CREATE TABLE IF NOT EXISTS mirror_writing (marker INTEGER PRIMARY KEY);
+    CREATE TRIGGER IF NOT EXISTS mirror_refuse_foreign_append BEFORE INSERT ON event_log
+      WHEN NOT EXISTS (SELECT 1 FROM mirror_writing)
+      BEGIN SELECT RAISE(ABORT, 'this log is a mirror of the JetStream log: append through the cluster, not to this file'); END;
+  `);
+}

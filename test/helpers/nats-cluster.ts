@@ -106,9 +106,10 @@ export async function startNatsCluster(dir: string, size = 3): Promise<NatsClust
       `server_name: ${server.name}`,
       `listen: 127.0.0.1:${server.port}`,
       `jetstream { store_dir: "${server.storeDir}", max_memory_store: 268435456, max_file_store: 4294967296 }`,
-      `authorization { users: [ { user: ${user}, password: ${password} } ] }`,
+      // Quoted: a bare value starting with a digit is a parse error in the NATS config syntax.
+      `authorization { users: [ { user: "${user}", password: "${password}" } ] }`,
       size > 1
-        ? `cluster { name: switchyard-test, listen: 127.0.0.1:${server.clusterPort}, authorization { user: route, password: ${routePassword} }, routes: [ ${routes.join(', ')} ] }`
+        ? `cluster { name: switchyard-test, listen: 127.0.0.1:${server.clusterPort}, authorization { user: "route", password: "${routePassword}" }, routes: [ ${routes.join(', ')} ] }`
         : '',
     ].join('\n');
   };
@@ -135,7 +136,13 @@ export async function startNatsCluster(dir: string, size = 3): Promise<NatsClust
     await exited;
   };
 
-  await Promise.all(servers.map(start));
+  const started = await Promise.allSettled(servers.map(start));
+  const failed = started.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
+  if (failed) {
+    // One server that could not start must not leave the others running.
+    await Promise.all(servers.map(kill));
+    throw failed.reason;
+  }
   return {
     urls: servers.map((server) => `nats://127.0.0.1:${server.port}`),
     user,

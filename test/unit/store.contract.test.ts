@@ -1,10 +1,13 @@
 import type { Database } from 'better-sqlite3';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { connectCluster, jetStreamReady } from '../../src/cluster/nats.js';
 import { fixedClock, type Clock } from '../../src/core/clock.js';
 import { AppError, ConflictError } from '../../src/core/errors.js';
 import {
   InMemoryEventStore,
+  JetStreamEventStore,
   SqliteEventStore,
   type AppendResult,
   type EventStore,
@@ -15,11 +18,13 @@ import {
   type StoreObserver,
 } from '../../src/store/index.js';
 import { settleAll, until } from '../helpers/conditions.js';
+import { skipWithoutNats, startNatsCluster, type NatsCluster } from '../helpers/nats-cluster.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 /**
- * The store contract (DESIGN.md rule 8): written once, run against the SQLite log and its
- * in-memory twin. Anything the runtime or a projection may rely on belongs here.
+ * The store contract (DESIGN.md rule 8): written once, run against the SQLite log, its
+ * in-memory twin and the cluster's JetStream log (one real nats-server, R1). Anything the
+ * runtime or a projection may rely on belongs here.
  */
 
 interface OpenOptions {
@@ -30,15 +35,76 @@ interface OpenOptions {
 
 interface StoreHarness {
   /** Opens a store; a durable harness opens the same log every time within one test. */
-  open(options?: OpenOptions): EventStore;
+  open(options?: OpenOptions): EventStore | Promise<EventStore>;
   readonly durable: boolean;
   dispose(): Promise<void>;
 }
 
-const harnesses: { name: string; durable: boolean; create(): StoreHarness }[] = [
+interface HarnessKind {
+  name: string;
+  durable: boolean;
+  /**
+   * Whether appends made in one tick commit as one batch (one observer call, one onCommitted
+   * call). The SQLite log and its twin commit per tick; the JetStream log commits what its
+   * consumer delivered together, which may split a tick's appends over several ingests.
+   */
+  tickIsOneCommit: boolean;
+  create(): StoreHarness;
+}
+
+/** One nats-server for the whole file, started by the first JetStream test and stopped after the last. */
+let natsServer: Promise<{ cluster: NatsCluster; dir: ReturnType<typeof tempDir> }> | undefined;
+afterAll(async () => {
+  const started = await natsServer;
+  await started?.cluster.stop();
+  started?.dir.remove();
+});
+
+function jetStreamHarness(): StoreHarness {
+  const dir = tempDir();
+  // Each test has its own JetStream stream and subjects: streams may not share subjects.
+  const suffix = Math.random().toString(36).slice(2, 10);
+  const streamName = `CONTRACT_${suffix}`;
+  const opened: EventStore[] = [];
+  let connection: NatsConnection | undefined;
+  const quiet = { info: () => {}, warn: () => {} };
+  return {
+    durable: true,
+    async open(options = {}) {
+      natsServer ??= (async () => {
+        const serverDir = tempDir('switchyard-nats-');
+        return { cluster: await startNatsCluster(serverDir.path, 1), dir: serverDir };
+      })();
+      const { cluster } = await natsServer;
+      connection ??= await connectCluster({ servers: cluster.urls, user: cluster.user, password: cluster.password, name: 'contract' }, quiet);
+      const store = await JetStreamEventStore.open({
+        connection,
+        streamName,
+        subjectPrefix: `contract.${suffix}`,
+        replicas: 1,
+        mirrorPath: join(dir.path, 'mirror.db'),
+        ...options,
+      });
+      opened.push(store);
+      return store;
+    },
+    async dispose() {
+      for (const store of opened) await store.close();
+      if (connection) {
+        const manager = await jetStreamReady(connection);
+        await manager.streams.delete(streamName);
+        await connection.close();
+      }
+      dir.remove();
+    },
+  };
+}
+
+const harnesses: HarnessKind[] = [
   {
     name: 'SqliteEventStore (fsync by the sync worker)',
     durable: true,
+    tickIsOneCommit: true,
     create() {
       const dir = tempDir();
       const opened: EventStore[] = [];
@@ -59,6 +125,7 @@ const harnesses: { name: string; durable: boolean; create(): StoreHarness }[] = 
   {
     name: 'SqliteEventStore (fsync in COMMIT)',
     durable: true,
+    tickIsOneCommit: true,
     create() {
       const dir = tempDir();
       const opened: EventStore[] = [];
@@ -79,6 +146,7 @@ const harnesses: { name: string; durable: boolean; create(): StoreHarness }[] = 
   {
     name: 'InMemoryEventStore',
     durable: false,
+    tickIsOneCommit: true,
     create() {
       const opened: EventStore[] = [];
       return {
@@ -94,6 +162,8 @@ const harnesses: { name: string; durable: boolean; create(): StoreHarness }[] = 
       };
     },
   },
+  // Without nats-server the JetStream run is left out, with the reason printed (CI fails instead).
+  ...(skipWithoutNats() ? [] : [{ name: 'JetStreamEventStore (one nats-server, R1)', durable: true, tickIsOneCommit: false, create: jetStreamHarness }]),
 ];
 
 const T0 = Date.UTC(2025, 0, 2, 3, 4, 5);
@@ -150,6 +220,12 @@ const typeCountsOf = (db: Database): Record<string, number> =>
 const checkpointOf = (db: Database, name: string): number =>
   (db.prepare('SELECT position FROM projection_checkpoints WHERE name = ?').pluck().get(name) as number | undefined) ?? 0;
 
+/** What the observer was told since batch `from`: every append's latency, and the events. */
+function reportedSince(observer: ReturnType<typeof recordingObserver>, from = 0): { latencies: number[]; eventCount: number } {
+  const batches = observer.batches.slice(from);
+  return { latencies: batches.flatMap((batch) => [...batch.latencies]), eventCount: batches.reduce((sum, batch) => sum + batch.eventCount, 0) };
+}
+
 function recordingObserver(): StoreObserver & { batches: { latencies: readonly number[]; eventCount: number }[] } {
   const batches: { latencies: readonly number[]; eventCount: number }[] = [];
   return {
@@ -176,7 +252,7 @@ async function expectCode(promise: Promise<unknown>, code: string): Promise<AppE
   return error as AppError;
 }
 
-describe.each(harnesses)('EventStore contract: $name', ({ create, durable }) => {
+describe.each(harnesses)('EventStore contract: $name', ({ create, durable, tickIsOneCommit }) => {
   let harness: StoreHarness;
   beforeEach(() => {
     harness = create();
@@ -187,7 +263,7 @@ describe.each(harnesses)('EventStore contract: $name', ({ create, durable }) => 
 
   describe('append and read', () => {
     it('appends a stream and reads it back with 1-based versions and 1-based positions', async () => {
-      const store = harness.open({ clock: fixedClock(T0) });
+      const store = await harness.open({ clock: fixedClock(T0) });
       expect(store.headPosition()).toBe(0);
       expect(store.streamVersion('cart-1')).toBe(0);
       expect(store.readStream('cart-1')).toEqual([]);
@@ -225,7 +301,7 @@ describe.each(harnesses)('EventStore contract: $name', ({ create, durable }) => 
     });
 
     it('reports the events as the log holds them, not the objects the caller passed in', async () => {
-      const store = harness.open();
+      const store = await harness.open();
       const data = { at: new Date(T0), missing: undefined, nested: { list: [1, 2] } };
       const result = await store.append('doc-1', [event('Saved', data), { type: 'Empty', data: undefined }], 'no_stream');
       // A caller mutating its object afterwards changes nothing stored or reported.
@@ -238,7 +314,7 @@ describe.each(harnesses)('EventStore contract: $name', ({ create, durable }) => 
     });
 
     it('keeps global positions gap-free and increasing across streams and batches', async () => {
-      const store = harness.open();
+      const store = await harness.open();
       await store.append('a-1', [event('A'), event('A')], 'no_stream');
       // One batch of appends to three streams issued in the same tick.
       await Promise.all([
@@ -261,7 +337,7 @@ describe.each(harnesses)('EventStore contract: $name', ({ create, durable }) => 
     });
 
     it('filters readAll by after, limit, stream and type', async () => {
-      const store = harness.open();
+      const store = await harness.open();
       await store.append('a-1', [event('Opened'), event('Noted', { n: 1 })], 'no_stream');
       await store.append('b-1', [event('Opened'), event('Noted', { n: 2 })], 'no_stream');
       await store.append('a-1', [event('Noted', { n: 3 }), event('Closed')], 2);
@@ -285,7 +361,7 @@ describe.each(harnesses)('EventStore contract: $name', ({ create, durable }) => 
 
   describe('expected version', () => {
     it('accepts a matching number and refuses a stale or future one with CONFLICT', async () => {
-      const store = harness.open();
+      const store = await harness.open();
       await store.append('s-1', [event('E'), event('E')], 'no_stream');
       await expect(store.append('s-1', [event('E')], 2)).resolves.toMatchObject({ nextVersion: 3 });
       for (const wrong of [0, 1, 2, 4, 99]) {
@@ -298,13 +374,13 @@ describe.each(harnesses)('EventStore contract: $name', ({ create, durable }) => 
     });
 
     it('treats 0 as "the stream is empty"', async () => {
-      const store = harness.open();
+      const store = await harness.open();
       await expect(store.append('s-1', [event('E')], 0)).resolves.toMatchObject({ nextVersion: 1 });
       await expectCode(store.append('s-1', [event('E')], 0), 'CONFLICT');
     });
 
     it('no_stream succeeds only on an empty stream', async () => {
-      const store = harness.open();
+      const store = await harness.open();
       await store.append('s-1', [event('E')], 'no_stream');
       const error = await expectCode(store.append('s-1', [event('E')], 'no_stream'), 'CONFLICT');
       expect(error).toBeInstanceOf(ConflictError);
@@ -313,7 +389,7 @@ describe.each(harnesses)('EventStore contract: $name', ({ create, durable }) => 
     });
 
     it('stream_exists succeeds only on a stream with events', async () => {
-      const store = harness.open();
+      const store = await harness.open();
       const error = await expectCode(store.append('s-1', [event('E')], 'stream_exists'), 'CONFLICT');
       expect(error).toBeInstanceOf(ConflictError);
       expect(error).toMatchObject({ expected: 'stream_exists', actual: 0 });
@@ -323,7 +399,7 @@ describe.each(harnesses)('EventStore contract: $name', ({ create, durable }) => 
     });
 
     it('any never conflicts', async () => {
-      const store = harness.open();
+      const store = await harness.open();
       await expect(store.append('s-1', [event('E')], 'any')).resolves.toMatchObject({ nextVersion: 1 });
       await expect(store.append('s-1', [event('E'), event('E')], 'any')).resolves.toMatchObject({ nextVersion: 3 });
       expect(store.streamVersion('s-1')).toBe(3);
@@ -358,7 +434,7 @@ describe.each(harnesses)('EventStore contract: $name', ({ create, durable }) => 
 
     it.each(cases)('refuses $name with BAD_REQUEST and writes nothing', async ({ streamId, events, expected }) => {
       const observer = recordingObserver();
-      const store = harness.open({ observer, projections: [streamCounts] });
+      const store = await harness.open({ observer, projections: [streamCounts] });
       await expectCode(store.append(streamId, events, expected), 'BAD_REQUEST');
       expect(store.headPosition()).toBe(0);
       expect(store.readAll()).toEqual([]);
@@ -367,7 +443,7 @@ describe.each(harnesses)('EventStore contract: $name', ({ create, durable }) => 
     });
 
     it('fails a bad append alone when good appends share its tick', async () => {
-      const store = harness.open();
+      const store = await harness.open();
       const { outcomes } = await settleAll<AppendResult>([
         store.append('s-1', [event('E')], 'no_stream'),
         store.append('s-2', [event('E', () => 'not JSON')], 'no_stream'),
@@ -385,7 +461,7 @@ describe.each(harnesses)('EventStore contract: $name', ({ create, durable }) => 
   describe('group commit', () => {
     it('commits appends issued in the same tick together, answering each after the commit', async () => {
       const observer = recordingObserver();
-      const store = harness.open({ observer });
+      const store = await harness.open({ observer });
       const streams = Array.from({ length: 25 }, (_, index) => `g-${index}`);
       const seenAtResolve: { committedBatches: number; stored: number }[] = [];
       const appends = streams.map((streamId, index) =>
@@ -400,19 +476,25 @@ describe.each(harnesses)('EventStore contract: $name', ({ create, durable }) => 
       expect(seenAtResolve).toEqual([]);
 
       const results = await Promise.all(appends);
-      expect(observer.batches).toHaveLength(1);
-      expect(observer.batches[0]!.latencies).toHaveLength(streams.length);
-      expect(observer.batches[0]!.eventCount).toBe(streams.length * 2);
-      for (const latency of observer.batches[0]!.latencies) expect(latency).toBeGreaterThanOrEqual(0);
-      // Every caller heard back only once the batch was committed and readable.
-      expect(seenAtResolve).toEqual(streams.map(() => ({ committedBatches: 1, stored: 2 })));
+      const reported = reportedSince(observer);
+      expect(reported.latencies).toHaveLength(streams.length);
+      expect(reported.eventCount).toBe(streams.length * 2);
+      for (const latency of reported.latencies) expect(latency).toBeGreaterThanOrEqual(0);
+      if (tickIsOneCommit) {
+        expect(observer.batches).toHaveLength(1);
+        // Every caller heard back only once the batch was committed and readable.
+        expect(seenAtResolve).toEqual(streams.map(() => ({ committedBatches: 1, stored: 2 })));
+      } else {
+        // Every caller heard back only once its own append was committed, reported and readable.
+        expect(seenAtResolve.filter((seen) => seen.committedBatches >= 1 && seen.stored === 2)).toHaveLength(streams.length);
+      }
       // Queue order is commit order.
       expect(results.map((result) => result.lastPosition)).toEqual(streams.map((_, index) => 2 * index + 2));
     });
 
     it('commits appends of different ticks in different batches', async () => {
       const observer = recordingObserver();
-      const store = harness.open({ observer });
+      const store = await harness.open({ observer });
       await store.append('s-1', [event('E')], 'no_stream');
       await store.append('s-1', [event('E')], 1);
       await store.append('s-2', [event('E')], 'no_stream');
@@ -421,8 +503,9 @@ describe.each(harnesses)('EventStore contract: $name', ({ create, durable }) => 
 
     it('fails a conflicting append alone while the rest of its batch commits', async () => {
       const observer = recordingObserver();
-      const store = harness.open({ observer });
+      const store = await harness.open({ observer });
       await store.append('s-1', [event('E')], 'no_stream');
+      const before = observer.batches.length;
       const { outcomes } = await settleAll<AppendResult>([
         store.append('s-2', [event('E')], 'no_stream'),
         store.append('s-1', [event('E')], 'no_stream'),
@@ -433,8 +516,9 @@ describe.each(harnesses)('EventStore contract: $name', ({ create, durable }) => 
       const failure = outcomes[1] as PromiseRejectedResult;
       expect(failure.reason).toBeInstanceOf(ConflictError);
       expect((failure.reason as ConflictError).code).toBe('CONFLICT');
-      expect(observer.batches.at(-1)!.latencies).toHaveLength(3);
-      expect(observer.batches.at(-1)!.eventCount).toBe(3);
+      if (tickIsOneCommit) expect(observer.batches.length).toBe(before + 1);
+      expect(reportedSince(observer, before).latencies).toHaveLength(3);
+      expect(reportedSince(observer, before).eventCount).toBe(3);
       expect(store.readAll().map((recorded) => [recorded.position, recorded.streamId, recorded.version])).toEqual([
         [1, 's-1', 1],
         [2, 's-2', 1],
@@ -444,7 +528,7 @@ describe.each(harnesses)('EventStore contract: $name', ({ create, durable }) => 
     });
 
     it('lets exactly one of 50 concurrent appends at the same expected version win', async () => {
-      const store = harness.open({ projections: [streamCounts] });
+      const store = await harness.open({ projections: [streamCounts] });
       await store.append('race-1', [event('Started')], 'no_stream');
       const { fulfilled, rejected } = await settleAll(
         Array.from({ length: 50 }, (_, contender) => store.append('race-1', [event('Claimed', { contender })], 1)),
@@ -464,7 +548,7 @@ describe.each(harnesses)('EventStore contract: $name', ({ create, durable }) => 
     });
 
     it('lets exactly one of 50 concurrent no_stream appends create the stream', async () => {
-      const store = harness.open();
+      const store = await harness.open();
       const { fulfilled, rejected } = await settleAll(
         Array.from({ length: 50 }, (_, contender) => store.append('race-2', [event('Created', { contender })], 'no_stream')),
       );
@@ -476,7 +560,7 @@ describe.each(harnesses)('EventStore contract: $name', ({ create, durable }) => 
 
   describe('projections', () => {
     it('applies an inline projection inside the append, before the caller hears back', async () => {
-      const store = harness.open({ projections: [streamCounts] });
+      const store = await harness.open({ projections: [streamCounts] });
       const seen: Record<string, number>[] = [];
       store.onCommitted(() => seen.push(streamCountsOf(store.readModels)));
       const first = store.append('p-1', [event('E'), event('E')], 'no_stream').then((result) => {
@@ -485,15 +569,18 @@ describe.each(harnesses)('EventStore contract: $name', ({ create, durable }) => 
         return result;
       });
       await Promise.all([first, store.append('p-2', [event('E')], 'no_stream')]);
-      expect(seen).toEqual([{ 'p-1': 2, 'p-2': 1 }]);
+      // The read model as listeners saw it after the commit that holds the last of the two appends.
+      if (tickIsOneCommit) expect(seen).toEqual([{ 'p-1': 2, 'p-2': 1 }]);
+      else expect(seen.at(-1)).toEqual({ 'p-1': 2, 'p-2': 1 });
       await store.append('p-1', [event('E')], 2);
       expect(streamCountsOf(store.readModels)).toEqual({ 'p-1': 3, 'p-2': 1 });
     });
 
     it('fails only the append whose inline projection throws, keeping neither log rows nor read-model rows of it', async () => {
       const observer = recordingObserver();
-      const store = harness.open({ projections: [streamCounts], observer });
+      const store = await harness.open({ projections: [streamCounts], observer });
       await store.append('ok-1', [event('E')], 'no_stream');
+      const before = observer.batches.length;
       const { outcomes } = await settleAll<AppendResult>([
         store.append('ok-1', [event('E')], 1),
         // The projection writes a row for the first event, then throws on the second.
@@ -512,13 +599,13 @@ describe.each(harnesses)('EventStore contract: $name', ({ create, durable }) => 
         [3, 'ok-2'],
       ]);
       expect(store.headPosition()).toBe(3);
-      expect(observer.batches.at(-1)!.latencies).toHaveLength(2);
+      expect(reportedSince(observer, before).latencies).toHaveLength(2);
       // The stream refused before can be created afterwards.
       await expect(store.append('bad-1', [event('E')], 'no_stream')).resolves.toMatchObject({ nextVersion: 1, lastPosition: 4 });
     });
 
     it('catches an async projection up from its checkpoint after each commit', async () => {
-      const store = harness.open({ projections: [typeCounts] });
+      const store = await harness.open({ projections: [typeCounts] });
       await store.append('a-1', [event('Opened'), event('Noted')], 'no_stream');
       await until(() => checkpointOf(store.readModels, 'type_counts') === 2, 'async projection reaches position 2');
       expect(typeCountsOf(store.readModels)).toEqual({ Opened: 1, Noted: 1 });
@@ -530,17 +617,17 @@ describe.each(harnesses)('EventStore contract: $name', ({ create, durable }) => 
     // Only a durable log can be reopened.
     it.runIf(durable)('catches an async projection up after reopening the store, counting nothing twice', async () => {
       // Events appended while the projection did not exist yet.
-      const first = harness.open();
+      const first = await harness.open();
       await first.append('a-1', [event('Opened'), event('Noted'), event('Noted')], 'no_stream');
       await first.close();
 
-      const second = harness.open({ projections: [typeCounts] });
+      const second = await harness.open({ projections: [typeCounts] });
       await until(() => checkpointOf(second.readModels, 'type_counts') === 3, 'catch-up to position 3 after reopen');
       expect(typeCountsOf(second.readModels)).toEqual({ Opened: 1, Noted: 2 });
       await second.append('a-1', [event('Closed')], 3);
       await second.close();
 
-      const third = harness.open({ projections: [typeCounts] });
+      const third = await harness.open({ projections: [typeCounts] });
       await third.append('b-1', [event('Opened')], 'no_stream');
       await until(() => checkpointOf(third.readModels, 'type_counts') === 5, 'catch-up to position 5 after second reopen');
       expect(typeCountsOf(third.readModels)).toEqual({ Opened: 2, Noted: 2, Closed: 1 });
@@ -549,7 +636,7 @@ describe.each(harnesses)('EventStore contract: $name', ({ create, durable }) => 
 
   describe('onCommitted', () => {
     it('gives listeners every committed event once, in log order', async () => {
-      const store = harness.open();
+      const store = await harness.open();
       const seen: number[][] = [];
       const alsoSeen: number[] = [];
       store.onCommitted((events) => seen.push(events.map((recorded) => recorded.position)));
@@ -561,12 +648,14 @@ describe.each(harnesses)('EventStore contract: $name', ({ create, durable }) => 
         store.append('c-1', [event('E'), event('E')], 'no_stream'),
       ]);
       await store.append('a-1', [event('E')], 2);
-      expect(seen).toEqual([[1, 2], [3, 4, 5], [6]]);
+      if (tickIsOneCommit) expect(seen).toEqual([[1, 2], [3, 4, 5], [6]]);
+      // Awaited appends are separate commits whatever the store; one tick's may share or not.
+      else expect([seen[0], seen.slice(1, -1).flat(), seen.at(-1)]).toEqual([[1, 2], [3, 4, 5], [6]]);
       expect(alsoSeen).toEqual([1, 2, 3, 4, 5, 6]);
     });
 
     it('stops calling a listener after it unsubscribes, and a throwing listener does not undo the commit', async () => {
-      const store = harness.open();
+      const store = await harness.open();
       const seen: number[] = [];
       store.onCommitted(() => {
         throw new Error('listener bug');
@@ -583,16 +672,18 @@ describe.each(harnesses)('EventStore contract: $name', ({ create, durable }) => 
   describe('close', () => {
     it('commits what is queued, then refuses appends with UNAVAILABLE', async () => {
       const observer = recordingObserver();
-      const store = harness.open({ observer });
+      const store = await harness.open({ observer });
       const queued = [store.append('q-1', [event('E')], 'no_stream'), store.append('q-2', [event('E'), event('E')], 'no_stream')];
       await store.close();
       const results = await Promise.all(queued);
       expect(results.map((result) => result.lastPosition)).toEqual([1, 3]);
-      expect(observer.batches).toHaveLength(1);
+      if (tickIsOneCommit) expect(observer.batches).toHaveLength(1);
+      expect(reportedSince(observer).latencies).toHaveLength(2);
+      const reportedAtClose = observer.batches.length;
       await expectCode(store.append('q-3', [event('E')], 'no_stream'), 'UNAVAILABLE');
-      expect(observer.batches).toHaveLength(1);
+      expect(observer.batches).toHaveLength(reportedAtClose);
       if (harness.durable) {
-        const reopened = harness.open();
+        const reopened = await harness.open();
         expect(reopened.readAll().map((recorded) => recorded.streamId)).toEqual(['q-1', 'q-2', 'q-2']);
         expect(reopened.streamVersion('q-3')).toBe(0);
       }

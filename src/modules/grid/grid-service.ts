@@ -35,6 +35,8 @@ export interface GridServiceOptions {
   roomHost?: GatewayRoomHost | undefined;
   /** Where new rooms go; the default is today's sticky, load-aware placement. */
   placement?: PlacementStrategy;
+  /** In a cluster, the gateway nodes alive now: `Info` lists them as `gateways`. */
+  gatewayNodes?: (() => readonly Record<string, unknown>[]) | undefined;
 }
 
 /** Port ODIN servers listen on, assumed for a server that does not announce its endpoint. */
@@ -212,7 +214,9 @@ export class GridService {
 
   info(): Record<string, unknown> {
     this.assertReady();
-    return gridInfo(this.directory, this.customers, this.calls, this.options.clock.now());
+    const info = gridInfo(this.directory, this.customers, this.calls, this.options.clock.now());
+    const gateways = this.options.gatewayNodes?.();
+    return gateways ? { ...info, gateways } : info;
   }
 
   /** Counts a call for `Info` and the metrics; logs failures (ours, not the caller's). */

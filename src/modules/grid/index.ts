@@ -32,6 +32,8 @@ export interface GridDependencies {
   scheduler: Scheduler;
   /** Rooms the gateway hosts itself, as the room API reaches them (the rooms module's). */
   roomHost: GatewayRoomHost | undefined;
+  /** In a cluster, the gateway nodes alive now, for `Info` (PROTOCOL.md section 12). */
+  gatewayNodes?: (() => readonly Record<string, unknown>[]) | undefined;
 }
 
 /** The room API (JSON-RPC, ODIN tokens) and the SFU grid: placement, licences, tasks (PROTOCOL.md section 6). */
@@ -39,8 +41,8 @@ export const gridModule = defineModule<GridDependencies, GridService, ClientConn
   name: 'grid',
   aggregates: [sfuAggregate, customerAggregate],
   projections: [],
-  create({ config, logger, clock, store, runtime, registry, scheduler, roomHost }) {
-    const grid = new GridService({ config, dataDir: config.dataDir, logger, clock, store, runtime, registry, scheduler, roomHost: roomHost ?? noGatewayRooms });
+  create({ config, logger, clock, store, runtime, registry, scheduler, roomHost, gatewayNodes }) {
+    const grid = new GridService({ config, dataDir: config.dataDir, logger, clock, store, runtime, registry, scheduler, roomHost: roomHost ?? noGatewayRooms, gatewayNodes });
     return {
       api: grid,
       routes: rpcRoutes(grid, { maxBodyBytes: config.rpcMaxBodyBytes, maxInternalBodyBytes: config.internalMaxBodyBytes }),

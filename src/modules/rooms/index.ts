@@ -1,12 +1,13 @@
 import type { Clock } from '../../core/index.js';
 import type { ClientConnection } from '../../edge/index.js';
+import type { OutboundFrame } from '../../protocol/index.js';
 import type { Connections } from '../connections/index.js';
-import { defineModule, type ActorRuntime, type IdleEviction, type Scheduler } from '../../runtime/index.js';
+import { defineModule, type ActorRuntime, type IdleEviction, type Scheduler, type StartReport } from '../../runtime/index.js';
 import type { RoomsConfig } from './config.js';
 import { demoRoutes } from './demo/index.js';
 import { ROOM_CATEGORY, roomAggregate } from './domain/index.js';
 import { JoinRequestFrames } from './join-frames.js';
-import { RoomMembers } from './members.js';
+import { RoomMembers, type PeerLocator } from './members.js';
 import { roomProcessors } from './processors.js';
 import { roomsProjection } from './projection.js';
 import { Relay } from './relay.js';
@@ -31,6 +32,17 @@ export interface RoomsDependencies {
   scheduler?: Scheduler;
   /** Overrides the config's roomIdleSeconds / roomMaxActors / roomSweepSeconds (tests). */
   idleEviction?: IdleEviction & { sweepIntervalMs: number };
+  /** In a cluster (PROTOCOL.md section 12): where peers on other nodes are, and the way to reach them. */
+  cluster?: RoomsCluster;
+}
+
+/** A frame for a socket on another node: JSON bytes as the sender's relay spliced them, or a frame object. */
+export type ForwardedFrame = { kind: 'json'; bytes: Uint8Array } | { kind: 'object'; frame: OutboundFrame };
+
+export interface RoomsCluster {
+  locate: PeerLocator;
+  /** Hands a frame to the peer's socket on `node`; false when it was dropped (the cluster's bound). */
+  forward(node: string, peerId: string, frame: ForwardedFrame): boolean;
 }
 
 /** The idle sweep of room actors, from the config (RoomsConfig explains why). */
@@ -47,9 +59,9 @@ export const roomsModule = defineModule<RoomsDependencies, { service: RoomHost }
   name: 'rooms',
   aggregates: [roomAggregate],
   projections: [roomsProjection],
-  create({ runtime, config, clock, connections, scheduler, idleEviction = roomIdleEviction(config) }) {
+  create({ runtime, config, clock, connections, scheduler, idleEviction = roomIdleEviction(config), cluster }) {
     const connection = (peerId: string) => connections.get(peerId);
-    const members = new RoomMembers(connection);
+    const members = new RoomMembers(connection, cluster?.locate);
     const host = new RoomHost({ runtime, clock, members });
     const relay = new Relay(members, config);
     const joinFrames = new JoinRequestFrames();
@@ -61,8 +73,12 @@ export const roomsModule = defineModule<RoomsDependencies, { service: RoomHost }
       routes: demoRoutes(),
       processors: roomProcessors({ members, host, joinFrames, connection }),
       fastPath: (client, bytes, now, fail) => relay.fromJsonText(client, bytes, now, fail),
-      // After a restart nobody is connected: every open room is closed.
-      start: async () => ({ closedRooms: await host.recover() }),
+      // After a restart nobody is connected: every open room is closed. In a cluster, members
+      // on the nodes alive keep their rooms; only the peers whose connections are closed leave.
+      start: async (): Promise<StartReport> =>
+        cluster
+          ? { peersLeftRooms: await host.recoverInCluster((peerId) => connection(peerId) !== undefined || cluster.locate(peerId) !== undefined) }
+          : { closedRooms: await host.recover() },
     };
   },
 });

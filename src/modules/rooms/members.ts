@@ -53,6 +53,11 @@ export class RoomMembers {
     return this.remoteByRoom.get(room) ?? NO_REMOTE;
   }
 
+  /** Whether the peer is a member of the room with a live socket, here or on another node. */
+  has(room: string, peerId: string): boolean {
+    return this.byRoom.get(room)?.has(peerId) === true || this.remoteOf(room).has(peerId);
+  }
+
   /** Every member's peer id, on this gateway and on the others. */
   peerIds(room: string): string[] {
     return [...(this.byRoom.get(room)?.keys() ?? []), ...this.remoteOf(room).keys()];

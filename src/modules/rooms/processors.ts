@@ -49,20 +49,20 @@ export function roomProcessors(deps: RoomProcessorDependencies): Processor[] {
         return;
       }
       case 'JoinApproved': {
-        const joiner = deps.connection(event.data.peerId);
-        // Every node applies the approval; only the joiner's own node answers it.
-        if (!joiner) {
-          members.apply(event);
-          return;
-        }
         if (!members.of(room)) return;
         // The peers before it, on this gateway and on the cluster's others.
         const peers = members.peerIds(room);
         members.apply(event);
-        const id = joinFrames.take(room, joiner.id);
-        joiner.send({ event: 'room-join-accept', data: { room, peer_id: joiner.id, peers, payload: event.data.payload }, id, seq });
-        const requestPayload = host.state(room).context.members.find((member) => member.peerId === joiner.id)?.payload ?? null;
-        pushToMembers(room, 'room-user-join', { room, peer_id: joiner.id, payload: requestPayload }, seq, joiner.id);
+        // A joiner whose socket is gone (here or on its node) has nobody to be announced to.
+        if (!members.has(room, event.data.peerId)) return;
+        // Every node tells its own sockets: the joiner's node answers the joiner.
+        const joiner = deps.connection(event.data.peerId);
+        if (joiner) {
+          const id = joinFrames.take(room, joiner.id);
+          joiner.send({ event: 'room-join-accept', data: { room, peer_id: joiner.id, peers, payload: event.data.payload }, id, seq });
+        }
+        const requestPayload = host.state(room).context.members.find((member) => member.peerId === event.data.peerId)?.payload ?? null;
+        pushToMembers(room, 'room-user-join', { room, peer_id: event.data.peerId, payload: requestPayload }, seq, event.data.peerId);
         return;
       }
       case 'MemberAdmitted': {

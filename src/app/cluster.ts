@@ -1,0 +1,226 @@
+import { join } from 'node:path';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { Gauge, type Registry } from 'prom-client';
+import type { Clock } from '../core/clock.js';
+import { KeyRing } from '../auth/keys.js';
+import { loadOrCreateMasterKey } from '../auth/odin-keys.js';
+import { SecretBox } from '../auth/secrets.js';
+import { clusterServers } from '../cluster/config.js';
+import { connectCluster } from '../cluster/nats.js';
+import { Mesh, NodeDirectory, deliverFrame, shareKeyFiles, type LiveNode, type MeshFrame, type NodeLost, type SharedKeyFiles } from '../cluster/index.js';
+import type { ClientConnection } from '../edge/connection.js';
+import type { Logger } from '../edge/logger.js';
+import { ServerRsaKey } from '../modules/sync/rsa.js';
+import { DATABASE_FILE, JetStreamEventStore, type Projection, type StoreObserver } from '../store/index.js';
+import type { Config } from './config.js';
+
+/**
+ * What the modules see of the cluster (PROTOCOL.md section 12): this process's node id,
+ * whether another node is alive, and a way to hand a frame to a socket on another node.
+ */
+export interface ClusterPorts {
+  node: string;
+  isLive(node: string): boolean;
+  forward(node: string, peerId: string, frame: MeshFrame): boolean;
+  /** The gateway nodes alive now, for `Info`. */
+  nodes(): Record<string, unknown>[];
+}
+
+/** What a node does with the modules once they exist: deliver forwarded frames, take over lost nodes. */
+export interface ClusterAttachments {
+  connection(peerId: string): ClientConnection | undefined;
+  /** Closes a lost node's connections in the log; returns their ids (the peers that left). */
+  closeNodeConnections(node: string): Promise<string[]>;
+  /** Takes those peers out of their rooms. */
+  peersLost(peerIds: readonly string[]): Promise<void>;
+  onError(where: string, error: unknown): void;
+}
+
+export interface JoinClusterOptions {
+  config: Config;
+  logger: Logger;
+  clock: Clock;
+  /** This process's node id: its connections' `node`, its resume tokens', its mesh subject's. */
+  node: string;
+  projections: readonly Projection[];
+  observer: StoreObserver;
+  registry: Registry;
+}
+
+/**
+ * One gateway process as a node of a cluster: the NATS connection (cluster/nats.ts), the key
+ * files shared with the other nodes before anything loads them, the event log in JetStream
+ * with its local SQLite mirror, the node directory (heartbeats, losses, takeover claims) and
+ * the mesh that carries relays to sockets on other nodes.
+ */
+export class ClusterNode {
+  /** Frames forwarded here for a peer with no socket here any more (it left meanwhile). */
+  private undeliverable = 0;
+  private readonly takeovers = new Set<Promise<void>>();
+
+  private constructor(
+    readonly node: string,
+    private readonly connection: NatsConnection,
+    private readonly keys: SharedKeyFiles,
+    readonly store: JetStreamEventStore,
+    readonly directory: NodeDirectory,
+    readonly mesh: Mesh,
+    private readonly logger: Logger,
+  ) {}
+
+  static async join(options: JoinClusterOptions): Promise<ClusterNode> {
+    const { config, logger, clock, node } = options;
+    const replicas = config.clusterReplicas;
+    const connection = await connectCluster({ ...clusterServers(config), name: `switchyard-${node}` }, logger);
+    const opened: { close(): Promise<void> }[] = [];
+    try {
+      // Before any module reads them: every node signs and seals with the cluster's keys.
+      const keys = await shareKeyFiles(connection, config.dataDir, { replicas, node, logger, generate: () => generateKeyFiles(config.dataDir, clock) });
+      opened.push(keys);
+      const store = await JetStreamEventStore.open({
+        connection,
+        mirrorPath: join(config.dataDir, DATABASE_FILE),
+        replicas,
+        projections: options.projections,
+        observer: options.observer,
+        clock,
+        publishTimeoutMs: config.clusterPublishTimeoutMs,
+        logger,
+      });
+      opened.push(store);
+      const directory = await NodeDirectory.open(connection, {
+        node,
+        info: { address: `${config.host}:${config.port}`, startedAt: clock.now(), version: process.env.npm_package_version ?? 'unknown' },
+        heartbeatMs: config.clusterHeartbeatMs,
+        lostAfterMs: config.clusterNodeLostAfterMs,
+        replicas,
+        logger,
+      });
+      opened.push(directory);
+      const mesh = new Mesh(connection, node, { maxPendingBytes: config.clusterMaxPendingBytes, logger });
+      const cluster = new ClusterNode(node, connection, keys, store, directory, mesh, logger);
+      cluster.registerMetrics(options.registry);
+      return cluster;
+    } catch (error) {
+      for (const piece of opened.reverse()) await piece.close().catch(() => undefined);
+      await connection.close().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  get ports(): ClusterPorts {
+    return {
+      node: this.node,
+      isLive: (node) => node === this.node || this.directory.live().some((live) => live.node === node),
+      forward: (node, peerId, frame) => this.mesh.forward(node, peerId, frame),
+      nodes: () => this.nodes(),
+    };
+  }
+
+  /** The nodes alive now, for `Info`. */
+  nodes(): { node: string; address: string; startedAt: number; self: boolean; lastHeartbeatAt: number }[] {
+    return this.directory.live().map((live: LiveNode) => ({
+      node: live.node,
+      address: live.info.address,
+      startedAt: live.info.startedAt,
+      self: live.self,
+      lastHeartbeatAt: live.lastHeartbeatAt,
+    }));
+  }
+
+  /** Once the modules exist: frames from other nodes reach their sockets; lost nodes are taken over. */
+  attach(modules: ClusterAttachments): void {
+    this.mesh.onFrames((peerId, frame) => {
+      const target = modules.connection(peerId);
+      if (!target) {
+        this.undeliverable += 1;
+        return;
+      }
+      deliverFrame(target, frame);
+    });
+    this.directory.onLost((lost) => {
+      const takeover = this.takeOver(lost, modules).catch((error: unknown) => modules.onError('cluster.takeover', error));
+      this.takeovers.add(takeover);
+      void takeover.finally(() => this.takeovers.delete(takeover));
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.takeovers]);
+    await this.mesh.close();
+    await this.directory.close();
+    await this.keys.close();
+    await this.store.close();
+    await this.connection.drain().catch(() => this.connection.close());
+  }
+
+  /**
+   * A lost node's sockets are gone: of all the nodes that remain, the one that wins the claim
+   * closes its connections in the log and takes its peers out of their rooms, so the members
+   * on the other nodes hear `room-user-leave` and rooms with members left keep running. The
+   * claim only saves duplicate work: both steps are commands on the log, whose versions every
+   * mirror checks again at ingest (jetstream-store.ts), so a second node doing them would
+   * lose its appends as conflicts and, deciding again, find nothing left to do.
+   */
+  private async takeOver(lost: NodeLost, modules: ClusterAttachments): Promise<void> {
+    if (!(await this.directory.claim(`takeover.${lost.node}.${lost.incarnation}`, this.node))) return;
+    const peers = await modules.closeNodeConnections(lost.node);
+    await modules.peersLost(peers);
+    this.logger.info({ lostNode: lost.node, reason: lost.reason, connections: peers.length }, 'took over a lost cluster node');
+  }
+
+  private registerMetrics(registry: Registry): void {
+    const directory = this.directory;
+    const mesh = this.mesh;
+    const cluster = this;
+    new Gauge({
+      name: 'switchyard_cluster_nodes',
+      help: 'Gateway nodes of the cluster alive now, this one included',
+      registers: [registry],
+      collect() {
+        this.set(directory.stats().live);
+      },
+    });
+    new Gauge({
+      name: 'switchyard_cluster_nodes_lost',
+      help: 'Node incarnations seen lost since this node started',
+      registers: [registry],
+      collect() {
+        this.set(directory.stats().lost);
+      },
+    });
+    new Gauge({
+      name: 'switchyard_cluster_frames',
+      help: 'Frames between this node and the others, by direction (forwarded, received, dropped past clusterMaxPendingBytes, undeliverable)',
+      labelNames: ['direction'],
+      registers: [registry],
+      collect() {
+        const stats = mesh.stats();
+        this.set({ direction: 'forwarded' }, stats.forwardedFrames);
+        this.set({ direction: 'received' }, stats.receivedFrames);
+        this.set({ direction: 'dropped' }, stats.droppedFrames);
+        this.set({ direction: 'undeliverable' }, cluster.undeliverable);
+      },
+    });
+    new Gauge({
+      name: 'switchyard_cluster_pending_bytes',
+      help: 'Bytes of cross-node frames not yet taken by the NATS server (bounded by clusterMaxPendingBytes)',
+      registers: [registry],
+      collect() {
+        this.set(mesh.stats().pendingBytes);
+      },
+    });
+  }
+}
+
+/**
+ * The key files a gateway makes on its first start, made by the first node of a cluster so
+ * they can be shared: the signing key ring, the secrets key, the grid master key and the
+ * device-sync RSA key, by the same functions the modules load them with.
+ */
+function generateKeyFiles(dataDir: string, clock: Clock): void {
+  new KeyRing(dataDir).loadOrCreate(clock.now());
+  SecretBox.open(dataDir);
+  loadOrCreateMasterKey(dataDir);
+  ServerRsaKey.loadOrCreate(dataDir);
+}
