@@ -4,7 +4,7 @@ import { AsyncProjector } from './async-projector.js';
 import { decodeAppend, streamIdOfSubject, type AppendBody } from './jetstream-codec.js';
 import { assertExpectedVersion, type SerializedEvent } from './expected-version.js';
 import { ensureMirrorTables, migrate } from './schema.js';
-import { checkpointStoreOf, openDatabase, readAllFrom, rowToEvent, type EventRow } from './sqlite-database.js';
+import { buildInlineProjectionsFromLog, checkpointStoreOf, openDatabase, readAllFrom, rowToEvent, type EventRow } from './sqlite-database.js';
 import { StartupError } from './startup.js';
 import type { CheckpointStore, Projection, ReadAllOptions, RecordedEvent } from './types.js';
 
@@ -338,16 +338,7 @@ export class LogMirror {
 
   /** Inline read models new to this mirror are built from the events it already holds (as the SQLite log does). */
   private buildNewInlineProjections(fresh: readonly Projection[]): void {
-    if (fresh.length === 0 || this.headPosition() === 0) return;
-    const page = 1000;
-    this.db.transaction(() => {
-      for (let after = 0; ; ) {
-        const events = readAllFrom(this.db, { after, limit: page });
-        for (const event of events) for (const projection of fresh) projection.apply(this.db, event);
-        if (events.length < page) break;
-        after = events[events.length - 1]!.position;
-      }
-    }).immediate();
+    if (this.headPosition() > 0) buildInlineProjectionsFromLog(this.db, fresh);
   }
 }
 

@@ -8,7 +8,7 @@ import { accessSync, closeSync, constants, existsSync, fchmodSync, fsyncSync, op
 import { dirname } from 'node:path';
 import { PRIVATE_FILE_MODE, StartupError, assertWalHeader, ensurePrivateDirectory, makeFilePrivate } from './startup.js';
 import { ensureCheckpointTable, migrate } from './schema.js';
-import type { CheckpointStore, ReadAllOptions, RecordedEvent } from './types.js';
+import type { CheckpointStore, Projection, ReadAllOptions, RecordedEvent } from './types.js';
 
 /** Whether the log's files and directory accept writes (file modes, a read-only remount). */
 export function filesWritable(path: string): boolean {
@@ -237,4 +237,22 @@ export function logHasEvents(path: string): boolean {
   } finally {
     db.close();
   }
+}
+
+/**
+ * Builds inline read models new to a log from the events it already holds, in one
+ * transaction, a page of events at a time: a module added to a gateway with history (or a
+ * mirror that has ingested before) starts with its read model complete.
+ */
+export function buildInlineProjectionsFromLog(db: Database, fresh: readonly Projection[]): void {
+  if (fresh.length === 0) return;
+  const page = 1000;
+  db.transaction(() => {
+    for (let after = 0; ; ) {
+      const events = readAllFrom(db, { after, limit: page });
+      for (const event of events) for (const projection of fresh) projection.apply(db, event);
+      if (events.length < page) break;
+      after = events[events.length - 1]!.position;
+    }
+  }).immediate();
 }

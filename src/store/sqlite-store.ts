@@ -7,7 +7,7 @@ import { AsyncProjector } from './async-projector.js';
 import { WalSyncer } from './wal-syncer.js';
 import { migrate } from './schema.js';
 import type { CheckpointStore, AppendResult, EventStore, ExpectedVersion, NewEvent, Projection, ReadAllOptions, RecordedEvent, StoreObserver } from './types.js';
-import { checkpointStoreOf, filesWritable, isStorageFailure, openDatabase, rowToEvent, readAllFrom, type EventRow } from './sqlite-database.js';
+import { buildInlineProjectionsFromLog, checkpointStoreOf, filesWritable, isStorageFailure, openDatabase, rowToEvent, readAllFrom, type EventRow } from './sqlite-database.js';
 
 export { checkpointStoreOf, headPositionOf, logHasEvents, openDatabase, projectionCheckpoints, readAllFrom, rowToEvent, type OpenDatabaseOptions } from './sqlite-database.js';
 
@@ -235,16 +235,7 @@ export class SqliteEventStore implements EventStore {
    * another's tables sees them as of the head, not as of each event.
    */
   private buildNewInlineProjections(fresh: readonly Projection[]): void {
-    if (fresh.length === 0) return;
-    const page = 1000;
-    this.db.transaction(() => {
-      for (let after = 0; ; ) {
-        const events = readAllFrom(this.db, { after, limit: page });
-        for (const event of events) for (const projection of fresh) projection.apply(this.db, event);
-        if (events.length < page) break;
-        after = events[events.length - 1]!.position;
-      }
-    }).immediate();
+    buildInlineProjectionsFromLog(this.db, fresh);
   }
 
   private currentVersion(streamId: string): number {
