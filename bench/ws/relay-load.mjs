@@ -8,7 +8,8 @@
 // sends to its partner through the server.
 //
 // Setup, per pair of connections (a, b):
-// - switchyard: both upgrade on /ws (JSON or `switchyard.v1.msgpack`), wait for `welcome`
+// - switchyard: both upgrade on /ws (JSON or `switchyard.v1.msgpack`; codec `mixed`: a
+//   MessagePack, b JSON, so every relay crosses codecs), wait for `welcome`
 //   (their peer_id), authenticate with `auth-request` and an app token from POST /app;
 //   a creates room `bench-<pair>`, b asks to join, a approves, b gets `room-join-accept`;
 // - socketio: Engine.IO v4 by hand on /socket.io/?EIO=4&transport=websocket: read the
@@ -49,7 +50,7 @@ const {
   port,
   serverPid,
   server, // 'uws' | 'socketio' | 'switchyard'
-  codec, // 'json' | 'msgpack' (msgpack: switchyard only)
+  codec, // 'json' | 'msgpack' | 'mixed' (msgpack, mixed: switchyard only; mixed: side a MessagePack, side b JSON)
   pairs,
   depth,
   warmupMs,
@@ -184,10 +185,13 @@ function maskedFrame(payload, binary) {
   return frame;
 }
 
+/** Whether `connection` speaks MessagePack: every one of a msgpack run, side a of a mixed one. */
+const packs = (connection) => server === 'switchyard' && (codec === 'msgpack' || (codec === 'mixed' && connection.side === 'a'));
+
 /** A control or setup message in this connection's protocol, as one masked frame. */
-function encodeMessage(message) {
+function encodeMessage(connection, message) {
   if (server === 'socketio') return maskedFrame(Buffer.from(message), false);
-  if (codec === 'msgpack') return maskedFrame(Buffer.from(msgpackEncode(message)), true);
+  if (packs(connection)) return maskedFrame(Buffer.from(msgpackEncode(message)), true);
   return maskedFrame(Buffer.from(JSON.stringify(message)), false);
 }
 
@@ -196,7 +200,7 @@ function relayPayload(from, to, kind, seq) {
   const data = { room: from.room, to: to.peerId, [FIELD[kind]]: BODY[kind](seq) };
   if (server === 'socketio') return Buffer.from(`42${JSON.stringify([EVENT_OUT[kind], data])}`);
   const frame = { event: EVENT_OUT[kind], data };
-  return codec === 'msgpack' ? Buffer.from(msgpackEncode(frame)) : Buffer.from(JSON.stringify(frame));
+  return packs(from) ? Buffer.from(msgpackEncode(frame)) : Buffer.from(JSON.stringify(frame));
 }
 
 /** What `receiver` must get for its partner's relay number `seq`, decoded. */
@@ -292,7 +296,7 @@ class Connection {
         this.socket.write(
           `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
             `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n` +
-            (server === 'switchyard' && codec === 'msgpack' ? 'Sec-WebSocket-Protocol: switchyard.v1.msgpack\r\n' : '') +
+            (packs(this) ? 'Sec-WebSocket-Protocol: switchyard.v1.msgpack\r\n' : '') +
             '\r\n',
         );
       });
@@ -310,7 +314,7 @@ class Connection {
   }
 
   write(message) {
-    this.socket.write(encodeMessage(message));
+    this.socket.write(encodeMessage(this, message));
   }
 
   /** Sends `count` relays with consecutive sequence numbers to the partner, in one write. */
@@ -355,7 +359,7 @@ class Connection {
       }
       const head = buffer.subarray(0, end).toString('latin1');
       if (!head.startsWith('HTTP/1.1 101')) return fail(`upgrade refused: ${head.split('\r\n')[0]}`);
-      if (server === 'switchyard' && codec === 'msgpack' && !/\r\nsec-websocket-protocol: *switchyard\.v1\.msgpack/i.test(head)) {
+      if (packs(this) && !/\r\nsec-websocket-protocol: *switchyard\.v1\.msgpack/i.test(head)) {
         return fail('subprotocol switchyard.v1.msgpack not accepted');
       }
       this.upgraded = true;
@@ -538,7 +542,7 @@ for (const connection of pool) {
     const frames = [];
     for (let seq = 0; seq < SEQ_SPACE; seq++) {
       const payload = relayPayload(connection, connection.partner, kind, seq);
-      frames.push(maskedFrame(payload, server === 'switchyard' && codec === 'msgpack'));
+      frames.push(maskedFrame(payload, packs(connection)));
     }
     const offsets = new Uint32Array(SEQ_SPACE + 1);
     for (let index = 0; index < SEQ_SPACE; index++) offsets[index + 1] = offsets[index] + frames[index].length;

@@ -6,7 +6,8 @@
 //   npm run build && npm run bench:relay
 //   node bench/ws/relay.mjs [--pairs 25] [--depth 16] [--warmup 2] [--duration 8]
 //                           [--open-rate 20000] [--servers uws,socketio,switchyard-json,switchyard-msgpack]
-//                           [--profile] [--no-append] [--json]
+//                           [--profile] [--syscalls] [--no-append] [--json]
+//   (servers also: switchyard-mixed, MessagePack <-> JSON pairs: every relay crosses codecs)
 //
 // For each server: the server pinned to core 0 (`taskset -c 0`), the raw-socket generator
 // (relay-load.mjs) to core 1. N pairs of clients meet (Switchyard: app token, auth-request,
@@ -20,7 +21,10 @@
 //
 // Prints a markdown block and appends it to bench/RESULTS.md (unless --no-append).
 // --profile runs every server under `node --cpu-prof` and prints where its time went in
-// each window (figures of a profiled run are not comparable, and it is not appended). About 2.5 minutes.
+// each window (figures of a profiled run are not comparable, and it is not appended).
+// --syscalls counts the server's write and read syscalls in each window with `perf stat`
+// (syscall tracepoints: root or perf_event_paranoid <= 1) and adds them per relay to the table.
+// About 2.5 minutes.
 
 import { spawn } from 'node:child_process';
 import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -29,6 +33,7 @@ import { join, relative } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { REPO, assertBuilt, cpuShares, fmt, machineInfo, revision, uptimeLine, watchdog } from '../lib/system.mjs';
+import { countSyscalls, syscallRates } from './relay-syscalls.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -41,6 +46,7 @@ const { values } = parseArgs({
     'server-core': { type: 'string', default: '0' },
     'generator-core': { type: 'string', default: '1' },
     profile: { type: 'boolean', default: false },
+    syscalls: { type: 'boolean', default: false },
     'no-append': { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
   },
@@ -71,6 +77,7 @@ const TARGET_SPEC = {
   socketio: { server: 'socketio', codec: 'json', label: 'Socket.IO 4.8 relay' },
   'switchyard-json': { server: 'switchyard', codec: 'json', label: 'Switchyard JSON' },
   'switchyard-msgpack': { server: 'switchyard', codec: 'msgpack', label: 'Switchyard MessagePack' },
+  'switchyard-mixed': { server: 'switchyard', codec: 'mixed', label: 'Switchyard MessagePack <-> JSON' },
 };
 for (const name of targets) if (!TARGET_SPEC[name]) throw new Error(`unknown server ${name}; known: ${Object.keys(TARGET_SPEC).join(', ')}`);
 
@@ -133,6 +140,7 @@ async function run(name, profileDir) {
   const server = spawnPinned(settings.serverCore, 'bench/ws/relay-servers.mjs', [spec.server, APP_PASSWORD], nodeArgs);
   const { port, native, pid } = await server.nextLine();
   if (!native) throw new Error('uWebSockets.js runs on its JavaScript fallback: figures would be meaningless');
+  const counter = syscallDir ? countSyscalls(pid, join(syscallDir, `${name}.csv`), children) : null;
   const phases = [{ kind: 'ice' }, { kind: 'sdp' }];
   if (name === 'switchyard-json' && settings.openRate > 0) phases.push({ kind: 'open', body: 'ice', rate: settings.openRate });
   const generator = spawnPinned(settings.generatorCore, 'bench/ws/relay-load.mjs', [
@@ -159,7 +167,17 @@ async function run(name, profileDir) {
     }
   } finally {
     await stop(generator);
+    if (counter) {
+      counter.child.kill('SIGINT');
+      await counter.exited;
+    }
     await stop(server);
+  }
+  if (counter) {
+    for (const row of rows) {
+      const rates = syscallRates(counter, row.windowMicros);
+      row.syscalls = rates && { writesPerRelay: rates.writesPerSecond / row.msgPerSecond, readsPerRelay: rates.readsPerSecond / row.msgPerSecond };
+    }
   }
   if (nodeArgs.length > 0) {
     for (const row of rows) row.profile = summariseProfile(join(profileDir, name), row.windowMicros);
@@ -270,6 +288,7 @@ const startedAt = new Date();
 const machine = machineInfo();
 const loadBefore = uptimeLine();
 const profileRoot = values.profile ? mkdtempSync(join(tmpdir(), 'switchyard-relay-prof-')) : null;
+const syscallDir = values.syscalls ? mkdtempSync(join(tmpdir(), 'switchyard-relay-syscalls-')) : null;
 const results = [];
 /** A server that fails (setup refused, connection closed, wrong frames in setup) is reported, and the others still run. */
 const failures = [];
@@ -283,10 +302,11 @@ for (const name of targets) {
 }
 const loadAfter = uptimeLine();
 if (profileRoot) rmSync(profileRoot, { recursive: true, force: true });
+if (syscallDir) rmSync(syscallDir, { recursive: true, force: true });
 
 const find = (name, phase) => results.find((result) => result.name === name && result.phase === phase);
 const comparisons = [];
-for (const name of ['switchyard-json', 'switchyard-msgpack']) {
+for (const name of ['switchyard-json', 'switchyard-msgpack', 'switchyard-mixed']) {
   for (const body of ['ice', 'sdp']) {
     const ours = find(name, body);
     if (!ours) continue;
@@ -318,7 +338,8 @@ if (values.json) {
 
 const command =
   `node bench/ws/relay.mjs --pairs ${settings.pairs} --depth ${settings.depth} --warmup ${settings.warmupMs / 1000} ` +
-  `--duration ${settings.durationMs / 1000} --open-rate ${settings.openRate} --servers ${targets.join(',')}${values.profile ? ' --profile' : ''}`;
+  `--duration ${settings.durationMs / 1000} --open-rate ${settings.openRate} --servers ${targets.join(',')}${values.profile ? ' --profile' : ''}` +
+  `${values.syscalls ? ' --syscalls' : ''}`;
 // Frame sizes as Switchyard JSON clients send them (peer ids, and so `to`, differ in length by server).
 const framesOf = (body) => (find('switchyard-json', body) ?? results.find((result) => result.body === body))?.frameBytes;
 const sample = results.find((result) => result.frameBytes);
@@ -354,17 +375,21 @@ out.push('- latency: one way, sender\'s write to the partner\'s read, both in th
 out.push(`- load before: \`${loadBefore}\``);
 out.push(`- load after: \`${loadAfter}\``);
 out.push('');
-out.push('| server | phase | msg/s | MB/s in | server µs/msg | p50 ms | p99 ms | max ms | verified | server CPU | generator CPU | other CPU | irq | steal | valid |');
-out.push('|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|');
+// --syscalls adds two columns: the server's write and read syscalls per relay delivered.
+const syscallHead = syscallDir ? ' write syscalls/relay | read syscalls/relay |' : '';
+const syscallCells = (result) =>
+  !syscallDir ? '' : result.syscalls ? ` ${result.syscalls.writesPerRelay.toFixed(3)} | ${result.syscalls.readsPerRelay.toFixed(3)} |` : ' — | — |';
+out.push(`| server | phase | msg/s | MB/s in | server µs/msg |${syscallHead} p50 ms | p99 ms | max ms | verified | server CPU | generator CPU | other CPU | irq | steal | valid |`);
+out.push(`|---|---|--:|--:|--:|${syscallDir ? '--:|--:|' : ''}--:|--:|--:|--:|--:|--:|--:|--:|--:|---|`);
 for (const result of results) {
   out.push(
     `| ${result.label} | ${phaseLabel(result)} | ${fmt.int(result.msgPerSecond)} | ${result.megabytesPerSecond.toFixed(1)} | ` +
-      `${result.serverMicrosPerMessage.toFixed(2)} | ${latency(result.p50)} | ${latency(result.p99)} | ${fmt.ms(result.max)} | ${fmt.int(result.checked)} | ` +
+      `${result.serverMicrosPerMessage.toFixed(2)} |${syscallCells(result)} ${latency(result.p50)} | ${latency(result.p99)} | ${fmt.ms(result.max)} | ${fmt.int(result.checked)} | ` +
       `${fmt.pct(result.serverCpu)} | ${fmt.pct(result.generatorCpu)} | ${fmt.pct(result.otherCpu)} | ${fmt.pct(result.irq)} | ${fmt.pct(result.steal)} | ` +
       `${result.valid ? 'yes' : `no: ${result.problems.join('; ')}`} |`,
   );
 }
-for (const { name, message } of failures) out.push(`| ${TARGET_SPEC[name].label} | — | FAILED: ${message} |||||||||||||`);
+for (const { name, message } of failures) out.push(`| ${TARGET_SPEC[name].label} | — | FAILED: ${message} |${'|'.repeat(syscallDir ? 14 : 12)}`);
 out.push('');
 const allValid = failures.length === 0 && results.every((result) => result.valid);
 out.push(

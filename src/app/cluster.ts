@@ -7,7 +7,7 @@ import { loadOrCreateMasterKey } from '../auth/odin-keys.js';
 import { SecretBox } from '../auth/secrets.js';
 import { clusterServers } from '../cluster/config.js';
 import { connectCluster } from '../cluster/nats.js';
-import { Mesh, NodeDirectory, deliverFrame, shareKeyFiles, type LiveNode, type MeshFrame, type NodeLost, type SharedKeyFiles } from '../cluster/index.js';
+import { Mesh, NodeDirectory, deliverFrame, shareKeyFiles, type LiveNode, type MeshFrame, type NodeInfo, type NodeLost, type SharedKeyFiles } from '../cluster/index.js';
 import type { ClientConnection } from '../edge/connection.js';
 import type { Logger } from '../edge/logger.js';
 import { ServerRsaKey } from '../modules/sync/rsa.js';
@@ -66,7 +66,13 @@ export class ClusterNode {
     readonly directory: NodeDirectory,
     readonly mesh: Mesh,
     private readonly logger: Logger,
+    private readonly info: NodeInfo,
   ) {}
+
+  /** The gateway listens: the node's address in the directory (and `Info`) gets its real port (port 0 picks one). */
+  listening(host: string, port: number): void {
+    this.info.address = `${host}:${port}`;
+  }
 
   static async join(options: JoinClusterOptions): Promise<ClusterNode> {
     const { config, logger, clock, node } = options;
@@ -88,9 +94,11 @@ export class ClusterNode {
         logger,
       });
       opened.push(store);
+      // Heartbeats carry this object as it is then: `listening` fills in the port once known.
+      const info: NodeInfo = { address: `${config.host}:${config.port}`, startedAt: clock.now(), version: process.env.npm_package_version ?? 'unknown' };
       const directory = await NodeDirectory.open(connection, {
         node,
-        info: { address: `${config.host}:${config.port}`, startedAt: clock.now(), version: process.env.npm_package_version ?? 'unknown' },
+        info,
         heartbeatMs: config.clusterHeartbeatMs,
         lostAfterMs: config.clusterNodeLostAfterMs,
         replicas,
@@ -98,7 +106,7 @@ export class ClusterNode {
       });
       opened.push(directory);
       const mesh = new Mesh(connection, node, { maxPendingBytes: config.clusterMaxPendingBytes, logger });
-      const cluster = new ClusterNode(node, connection, keys, store, directory, mesh, logger);
+      const cluster = new ClusterNode(node, connection, keys, store, directory, mesh, logger, info);
       cluster.registerMetrics(options.registry);
       return cluster;
     } catch (error) {

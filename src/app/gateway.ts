@@ -139,6 +139,7 @@ export class Gateway {
       throw error;
     }
     await gateway.listen();
+    gateway.cluster?.listening(config.host, gateway.port);
     try {
       await gateway.recover();
     } catch (error) {
@@ -274,14 +275,14 @@ export class Gateway {
       },
     };
     const fastPaths = this.modules.list.flatMap((module) => (module.fastPath ? [module.fastPath] : []));
-    if (fastPaths.length > 1) throw new Error('only one module may claim the text fast path');
+    if (fastPaths.length > 1) throw new Error('only one module may claim the frame fast path');
     const native = nativeSocketRoute({
       dispatcher: this.dispatcher,
       metrics: this.metrics,
       clock: this.clock,
       limits: { ...limits, maxFrameBytes: config.maxFrameBytes },
       allowedOrigins: config.allowedOrigins,
-      textFastPath: fastPaths[0],
+      fastPath: fastPaths[0],
       ...lifecycle,
     });
     // PROTOCOL.md section 3: the same topics and connection lifecycle, Socket.IO packets, on websocket and polling.

@@ -3,12 +3,20 @@ import { ANONYMOUS, type Codec, type Principal, type Transport } from '../core/i
 import { encodeFrame, type OutboundFrame } from '../protocol/index.js';
 import { PushRing, type Replay } from './push-ring.js';
 
+/** Part of the sink's contract below: when a buffer handed to `send` may be reused. */
+export { sendTurnsCompleted } from './send-coalescing.js';
+
 /**
- * What a connection needs of its socket. `app.ts` implements it over a uWS WebSocket; the
- * indirection keeps uWS in one file and lets the frame logic be tested without a socket.
+ * What a connection needs of its socket. uws.ts implements it over a uWS WebSocket
+ * (send-coalescing.ts's CoalescingWriter); the indirection keeps uWS in one file and lets the
+ * frame logic be tested without a socket.
  */
 export interface SocketSink {
-  /** 1 sent, 0 sent but buffered (backpressure), 2 dropped. */
+  /**
+   * 1 sent, 0 sent but buffered (backpressure, or queued for the end of this turn: then
+   * `bufferedAmount` counts it), 2 dropped. The sink may write `message` later in this
+   * macrotask: its bytes must not change until `sendTurnsCompleted()` has moved on.
+   */
   send(message: string | Uint8Array, isBinary: boolean): number;
   end(code: number, reason: string): void;
   bufferedAmount(): number;
@@ -142,7 +150,8 @@ export class ClientConnection {
     this.countOut(this.info.codec);
     // A reader that does not keep up would make us buffer without bound: past the cap it
     // is closed, its buffer freed, and it may reconnect (4008 is in the retryable range).
-    // Status 1 means written with nothing left queued: only a buffered send needs the count.
+    // Status 1 means written with nothing left queued: only a buffered send needs the count
+    // (a send queued for the end of the turn is one, its count kept in JavaScript).
     if (status === 2 || (status === 0 && this.sink.bufferedAmount() > this.limits.maxBackpressureBytes)) {
       this.close(DISCONNECT.slowConsumer);
     }

@@ -27,10 +27,11 @@ export interface NativeSocketDependencies {
    */
   closed(connection: ClientConnection, code: number, reason: string): void;
   /**
-   * Tried on text frames before the generic decode (the relay's route-on-the-envelope path);
-   * returns true when it handled the frame, false to let the generic path decode it.
+   * Tried on every frame before the generic decode (the relay's route-on-the-envelope paths,
+   * JSON text and MessagePack binary); returns true when it handled the frame, false to let
+   * the generic path decode it.
    */
-  textFastPath?: FastPath<ClientConnection> | undefined;
+  fastPath?: FastPath<ClientConnection> | undefined;
 }
 
 /** `/ws`: the native protocol of PROTOCOL.md section 2 over the uWS edge. */
@@ -40,6 +41,7 @@ export function nativeSocketRoute(deps: NativeSocketDependencies): WebSocketRout
     deps.metrics.frames.out[which] += 1;
   };
 
+  const fastPath = deps.fastPath;
   // Bound once: the fast path's refusals go through the dispatcher without a closure per frame.
   const failFast = (connection: ClientConnection, id: number | undefined, error: unknown, now: number): void => {
     deps.dispatcher.fail(connection, { event: 'relay', data: undefined, id }, error, now);
@@ -49,7 +51,7 @@ export function nativeSocketRoute(deps: NativeSocketDependencies): WebSocketRout
     const now = deps.clock.now();
     connection.framesIn += 1;
     deps.metrics.frames.in[isBinary ? 'msgpack' : 'json'] += 1;
-    if (!isBinary && deps.textFastPath?.(connection, message, now, failFast)) return;
+    if (fastPath && fastPath(connection, message, now, failFast, isBinary)) return;
     let frame: InboundFrame;
     try {
       frame = codec.decode(message, isBinary);
@@ -90,7 +92,8 @@ export function nativeSocketRoute(deps: NativeSocketDependencies): WebSocketRout
       // synchronous and FrameCodec copies the binary fields a MessagePack frame decodes to
       // (views otherwise), which is cheaper than copying every binary frame before decoding
       // (a copy of a small frame cost ~0.4 µs, the whole JS side of a ping ~1.5 µs;
-      // bench/micro/dispatch.mjs).
+      // bench/micro/dispatch.mjs). The relay's fast paths copy what they forward into
+      // frames of their own (a send may wait for the end of the turn: send-coalescing.ts).
       // After a resume this socket carries an earlier connection: its frames are that one's.
       const socket = connection as ClientConnection;
       const client = socket.handedTo ?? socket;

@@ -4,6 +4,7 @@ import { AppError, isAppError } from '../core/index.js';
 import type { Codec } from '../core/index.js';
 import { negotiateSubprotocol } from '../protocol/index.js';
 import type { SocketSink } from './connection.js';
+import { CoalescingWriter, SendCoalescer } from './send-coalescing.js';
 import { httpErrorResponse } from './replies.js';
 import { checkTlsFiles, type TlsFiles } from './tls.js';
 import { statusLine, type HttpAuthorization, type HttpRequestHead, type HttpResponse, type HttpRoute } from './http.js';
@@ -11,8 +12,9 @@ import { statusLine, type HttpAuthorization, type HttpRequestHead, type HttpResp
 /**
  * The only file that imports uWebSockets.js (DESIGN.md rule 2). It turns uWS callbacks into
  * plain calls on the gateway and keeps the uWS rules in one place: copy buffers before any
- * await, set onAborted before async work, cork writes after an await, never touch a socket
- * after its close event.
+ * await, set onAborted before async work, cork writes after an await (every WebSocket send
+ * outside the socket's own callback is corked with the rest of its turn: send-coalescing.ts),
+ * never touch a socket after its close event.
  */
 
 /** The package falls back to a slow `ws` shim when its binary fails to load. */
@@ -59,6 +61,8 @@ export interface EdgeOptions {
 interface SocketData {
   connection: unknown;
   payload: unknown;
+  /** The socket's sink, from its open to its close. */
+  writer: CoalescingWriter | undefined;
 }
 
 export interface Edge {
@@ -204,17 +208,19 @@ export function startEdge(options: EdgeOptions): Promise<Edge> {
     }
   };
   const app = options.ssl ? sslApp(options.ssl) : uWS.App();
+  const coalescer = new SendCoalescer((error) => options.onUncaught('corked send', error));
 
   // The shim cannot run custom upgrade handlers (it throws from inside its own listener), and
   // without them the Origin check and subprotocol negotiation would be skipped: on the shim
   // no WebSocket route is registered and upgrades are refused.
   for (const route of NATIVE ? options.webSockets : []) {
     const maxFrameBytes = route.maxFrameBytes ?? options.maxFrameBytes;
+    // We enforce our own cap (close 4008) in ClientConnection; uWS only must not drop first.
+    const maxBackpressure = options.maxBackpressureBytes + maxFrameBytes * HARD_FRAME_FACTOR;
     app.ws<SocketData>(route.path, {
       compression: uWS.DISABLED,
       maxPayloadLength: maxFrameBytes * HARD_FRAME_FACTOR,
-      // We enforce our own cap (close 4008) in ClientConnection; uWS only must not drop first.
-      maxBackpressure: options.maxBackpressureBytes + maxFrameBytes * HARD_FRAME_FACTOR,
+      maxBackpressure,
       closeOnBackpressureLimit: 0,
       idleTimeout: options.idleTimeoutSeconds,
       sendPingsAutomatically: true,
@@ -232,7 +238,7 @@ export function startEdge(options: EdgeOptions): Promise<Edge> {
           return;
         }
         res.upgrade<SocketData>(
-          { connection: undefined, payload: decision.accept.data },
+          { connection: undefined, payload: decision.accept.data, writer: undefined },
           headers['sec-websocket-key'] ?? '',
           decision.accept.protocol ?? '',
           headers['sec-websocket-extensions'] ?? '',
@@ -244,24 +250,36 @@ export function startEdge(options: EdgeOptions): Promise<Edge> {
       }),
       open: (ws) => guarded(`${route.path} open`, () => {
         const data = ws.getUserData();
-        const sink: SocketSink = {
-          send: (message, isBinary) => ws.send(message, isBinary),
-          end: (code, reason) => ws.end(code, reason),
-          bufferedAmount: () => ws.getBufferedAmount(),
-        };
-        data.connection = route.open(sink, data.payload);
-      }, () => ws.end(DISCONNECT.internal.code, DISCONNECT.internal.reason)),
+        data.writer = new CoalescingWriter(ws, coalescer, maxBackpressure);
+        data.connection = route.open(data.writer, data.payload);
+      }, () => {
+        const { writer } = ws.getUserData();
+        if (writer) writer.end(DISCONNECT.internal.code, DISCONNECT.internal.reason);
+        else ws.end(DISCONNECT.internal.code, DISCONNECT.internal.reason);
+      }),
       message: (ws, message, isBinary) => guarded(`${route.path} message`, () => {
-        const { connection } = ws.getUserData();
+        const { connection, writer } = ws.getUserData();
         if (message.byteLength > maxFrameBytes) {
-          ws.end(DISCONNECT.frameTooLarge.code, `frame exceeds ${maxFrameBytes} bytes`);
+          writer!.end(DISCONNECT.frameTooLarge.code, `frame exceeds ${maxFrameBytes} bytes`);
           return;
         }
-        route.message(connection, message, isBinary);
+        // uWS corks this socket for the callback: its own sends go straight into the cork.
+        const outer = coalescer.enter(writer!);
+        try {
+          route.message(connection, message, isBinary);
+        } finally {
+          coalescer.leave(outer);
+        }
       }),
-      drain: (ws) => guarded(`${route.path} drain`, () => route.drain?.(ws.getUserData().connection)),
+      drain: (ws) => guarded(`${route.path} drain`, () => {
+        const { connection, writer } = ws.getUserData();
+        writer?.drained();
+        route.drain?.(connection);
+      }),
       close: (ws, code, message) => guarded(`${route.path} close`, () => {
-        route.close(ws.getUserData().connection, code, Buffer.from(message).toString());
+        const { connection, writer } = ws.getUserData();
+        writer?.socketClosed();
+        route.close(connection, code, Buffer.from(message).toString());
       }),
     });
   }

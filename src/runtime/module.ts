@@ -14,6 +14,8 @@ export type FastPath<Client> = (
   message: ArrayBuffer | Uint8Array,
   now: number,
   fail: (client: Client, id: number | undefined, error: unknown, now: number) => void,
+  /** A binary (MessagePack) frame rather than JSON text. */
+  isBinary: boolean,
 ) => boolean;
 
 /** How a module's socket writes to the wire (edge/connection.ts's SocketSink, structurally). */

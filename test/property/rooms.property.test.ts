@@ -126,7 +126,7 @@ async function runScenario(steps: Step[]): Promise<void> {
         };
         // Half the relays take the route-on-the-envelope path the native socket uses for JSON text.
         if (action.raw) {
-          const handled = rooms.fastPath!(connection, Buffer.from(JSON.stringify({ event, data })), clock.now(), () => {});
+          const handled = rooms.fastPath!(connection, Buffer.from(JSON.stringify({ event, data })), clock.now(), () => {}, false);
           expect(handled).toBe(true);
         } else {
           await send(connection, event, data);

@@ -1,6 +1,5 @@
 import type { Clock } from '../../core/index.js';
 import type { ClientConnection } from '../../edge/index.js';
-import type { OutboundFrame } from '../../protocol/index.js';
 import type { Connections } from '../connections/index.js';
 import { defineModule, type ActorRuntime, type IdleEviction, type Scheduler, type StartReport } from '../../runtime/index.js';
 import type { RoomsConfig } from './config.js';
@@ -11,6 +10,7 @@ import { RoomMembers, type PeerLocator } from './members.js';
 import { roomProcessors } from './processors.js';
 import { roomsProjection } from './projection.js';
 import { Relay } from './relay.js';
+import { RemotePeers, type ForwardToNode } from './remote-peer.js';
 import { RoomHost } from './room-host.js';
 import { roomTopics } from './topics.js';
 
@@ -36,13 +36,9 @@ export interface RoomsDependencies {
   cluster?: RoomsCluster;
 }
 
-/** A frame for a socket on another node: JSON bytes as the sender's relay spliced them, or a frame object. */
-export type ForwardedFrame = { kind: 'json'; bytes: Uint8Array } | { kind: 'object'; frame: OutboundFrame };
-
 export interface RoomsCluster {
   locate: PeerLocator;
-  /** Hands a frame to the peer's socket on `node`; false when it was dropped (the cluster's bound). */
-  forward(node: string, peerId: string, frame: ForwardedFrame): boolean;
+  forward: ForwardToNode;
 }
 
 /** The idle sweep of room actors, from the config (RoomsConfig explains why). */
@@ -62,8 +58,9 @@ export const roomsModule = defineModule<RoomsDependencies, { service: RoomHost }
   create({ runtime, config, clock, connections, scheduler, idleEviction = roomIdleEviction(config), cluster }) {
     const connection = (peerId: string) => connections.get(peerId);
     const members = new RoomMembers(connection, cluster?.locate);
-    const host = new RoomHost({ runtime, clock, members });
-    const relay = new Relay(members, config);
+    const remote = cluster && new RemotePeers(cluster.forward);
+    const host = new RoomHost({ runtime, clock, members, remote });
+    const relay = new Relay(members, config, remote);
     const joinFrames = new JoinRequestFrames();
     connections.onClosed((closed) => host.connectionClosed(closed));
     scheduler?.every('rooms.evict-idle', idleEviction.sweepIntervalMs, (now) => runtime.evictIdle(ROOM_CATEGORY, now, idleEviction));
@@ -72,7 +69,7 @@ export const roomsModule = defineModule<RoomsDependencies, { service: RoomHost }
       topics: roomTopics({ host, members, relay, joinFrames, config }),
       routes: demoRoutes(),
       processors: roomProcessors({ members, host, joinFrames, connection }),
-      fastPath: (client, bytes, now, fail) => relay.fromJsonText(client, bytes, now, fail),
+      fastPath: (client, bytes, now, fail, isBinary) => (isBinary ? relay.fromMsgpack(client, bytes, now, fail) : relay.fromJsonText(client, bytes, now, fail)),
       // After a restart nobody is connected: every open room is closed. In a cluster, members
       // on the nodes alive keep their rooms; only the peers whose connections are closed leave.
       start: async (): Promise<StartReport> =>

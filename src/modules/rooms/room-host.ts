@@ -6,11 +6,14 @@ import type { ActorRuntime, CommandResult } from '../../runtime/index.js';
 import type { GatewayRoomHost } from '../grid/index.js';
 import { ROOM_CATEGORY, userKeyOf, type LeaveReason, type RoomCommand, type RoomContext, type roomMachine } from './domain/index.js';
 import type { RoomMembers } from './members.js';
+import type { RemotePeers } from './remote-peer.js';
 
 export interface RoomHostDependencies {
   runtime: ActorRuntime;
   clock: Clock;
   members: RoomMembers;
+  /** In a cluster: members on other nodes, reached over the mesh. */
+  remote?: RemotePeers | undefined;
 }
 
 /** Operator actions (room API, CLI, tests) are recorded under this actor unless they name one. */
@@ -103,10 +106,12 @@ export class RoomHost {
     const members = this.deps.members.of(room);
     if (!members) return false;
     const roomState = userKey === undefined ? undefined : this.state(room).context;
-    for (const [peerId, connection] of members) {
-      if (roomState && !roomState.members.some((member) => member.peerId === peerId && member.userKey === userKey)) continue;
-      connection.send({ event: 'room-message', data: { room, message } });
-    }
+    const addressed = (peerId: string) => !roomState || roomState.members.some((member) => member.peerId === peerId && member.userKey === userKey);
+    const frame = { event: 'room-message', data: { room, message } };
+    for (const [peerId, connection] of members) if (addressed(peerId)) connection.send(frame);
+    // Not state, so not in the log: members on other nodes get it over the cluster.
+    const remote = this.deps.remote;
+    if (remote) for (const [peerId, node] of this.deps.members.remoteOf(room)) if (addressed(peerId)) remote.target(node, peerId).send(frame);
     return true;
   }
 
