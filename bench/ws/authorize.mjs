@@ -1,10 +1,13 @@
 #!/usr/bin/env node
 // A reconnect storm: N sockets (default 1 000) connect at once and each, as soon as its
 // `welcome` arrives, sends `authorize {method:"oauth2", token}` with a valid access token of
-// its own. Measured: the time from writing `authorize` to reading `authorized`, p50/p99/max
-// (target p99 <= 5 ms). Round 1 uses tokens the server has never seen (signature checks:
-// the storm after a gateway restart); round 2 the same tokens on fresh sockets (the verified-
-// token cache: clients flapping). Each `authorize` also appends SessionAuthorized to the log.
+// its own. Measured: the time from writing `authorize` to reading `authorized`, p50/p99/max,
+// the storm's length and the server's CPU time per socket (issue 15's targets: 5,000 at once
+// all authorized within 1.5 s; at 3,000/s, `--connections 5000 --ramp-ms 1667`, p99 <= 20 ms).
+// Round 1 uses tokens the server has never seen (signature checks: the storm after a gateway
+// restart); round 2 the same tokens on fresh sockets (the verified-token cache: clients
+// flapping). Each `authorize` also appends SessionAuthorized to the log. Also shown: connect ->
+// welcome, and the kernel's listen-queue overflows (SYNs a full accept queue dropped).
 //
 //   npm run build && node bench/ws/authorize.mjs [--connections 1000] [--users 4] [--ramp-ms 0] [--json]
 //
@@ -46,7 +49,9 @@ const { values } = parseArgs({
   },
 });
 const SELF = fileURLToPath(import.meta.url);
-const TARGET_P99_MS = 5;
+/** Issue 15's targets: a simultaneous storm all authorized within 1.5 s; a spread one (3,000/s) p99 <= 20 ms. */
+const TARGET_STORM_MS = 1500;
+const TARGET_SPREAD_P99_MS = 20;
 
 // ---------------------------------------------------------------- serve (child, core 0)
 async function serve() {
@@ -118,15 +123,19 @@ async function stormRound(port, tokens, serverPid, rampMs) {
   const count = tokens.length;
   const frames = tokens.map((token) => maskedTextFrame(JSON.stringify({ event: 'authorize', data: { method: 'oauth2', token }, id: 1 })));
   const histogram = new Histogram(10_000);
+  // Connect (the client's `connect()` call) to `welcome`: upgrade, ConnectionOpened's commit, the frame.
+  const welcomes = new Histogram(30_000);
   const sockets = [];
   let answered = 0;
   let refused = 0;
   let firstError;
   let lastWelcomeAt = 0;
   const started = performance.now();
+  const overflowsBefore = listenOverflows();
   const cpuBefore = sampleCpu([serverPid, process.pid]);
   const done = new Promise((resolve) => {
     const open = (index) => {
+      const connectAt = performance.now();
       const socket = netConnect({ host: '127.0.0.1', port });
       sockets.push(socket);
       socket.setNoDelay(true);
@@ -158,6 +167,7 @@ async function stormRound(port, tokens, serverPid, rampMs) {
           const frame = JSON.parse(text);
           if (frame.event === 'welcome') {
             lastWelcomeAt = performance.now();
+            welcomes.recordMs(lastWelcomeAt - connectAt);
             sentAt = performance.now();
             socket.write(frames[index]);
           } else if (frame.id === 1) {
@@ -190,6 +200,8 @@ async function stormRound(port, tokens, serverPid, rampMs) {
   const timeout = new Promise((resolve) => setTimeout(() => resolve('timeout'), 120_000));
   const outcome = await Promise.race([done, timeout]);
   const cpuAfter = sampleCpu([serverPid, process.pid]);
+  const cpu = cpuShares(cpuBefore, cpuAfter);
+  const overflows = listenOverflows() - overflowsBefore;
   const seconds = (performance.now() - started) / 1000;
   for (const socket of sockets) socket.destroy();
   return {
@@ -203,8 +215,31 @@ async function stormRound(port, tokens, serverPid, rampMs) {
     max: histogram.max,
     stormSeconds: seconds,
     lastWelcomeSeconds: (lastWelcomeAt - started) / 1000,
-    cpu: cpuShares(cpuBefore, cpuAfter),
+    welcomeP50: welcomes.percentileMs(0.5),
+    welcomeP99: welcomes.percentileMs(0.99),
+    listenOverflows: overflows,
+    cpu,
+    // The figure a busy shared machine distorts least: the server's own CPU time per socket
+    // (upgrade, ConnectionOpened, welcome, token check, SessionAuthorized, reply), whatever
+    // share of its core it got.
+    serverCpuMsPerSocket: (cpu.processes[0] * cpu.seconds * 1000) / count,
   };
+}
+
+/**
+ * The kernel's count of connections dropped because a listen queue was full (TcpExt
+ * ListenOverflows, machine-wide): uWS listens with a backlog of 512, so a storm larger than what
+ * the event loop accepts in time loses SYNs, and their clients retry after 1 s, 3 s, 7 s (the
+ * SYN backoff), whatever the server's CPU per socket. NaN where /proc is not Linux's.
+ */
+function listenOverflows() {
+  try {
+    const [names, values] = readFileSync('/proc/net/netstat', 'utf8').split('\n').filter((line) => line.startsWith('TcpExt:'));
+    const index = names.split(' ').indexOf('ListenOverflows');
+    return Number(values.split(' ')[index]);
+  } catch {
+    return Number.NaN;
+  }
 }
 
 /**
@@ -307,7 +342,7 @@ async function orchestrate() {
     users: userCount,
     rampMs: Number(values['ramp-ms']),
     rounds,
-    targetP99Ms: TARGET_P99_MS,
+    target: Number(values['ramp-ms']) > 0 ? { p99Ms: TARGET_SPREAD_P99_MS } : { stormMs: TARGET_STORM_MS },
   };
   if (values.json) {
     console.log(JSON.stringify(report));
@@ -324,13 +359,20 @@ async function orchestrate() {
     console.log(
       `- ${round.name.padEnd(6)} authorize -> authorized p50 ${fmt.ms(round.p50)} ms, p99 ${fmt.ms(round.p99)} ms, max ${fmt.ms(round.max)} ms; ` +
         `${round.answered - round.refused}/${round.connections} authorized, storm ${fmt.ms(round.stormSeconds * 1000)} ms ` +
-        `(last welcome at ${fmt.ms(round.lastWelcomeSeconds * 1000)} ms); CPU server ${fmt.pct(cpu.processes[0])}, client ${fmt.pct(cpu.processes[1])}, ` +
+        `(last welcome at ${fmt.ms(round.lastWelcomeSeconds * 1000)} ms; connect -> welcome p50 ${fmt.ms(round.welcomeP50)} ms, p99 ${fmt.ms(round.welcomeP99)} ms; ` +
+        `${round.listenOverflows} listen-queue overflows); server CPU ${round.serverCpuMsPerSocket.toFixed(3)} ms/socket; ` +
+        `CPU server ${fmt.pct(cpu.processes[0])}, client ${fmt.pct(cpu.processes[1])}, ` +
         `other ${fmt.pct(cpu.other)}, steal ${fmt.pct(cpu.steal)}` +
-        (round.p99 <= TARGET_P99_MS ? '' : '  [p99 target NOT met]') +
+        targetVerdict(report.rampMs, round) +
         (round.firstError ? `  first error: ${round.firstError}` : '') +
         (round.timedOut ? '  TIMED OUT' : ''),
     );
   }
+}
+
+function targetVerdict(rampMs, round) {
+  if (rampMs > 0) return round.p99 <= TARGET_SPREAD_P99_MS ? `  [p99 <= ${TARGET_SPREAD_P99_MS} ms met]` : `  [p99 <= ${TARGET_SPREAD_P99_MS} ms NOT met]`;
+  return round.stormSeconds * 1000 <= TARGET_STORM_MS ? `  [all within ${TARGET_STORM_MS} ms met]` : `  [all within ${TARGET_STORM_MS} ms NOT met]`;
 }
 
 if (values.role === 'serve') await serve();

@@ -1,4 +1,4 @@
-import { createActor, type Actor, type AnyStateMachine, type SnapshotFrom } from 'xstate';
+import { createActor, type ActorScope, type AnyMachineSnapshot, type AnyStateMachine, type EventObject, type SnapshotFrom } from 'xstate';
 import { AppError, ConflictError } from '../core/index.js';
 import { categoryOf } from '../core/index.js';
 import type { EventMetadata, EventStore, RecordedEvent } from '../store/index.js';
@@ -6,10 +6,20 @@ import type { AnyAggregate } from '../core/index.js';
 import { Mailboxes } from './mailbox.js';
 
 interface LiveActor {
-  actor: Actor<AnyStateMachine>;
+  /**
+   * The machine's snapshot after the events applied so far (immutable, replaced per event).
+   * Read it through `stateOf`, which applies `unapplied` first.
+   */
+  snapshot: AnyMachineSnapshot;
   aggregate: AnyAggregate;
-  /** Stream version the actor's state reflects. */
+  /** Stream version the actor's state reflects (`unapplied` included). */
   version: number;
+  /**
+   * Events of a stream not kept in memory, not yet fed to its machine: applied when its state
+   * is first asked for, which a connection's or a session's one command usually never does
+   * (its actor is dropped right after the append). Empty for kept streams, which apply at once.
+   */
+  unapplied: RecordedEvent[];
   /**
    * When the actor was last used, in the time of `evictIdle`'s calls: USED_SINCE_SWEEP until
    * the next sweep stamps it with its `now`. The runtime reads no clock of its own (the
@@ -33,6 +43,16 @@ export interface CommandResult<Snapshot = unknown> {
   snapshot: Snapshot;
 }
 
+export interface ExecuteOptions {
+  /**
+   * The caller named this stream just now (a socket's fresh random connection id): its history,
+   * surely empty, is not read from the log. A hint, not a trust: the append still expects
+   * version 0, so should the stream exist after all it fails as a conflict, and the command is
+   * decided again on the stream's real history (as after another process's append).
+   */
+  newStream?: boolean;
+}
+
 export interface RuntimeLogger {
   error(details: Record<string, unknown>, message: string): void;
 }
@@ -43,12 +63,57 @@ export function toMachineEvent(event: RecordedEvent): { type: string; data: unkn
 }
 
 /**
- * Registry of XState actors keyed by stream id, with a mailbox per stream. A command runs
- * decide -> append (expected version = the actor's version) -> evolve; the caller runs its
- * effects after the returned promise resolves, i.e. after the commit.
+ * Steps one aggregate's machine as a pure function, `machine.transition(snapshot, event)`,
+ * instead of through an XState `Actor` per stream. An actor costs its construction, start and
+ * stop (and the initial snapshot computed anew) for every stream it holds: per socket of a
+ * connection storm, two such actors (connection, session) came and went for one event each,
+ * about a quarter of the runtime's CPU (issue 15). Machines hold no I/O (DESIGN.md), so nothing
+ * an actor adds (its mailbox, observers, delayed events, children) is used: the snapshot and
+ * the machine are the whole state. The initial snapshot is computed once and shared (snapshots
+ * are immutable; every transition makes a new one), so entry actions of a machine's initial
+ * state, which no machine here has, would run once at registration rather than per stream.
+ */
+class MachineStepper {
+  readonly initial: AnyMachineSnapshot;
+  private readonly scope: ActorScope<AnyMachineSnapshot, EventObject>;
+
+  constructor(private readonly machine: AnyStateMachine) {
+    // The scope a transition is given: never started, it only lends `self` and `system` to
+    // action arguments. Custom (non-assign) actions run at once, as a running actor runs them.
+    const self = createActor(machine);
+    this.scope = {
+      self,
+      id: '',
+      sessionId: '',
+      system: self.system,
+      logger: () => {},
+      defer: () => {},
+      emit: () => {},
+      stopChild: () => {},
+      actionExecutor: (action) => action.exec?.(action.info, action.params),
+    };
+    this.initial = machine.getInitialSnapshot(this.scope);
+  }
+
+  /** The snapshot after `event`; a machine that throws (a bug) leaves an `error` snapshot, as an actor did. */
+  next(snapshot: AnyMachineSnapshot, event: EventObject): { snapshot: AnyMachineSnapshot; failed: false } | { snapshot: AnyMachineSnapshot; failed: true; error: unknown } {
+    try {
+      return { snapshot: this.machine.transition(snapshot, event, this.scope), failed: false };
+    } catch (error) {
+      return { snapshot: { ...snapshot, status: 'error', output: undefined, error }, failed: true, error };
+    }
+  }
+}
+
+/**
+ * Registry of stream states (XState machine snapshots) keyed by stream id, with a mailbox per
+ * stream. A command runs decide -> append (expected version = the state's version) -> evolve;
+ * the caller runs its effects after the returned promise resolves, i.e. after the commit.
+ * "Actor" below is a stream's live state: its snapshot and version.
  */
 export class ActorRuntime {
   private readonly aggregates = new Map<string, AnyAggregate>();
+  private readonly steppers = new Map<AnyAggregate, MachineStepper>();
   private readonly actors = new Map<string, LiveActor>();
   private readonly mailboxes = new Mailboxes();
   /**
@@ -65,6 +130,7 @@ export class ActorRuntime {
   register(aggregate: AnyAggregate): void {
     if (this.aggregates.has(aggregate.category)) throw new Error(`aggregate ${aggregate.category} registered twice`);
     this.aggregates.set(aggregate.category, aggregate);
+    this.steppers.set(aggregate, new MachineStepper(aggregate.machine));
   }
 
   /**
@@ -109,8 +175,9 @@ export class ActorRuntime {
     streamId: string,
     command: Command,
     metadata: EventMetadata = {},
+    options: ExecuteOptions = {},
   ): Promise<CommandResult<Snapshot>> {
-    return this.executeWith<Snapshot>(streamId, () => command, metadata);
+    return this.executeWith<Snapshot>(streamId, () => command, metadata, options);
   }
 
   /**
@@ -122,6 +189,7 @@ export class ActorRuntime {
     streamId: string,
     build: (snapshot: Snapshot) => { type: string } | Promise<{ type: string }>,
     metadata: EventMetadata = {},
+    options: ExecuteOptions = {},
   ): Promise<CommandResult<Snapshot>> {
     const aggregate = this.aggregates.get(categoryOf(streamId));
     if (!aggregate) return Promise.reject(new AppError('NOT_FOUND', `no aggregate for stream ${streamId}`));
@@ -133,8 +201,8 @@ export class ActorRuntime {
     };
     return this.mailboxes.run(streamId, async () => {
       try {
-        const live = this.liveActor(streamId, aggregate, true);
-        const command = await build(live.actor.getSnapshot() as Snapshot);
+        const live = this.liveActor(streamId, aggregate, options.newStream !== true);
+        const command = await build(this.stateOf(live) as Snapshot);
         return await this.handle<Snapshot>(streamId, aggregate, command, metadata);
       } finally {
         // A finished stream takes no more commands. Drop its actor however the command ended,
@@ -151,7 +219,8 @@ export class ActorRuntime {
   }
 
   snapshot<Machine extends AnyStateMachine>(streamId: string): SnapshotFrom<Machine> | undefined {
-    return this.actors.get(streamId)?.actor.getSnapshot() as SnapshotFrom<Machine> | undefined;
+    const live = this.actors.get(streamId);
+    return live && (this.stateOf(live) as SnapshotFrom<Machine>);
   }
 
   /** The stream's current state, loading it from the log when no actor is live. */
@@ -160,7 +229,7 @@ export class ActorRuntime {
     if (!aggregate) throw new AppError('NOT_FOUND', `no aggregate for stream ${streamId}`);
     const existing = this.actors.has(streamId);
     const live = this.liveActor(streamId, aggregate, true);
-    const snapshot = live.actor.getSnapshot() as SnapshotFrom<Machine>;
+    const snapshot = this.stateOf(live) as SnapshotFrom<Machine>;
     // A read must not leave behind an actor the runtime would not keep after a command (a
     // room that never existed, asked about by a refused join, stays out of memory).
     if (!existing && !this.keeps(live)) this.evict(streamId);
@@ -241,13 +310,14 @@ export class ActorRuntime {
     const live = this.liveActor(streamId, aggregate, true);
     let attempt = 0;
     for (;;) {
-      const decided = aggregate.decide(command, live.actor.getSnapshot());
-      if (decided.length === 0) return { events: [], snapshot: live.actor.getSnapshot() as Snapshot };
+      const before = this.stateOf(live);
+      const decided = aggregate.decide(command, before);
+      if (decided.length === 0) return { events: [], snapshot: before as Snapshot };
       const events = decided.map((event) => ({ ...event, metadata: { ...metadata, ...event.metadata } }));
       try {
         const result = await this.store.append(streamId, events, live.version);
         this.evolve(live, result.events);
-        return { events: result.events, snapshot: live.actor.getSnapshot() as Snapshot };
+        return this.commandResult<Snapshot>(live, before, result.events);
       } catch (error) {
         // Another process (the CLI) appended to this stream: catch up and decide again once.
         if (error instanceof ConflictError && attempt === 0) {
@@ -258,6 +328,25 @@ export class ActorRuntime {
         throw error;
       }
     }
+  }
+
+  /**
+   * A command's outcome. For a stream not kept in memory its snapshot is computed only if the
+   * caller reads it: from the live state while that is still exactly this command's, else from
+   * the state it was decided on and its events (another command has moved the stream on since).
+   */
+  private commandResult<Snapshot>(live: LiveActor, before: AnyMachineSnapshot, events: RecordedEvent[]): CommandResult<Snapshot> {
+    if (live.aggregate.keepInMemory !== false) return { events, snapshot: live.snapshot as Snapshot };
+    const version = events.at(-1)?.version ?? live.version;
+    let after: AnyMachineSnapshot | undefined;
+    const compute = () => (live.version === version ? this.stateOf(live) : this.fold(live.aggregate, before, events));
+    return {
+      events,
+      get snapshot() {
+        after ??= compute();
+        return after as Snapshot;
+      },
+    };
   }
 
   /** Whether the runtime keeps this actor in memory between commands. */
@@ -271,7 +360,7 @@ export class ActorRuntime {
    * rebuilt all the same, for their module to find and close the ones a crash left open.
    */
   private alive(live: LiveActor): boolean {
-    const snapshot = live.actor.getSnapshot();
+    const snapshot = this.stateOf(live);
     return snapshot.status !== 'done' && live.aggregate.keepWhile?.(snapshot) !== false;
   }
 
@@ -281,28 +370,48 @@ export class ActorRuntime {
       existing.usedAt = USED_SINCE_SWEEP;
       return existing;
     }
-    const actor = createActor(aggregate.machine);
-    // Machines hold no I/O, so an error here is a bug in a machine: log it, keep the process.
-    actor.subscribe({
-      error: (error) => this.logger?.error({ err: error, streamId }, 'actor failed'),
-    });
-    actor.start();
-    const live: LiveActor = { actor, aggregate, version: 0, usedAt: USED_SINCE_SWEEP };
+    const live: LiveActor = { snapshot: this.steppers.get(aggregate)!.initial, aggregate, version: 0, unapplied: [], usedAt: USED_SINCE_SWEEP };
     this.actors.set(streamId, live);
     if (loadHistory) this.evolve(live, this.store.readStream(streamId));
     return live;
   }
 
   private evolve(live: LiveActor, events: readonly RecordedEvent[]): void {
+    const lazy = live.aggregate.keepInMemory === false;
     for (const event of events) {
       if (event.version <= live.version) continue;
-      live.actor.send(toMachineEvent(event));
       live.version = event.version;
+      if (lazy) live.unapplied.push(event);
+      else live.snapshot = this.fold(live.aggregate, live.snapshot, [event]);
     }
   }
 
+  /** The stream's state, its unapplied events applied first. */
+  private stateOf(live: LiveActor): AnyMachineSnapshot {
+    if (live.unapplied.length > 0) {
+      const events = live.unapplied;
+      live.unapplied = [];
+      live.snapshot = this.fold(live.aggregate, live.snapshot, events);
+    }
+    return live.snapshot;
+  }
+
+  /** `snapshot` after `events`, through the aggregate's machine. */
+  private fold(aggregate: AnyAggregate, snapshot: AnyMachineSnapshot, events: readonly RecordedEvent[]): AnyMachineSnapshot {
+    const stepper = this.steppers.get(aggregate)!;
+    let state = snapshot;
+    for (const event of events) {
+      // A failed machine takes no more events, as a failed actor stopped; its version still counts them.
+      if (state.status === 'error') break;
+      const next = stepper.next(state, toMachineEvent(event));
+      state = next.snapshot;
+      // Machines hold no I/O, so an error here is a bug in a machine: log it, keep the process.
+      if (next.failed) this.logger?.error({ err: next.error, streamId: event.streamId }, 'actor failed');
+    }
+    return state;
+  }
+
   private evict(streamId: string): void {
-    this.actors.get(streamId)?.actor.stop();
     this.actors.delete(streamId);
   }
 }

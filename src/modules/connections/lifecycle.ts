@@ -229,7 +229,8 @@ export class Connections {
       node: this.node,
       now: clock.now(),
     };
-    const recorded = this.track(runtime.execute(streamId(CONNECTION_CATEGORY, info.id), command, { actor: `connection:${info.id}` })).then(
+    // `newStream`: the id was made at this socket's upgrade, so no empty history is read (the append still expects version 0).
+    const recorded = this.track(runtime.execute(streamId(CONNECTION_CATEGORY, info.id), command, { actor: `connection:${info.id}` }, { newStream: true })).then(
       () => {
         this.opening.delete(connection);
         connection.send({ event: 'welcome', data: this.resumptions.welcome(connection) });

@@ -5,7 +5,7 @@ import { AppError, toPublicError } from '../../core/index.js';
 import { streamId } from '../../core/index.js';
 import type { Principal } from '../../core/index.js';
 import { SESSION_CATEGORY, type SessionCommand } from './domain/index.js';
-import type { ActorRuntime } from '../../runtime/index.js';
+import type { ActorRuntime, ExecuteOptions } from '../../runtime/index.js';
 import { defineTopic, type AnyTopic, type RejectStyle } from '../../runtime/index.js';
 import { isPlainObject } from '../../protocol/index.js';
 import {
@@ -81,8 +81,12 @@ export function identityTopics(deps: IdentityTopicDependencies): AnyTopic<Client
   const { identity, runtime, config } = deps;
   const tokens = identity.tokens;
 
-  const session = (connection: ClientConnection, command: SessionCommand) =>
-    runtime.execute(streamId(SESSION_CATEGORY, connection.id), command, { actor: `connection:${connection.id}` });
+  /** Connections whose session stream this process has written: the others' streams are new. */
+  const sessionsWritten = new WeakSet<ClientConnection>();
+  const session = (connection: ClientConnection, command: SessionCommand, options: ExecuteOptions = {}) => {
+    sessionsWritten.add(connection);
+    return runtime.execute(streamId(SESSION_CATEGORY, connection.id), command, { actor: `connection:${connection.id}` }, options);
+  };
 
   const refusals = identity.refusals;
 
@@ -117,14 +121,19 @@ export function identityTopics(deps: IdentityTopicDependencies): AnyTopic<Client
   };
 
   const authorizeUser = async (connection: ClientConnection, user: TokenUser) => {
-    await session(connection, {
+    // A storm's sockets authorize first thing: their session stream is not read from the log for
+    // nothing. Only for Authorize, which its empty state never refuses; were the stream there after
+    // all (a connection resumed from elsewhere), its append conflicts and is decided on the real history.
+    const newStream = !sessionsWritten.has(connection);
+    const command: SessionCommand = {
       type: 'Authorize',
       userId: user.userId,
       organisationId: user.organisationId,
       groups: user.groups,
       method: user.external ? 'external' : 'token',
       remoteAddress: connection.info.remoteAddress,
-    });
+    };
+    await session(connection, command, { newStream });
     connection.principal = { kind: 'user', ...user };
     deps.boundToUser(connection, user.userId);
   };
