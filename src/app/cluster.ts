@@ -11,7 +11,7 @@ import { Mesh, NodeDirectory, deliverFrame, shareKeyFiles, type LiveNode, type M
 import type { ClientConnection } from '../edge/connection.js';
 import type { Logger } from '../edge/logger.js';
 import { ServerRsaKey } from '../modules/sync/rsa.js';
-import { DATABASE_FILE, JetStreamEventStore, type Projection, type StoreObserver } from '../store/index.js';
+import { DATABASE_FILE, JetStreamEventStore, StartupError, type Projection, type StoreObserver } from '../store/index.js';
 import type { Config } from './config.js';
 
 /**
@@ -70,14 +70,25 @@ export class ClusterNode {
   ) {}
 
   /** The gateway listens: the node's address in the directory (and `Info`) gets its real port (port 0 picks one). */
-  listening(host: string, port: number): void {
+  async listening(host: string, port: number): Promise<void> {
     this.info.address = `${host}:${port}`;
+    await this.directory.announce();
   }
 
   static async join(options: JoinClusterOptions): Promise<ClusterNode> {
     const { config, logger, clock, node } = options;
     const replicas = config.clusterReplicas;
-    const connection = await connectCluster({ ...clusterServers(config), name: `switchyard-${node}` }, logger);
+    const servers = clusterServers(config);
+    const connection = await connectCluster({ ...servers, name: `switchyard-${node}` }, logger).catch((error: unknown) => {
+      // A refusal of the credentials is met again by every restart: one line and exit 2.
+      if (error instanceof Error && /authoriz|authenticat/i.test(error.message)) {
+        throw new StartupError(
+          servers.servers.join(','),
+          `NATS refused the cluster credentials (${error.message}): check clusterUser/clusterPassword or clusterToken`,
+        );
+      }
+      throw error;
+    });
     const opened: { close(): Promise<void> }[] = [];
     try {
       // Before any module reads them: every node signs and seals with the cluster's keys.
@@ -105,6 +116,8 @@ export class ClusterNode {
         logger,
       });
       opened.push(directory);
+      // Before the gateway closes the connections of nodes that are not alive.
+      await directory.settled();
       const mesh = new Mesh(connection, node, { maxPendingBytes: config.clusterMaxPendingBytes, logger });
       const cluster = new ClusterNode(node, connection, keys, store, directory, mesh, logger, info);
       cluster.registerMetrics(options.registry);

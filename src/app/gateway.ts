@@ -139,7 +139,7 @@ export class Gateway {
       throw error;
     }
     await gateway.listen();
-    gateway.cluster?.listening(config.host, gateway.port);
+    await gateway.cluster?.listening(config.host, gateway.port);
     try {
       await gateway.recover();
     } catch (error) {

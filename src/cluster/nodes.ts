@@ -145,6 +145,8 @@ export class NodeDirectory {
   private healthySince = performance.now();
   private isolated = false;
   private stopped = false;
+  /** Our own first heartbeat came back through the watch: every entry before it has been seen. */
+  private echoed = false;
   private readonly counts = { lost: 0, joined: 0, heartbeatFailures: 0, badEntries: 0 };
 
   private constructor(
@@ -198,6 +200,25 @@ export class NodeDirectory {
 
   get node(): string {
     return this.options.node;
+  }
+
+  /**
+   * Resolves once every node found in the bucket at open has proved alive (a heartbeat came)
+   * or stayed silent for `lostAfterMs` (it is dead). Until then `live()` would leave out
+   * nodes that are alive but have not beaten since this one opened: a starting node must not
+   * take them for dead (and close their connections) in that moment.
+   */
+  async settled(): Promise<void> {
+    const deadline = performance.now() + this.lostAfterMs;
+    const unsettled = () => !this.echoed || [...this.nodes.values()].some((tracked) => tracked.state === 'pending');
+    while (!this.stopped && performance.now() < deadline && unsettled()) {
+      await new Promise((resolve) => setTimeout(resolve, Math.min(50, this.heartbeatMs)));
+    }
+  }
+
+  /** Beats now, out of turn: this node's info changed (its address, once it listens). */
+  announce(): Promise<void> {
+    return this.heartbeat();
   }
 
   /** Nodes alive now, this one first. */
@@ -294,6 +315,7 @@ export class NodeDirectory {
         return;
       }
       this.lastSelfEcho = now;
+      this.echoed = true;
       if (this.isolated) {
         this.isolated = false;
         this.healthySince = now;

@@ -50,8 +50,10 @@ export function roomProcessors(deps: RoomProcessorDependencies): Processor[] {
       }
       case 'JoinApproved': {
         if (!members.of(room)) return;
-        // The peers before it, on this gateway and on the cluster's others.
-        const peers = members.peerIds(room);
+        // The peers before it, on this gateway and on the cluster's others, in join order
+        // (the room's state), so every node would list them alike.
+        const present = new Set(members.peerIds(room));
+        const peers = host.state(room).context.members.map((member) => member.peerId).filter((peerId) => present.has(peerId) && peerId !== event.data.peerId);
         members.apply(event);
         // A joiner whose socket is gone (here or on its node) has nobody to be announced to.
         if (!members.has(room, event.data.peerId)) return;
