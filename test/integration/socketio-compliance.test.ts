@@ -2,7 +2,9 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSocketIoFixture, type SocketIoFixture } from '../fixtures/socketio-fixture.js';
+import { socketIoRoute } from '../../src/edge/socketio/socketio-route.js';
+import { fixtureSocketIoDependencies, startSocketIoFixture, type SocketIoFixture } from '../fixtures/socketio-fixture.js';
+import { until } from '../helpers/conditions.js';
 import { ROOT } from '../helpers/child-gateway.js';
 import { RawEngineSocket, upgradeStatus } from '../helpers/raw-engineio.js';
 
@@ -11,10 +13,8 @@ import { RawEngineSocket, upgradeStatus } from '../helpers/raw-engineio.js';
  * socketio/socket.io-protocol, test-suite/test-suite.js), rewritten against the protocol
  * fixture (test/fixtures/socketio-fixture.ts), which is configured like their reference servers:
  * pingInterval 300, pingTimeout 200, maxPayload 1e6, connectTimeout 1000, namespace `/custom`.
- *
+ * HTTP long-polling cases (both paths serve it) and heartbeat timers: socketio-polling.test.ts.
  * Deliberate differences from the suites:
- * - `/engine.io/` serves WebSocket only, so its HTTP long-polling cases answer 400 here;
- *   `/socket.io/` serves long-polling too (test/integration/socketio-polling.test.ts has its cases).
  * - Engine.IO v3 binary messages carry their packet type byte (4) first, as the v3 parser
  *   of engine.io-client 3.x writes and reads them (the current socket.io v4-protocol suite
  *   does the same); the older engine.io v3 suite sent bare bytes.
@@ -26,6 +26,10 @@ const PING_INTERVAL = 300;
 const PING_TIMEOUT = 200;
 const OPEN_KEYS = ['maxPayload', 'pingInterval', 'pingTimeout', 'sid', 'upgrades'];
 const bytes = (...values: number[]) => Uint8Array.from(values);
+/** Takes `count` messages this test does not look at (OPEN, CONNECT answers, `auth`). */
+const skip = async (socket: RawEngineSocket, count: number) => {
+  for (let taken = 0; taken < count; taken++) await socket.next();
+};
 
 function expectOpenPacket(message: string | Uint8Array): string {
   expect(typeof message).toBe('string');
@@ -75,13 +79,6 @@ describe('protocol fixture: official suites, WebSocket cases', () => {
       it('handshake: refuses a missing or invalid transport', async () => {
         expect(await upgradeStatus(port, path, `EIO=${version}`)).toBe(400);
         expect(await upgradeStatus(port, path, `EIO=${version}&transport=abc`)).toBe(400);
-      });
-
-      it('handshake over HTTP long-polling is refused with 400 (not served)', async () => {
-        for (const method of ['GET', 'POST', 'PUT']) {
-          const response = await fetch(`http://127.0.0.1:${port}${path}?EIO=${version}&transport=polling`, { method });
-          expect(response.status, method).toBe(400);
-        }
       });
 
       it('message: sends and receives a plain text packet', async () => {
@@ -134,10 +131,6 @@ describe('protocol fixture: official suites, WebSocket cases', () => {
         socket.send('1');
         expect(await socket.waitClosed()).toBe(1000);
       });
-
-      it('upgrade from HTTP long-polling is refused (no polling session can exist)', async () => {
-        expect(await upgradeStatus(port, path, `EIO=${version}&transport=websocket&sid=abc`)).toBe(400);
-      });
     });
   }
 
@@ -149,22 +142,15 @@ describe('protocol fixture: official suites, WebSocket cases', () => {
       const socket = await open(path);
       await socket.next();
       socket.send('40');
-      await socket.next();
-      await socket.next();
+      await skip(socket, 2);
       return socket;
     }
 
-    it('handshake: the Engine.IO OPEN packet', async () => {
-      const socket = await open(path);
-      expectOpenPacket(await socket.next());
-      socket.close();
-    });
-
-    it('handshake: refuses bad EIO and transport with 400; a polling handshake opens a session', async () => {
-      for (const query of ['transport=websocket', 'EIO=abc&transport=websocket', 'EIO=4', 'EIO=4&transport=abc']) {
+    it.each([4, 3])('handshake (EIO=%i): refuses bad EIO and transport with 400; a polling handshake opens a session', async (version) => {
+      for (const query of ['transport=websocket', 'EIO=abc&transport=websocket', `EIO=${version}`, `EIO=${version}&transport=abc`]) {
         expect(await upgradeStatus(port, path, query), query).toBe(400);
       }
-      const polling = await fetch(`http://127.0.0.1:${port}${path}?EIO=4&transport=polling`);
+      const polling = await fetch(`http://127.0.0.1:${port}${path}?EIO=${version}&transport=polling`);
       expect(polling.status).toBe(200);
       expect(await polling.text()).toMatch(/"upgrades":\["websocket"\]/);
     });
@@ -174,8 +160,7 @@ describe('protocol fixture: official suites, WebSocket cases', () => {
       await socket.next();
       // Connected first, so that the connect timeout is not what closes the socket.
       socket.send('40');
-      await socket.next();
-      await socket.next();
+      await skip(socket, 2);
       for (let round = 0; round < 3; round++) {
         expect(await socket.next()).toBe('2');
         socket.send('3');
@@ -190,37 +175,18 @@ describe('protocol fixture: official suites, WebSocket cases', () => {
       expect(await socket.waitClosed()).toBe(1000);
     });
 
-    it('connect: to the main namespace', async () => {
+    it.each([
+      ['the main namespace', '40', '40', '42["auth",{}]'],
+      ['the main namespace with a payload', '40{"token":"123"}', '40', '42["auth",{"token":"123"}]'],
+      ['a custom namespace', '40/custom,', '40/custom,', '42/custom,["auth",{}]'],
+      ['a custom namespace with a payload', '40/custom,{"token":"abc"}', '40/custom,', '42/custom,["auth",{"token":"abc"}]'],
+    ])('connect: to %s; the CONNECT answer carries the sid, the handler\'s `auth` event follows', async (_name, packet, answerPrefix, auth) => {
       const socket = await open(path);
       await socket.next();
-      socket.send('40');
-      const answer = await socket.nextText();
-      expect(connectPayloadKeys(answer, '40')).toEqual(['sid']);
-      expect(await socket.next()).toBe('42["auth",{}]');
+      socket.send(packet);
+      expect(connectPayloadKeys(await socket.nextText(), answerPrefix)).toEqual(['sid']);
+      expect(await socket.next()).toBe(auth);
       socket.close();
-    });
-
-    it('connect: to the main namespace with a payload', async () => {
-      const socket = await open(path);
-      await socket.next();
-      socket.send('40{"token":"123"}');
-      expect(connectPayloadKeys(await socket.nextText(), '40')).toEqual(['sid']);
-      expect(await socket.next()).toBe('42["auth",{"token":"123"}]');
-      socket.close();
-    });
-
-    it('connect: to a custom namespace, with and without a payload', async () => {
-      for (const [packet, auth] of [
-        ['40/custom,', '{}'],
-        ['40/custom,{"token":"abc"}', '{"token":"abc"}'],
-      ] as const) {
-        const socket = await open(path);
-        await socket.next();
-        socket.send(packet);
-        expect(connectPayloadKeys(await socket.nextText(), '40/custom,')).toEqual(['sid']);
-        expect(await socket.next()).toBe(`42/custom,["auth",${auth}]`);
-        socket.close();
-      }
     });
 
     it('connect: refuses an unknown namespace', async () => {
@@ -247,8 +213,7 @@ describe('protocol fixture: official suites, WebSocket cases', () => {
       const socket = await open(path, { heartbeat: false });
       await socket.next();
       socket.send('40');
-      await socket.next();
-      await socket.next();
+      await skip(socket, 2);
       socket.send('41');
       expect(await socket.next()).toBe('2');
       socket.close();
@@ -257,8 +222,7 @@ describe('protocol fixture: official suites, WebSocket cases', () => {
     it('disconnect: connect then disconnect a custom namespace; the main one still works', async () => {
       const socket = await connected();
       socket.send('40/custom');
-      await socket.next();
-      await socket.next();
+      await skip(socket, 2);
       socket.send('41/custom');
       socket.send('42["message","message to main namespace"]');
       expect(await socket.next()).toBe('42["message-back","message to main namespace"]');
@@ -272,17 +236,6 @@ describe('protocol fixture: official suites, WebSocket cases', () => {
       socket.close();
     });
 
-    it('message: a packet with binary attachments', async () => {
-      const socket = await connected();
-      socket.send('452-["message",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]');
-      socket.send(bytes(1, 2, 3));
-      socket.send(bytes(4, 5, 6));
-      expect(await socket.next()).toBe('452-["message-back",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]');
-      expect(await socket.next()).toEqual(bytes(1, 2, 3));
-      expect(await socket.next()).toEqual(bytes(4, 5, 6));
-      socket.close();
-    });
-
     it('message: a plain-text packet with an ack', async () => {
       const socket = await connected();
       socket.send('42456["message-with-ack",1,"2",{"3":[false]}]');
@@ -290,12 +243,16 @@ describe('protocol fixture: official suites, WebSocket cases', () => {
       socket.close();
     });
 
-    it('message: a packet with binary attachments and an ack', async () => {
+    it.each([
+      ['', '452-["message",', '452-["message-back",'],
+      [' and an ack', '452-789["message-with-ack",', '462-789['],
+    ])('message: a packet with binary attachments%s', async (_name, head, answer) => {
       const socket = await connected();
-      socket.send('452-789["message-with-ack",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]');
+      const placeholders = '{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]';
+      socket.send(head + placeholders);
       socket.send(bytes(1, 2, 3));
       socket.send(bytes(4, 5, 6));
-      expect(await socket.next()).toBe('462-789[{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]');
+      expect(await socket.next()).toBe(answer + placeholders);
       expect(await socket.next()).toEqual(bytes(1, 2, 3));
       expect(await socket.next()).toEqual(bytes(4, 5, 6));
       socket.close();
@@ -319,9 +276,7 @@ describe('protocol fixture: official suites, WebSocket cases', () => {
     /** Open; the server connects `/` by itself and echoes the (empty) auth. */
     async function connected(): Promise<RawEngineSocket> {
       const socket = await open3();
-      await socket.next();
-      await socket.next();
-      await socket.next();
+      await skip(socket, 3);
       return socket;
     }
 
@@ -333,20 +288,9 @@ describe('protocol fixture: official suites, WebSocket cases', () => {
       socket.close();
     });
 
-    it('handshake: refuses bad EIO and transport with 400; a polling handshake opens a session', async () => {
-      for (const query of ['transport=websocket', 'EIO=abc&transport=websocket', 'EIO=3', 'EIO=3&transport=abc']) {
-        expect(await upgradeStatus(port, path, query), query).toBe(400);
-      }
-      const polling = await fetch(`http://127.0.0.1:${port}${path}?EIO=3&transport=polling`);
-      expect(polling.status).toBe(200);
-      expect(await polling.text()).toMatch(/"upgrades":\["websocket"\]/);
-    });
-
     it('heartbeat: the client pings, the server pongs; silence closes the session', async () => {
       const socket = await open3(false);
-      await socket.next();
-      await socket.next();
-      await socket.next();
+      await skip(socket, 3);
       for (let round = 0; round < 3; round++) {
         socket.send('2');
         expect(await socket.next()).toBe('3');
@@ -391,8 +335,7 @@ describe('protocol fixture: official suites, WebSocket cases', () => {
     it('disconnect: connect then disconnect a custom namespace; the main one still works', async () => {
       const socket = await connected();
       socket.send('40/custom');
-      await socket.next();
-      await socket.next();
+      await skip(socket, 2);
       socket.send('41/custom');
       socket.send('42["message","message to main namespace"]');
       expect(await socket.next()).toBe('42["message-back","message to main namespace"]');
@@ -410,18 +353,15 @@ describe('protocol fixture: official suites, WebSocket cases', () => {
 
     it('message: binary attachments (each framed with the packet type byte 4), with and without an ack', async () => {
       const socket = await connected();
-      socket.send('452-["message",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]');
-      socket.send(bytes(4, 1, 2, 3));
-      socket.send(bytes(4, 4, 5, 6));
-      expect(await socket.next()).toBe('452-["message-back",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]');
-      expect(await socket.next()).toEqual(bytes(4, 1, 2, 3));
-      expect(await socket.next()).toEqual(bytes(4, 4, 5, 6));
-      socket.send('452-789["message-with-ack",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]');
-      socket.send(bytes(4, 1, 2, 3));
-      socket.send(bytes(4, 4, 5, 6));
-      expect(await socket.next()).toBe('462-789[{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]');
-      expect(await socket.next()).toEqual(bytes(4, 1, 2, 3));
-      expect(await socket.next()).toEqual(bytes(4, 4, 5, 6));
+      const placeholders = '{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]';
+      for (const [head, answer] of [['452-["message",', '452-["message-back",'], ['452-789["message-with-ack",', '462-789[']]) {
+        socket.send(head + placeholders);
+        socket.send(bytes(4, 1, 2, 3));
+        socket.send(bytes(4, 4, 5, 6));
+        expect(await socket.next()).toBe(answer + placeholders);
+        expect(await socket.next()).toEqual(bytes(4, 1, 2, 3));
+        expect(await socket.next()).toEqual(bytes(4, 4, 5, 6));
+      }
       socket.close();
     });
 
@@ -437,11 +377,51 @@ describe('protocol fixture: official suites, WebSocket cases', () => {
   });
 });
 
+describe('which sends share a write: the CONNECT answer is written before what its handlers send', () => {
+  // The fixture's route functions, as uWS calls them, over a recording sink: what one message
+  // callback sends, uWS writes as one TCP write.
+  const info = { id: 'peer-1', codec: 'json', transport: 'socket.io', remoteAddress: '127.0.0.1', userAgent: null, origin: null } as const;
+  function opened(transport: 'websocket' | 'polling') {
+    const route = socketIoRoute(fixtureSocketIoDependencies(), transport);
+    const socket = { sent: [] as unknown[], buffered: 0, ended: undefined as number | undefined };
+    const sink = { send: (message: unknown) => socket.sent.push(message) && (socket.buffered > 0 ? 0 : 1), end: (code: number) => (socket.ended = code), bufferedAmount: () => socket.buffered };
+    const state = route.open(sink, { info, handshake: { version: 4, query: new URLSearchParams() } });
+    socket.sent.splice(0);
+    const callback = (...texts: string[]) => texts.forEach((text) => route.message(state, new TextEncoder().encode(text).buffer, false));
+    return { socket, sent: socket.sent, callback, close: () => route.close(state, 1000, 'test over') };
+  }
+
+  it('on a WebSocket, what follows a CONNECT answer in its callback (handler emits, answers to later packets) is written later, in order', async () => {
+    const { sent, callback, close } = opened('websocket');
+    callback('40', '42["message","x"]');
+    expect(sent).toEqual([expect.stringMatching(/^40\{"sid":/)]);
+    await until(() => sent.length === 3, 'the held sends written');
+    expect(sent.slice(1)).toEqual(['42["auth",{}]', '42["message-back","x"]']);
+    close();
+  });
+
+  it('held sends that overflow the socket as they are written close it as a slow consumer (4008)', async () => {
+    const { socket, callback, close } = opened('websocket');
+    callback('40');
+    socket.buffered = 32 * 1024 * 1024;
+    await until(() => socket.ended !== undefined, 'the socket ended');
+    expect([socket.sent.length, socket.ended]).toEqual([2, 4008]);
+    close();
+  });
+
+  it('on a polling session they are queued at once: one answer to the held GET carries them all', () => {
+    const { sent, callback, close } = opened('polling');
+    callback('40', '42["message","x"]');
+    expect(sent).toEqual([expect.stringMatching(/^40\{"sid":/), '42["auth",{}]', '42["message-back","x"]']);
+    close();
+  });
+});
+
 describe('npm run fixture:socketio (the built script)', () => {
   // What `npm run fixture:socketio` runs (built by `npm run build:fixtures`, part of `npm test`).
   const script = join(ROOT, '.fixtures-build', 'test', 'fixtures', 'socketio-fixture.js');
 
-  it('starts on the given port and serves the OPEN packet', async () => {
+  it('starts on the given port and serves the OPEN packet on /socket.io/', async () => {
     if (!existsSync(script)) throw new Error(`${script} is missing: run "npm run build:fixtures" before this test`);
     const child = spawn(process.execPath, [script, '--port', '0'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     try {

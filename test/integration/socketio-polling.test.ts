@@ -1,7 +1,11 @@
 import WebSocket from 'ws';
 import { io as ioV4, type Socket as V4Socket } from 'socket.io-client';
 import ioV2, { type V2Socket } from 'socket.io-client-v2';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { ClientConnection, type SocketSink } from '../../src/edge/connection.js';
+import { EngineSocket } from '../../src/edge/socketio/engineio-socket.js';
+import type { EngineVersion } from '../../src/protocol/engineio.js';
+import { startSocketIoFixture, type SocketIoFixture } from '../fixtures/socketio-fixture.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { until } from '../helpers/conditions.js';
 import { RawEngineSocket } from '../helpers/raw-engineio.js';
@@ -9,22 +13,19 @@ import { EventLog, emitV2, emitWithAckV2 } from '../helpers/socketio.js';
 
 /**
  * PROTOCOL.md section 3, Engine.IO HTTP long-polling: real socket.io clients with their
- * default options (polling, then the upgrade to websocket) and with polling alone, and the
- * raw requests of the reference server's bad-input cases. Waits are on conditions; the
- * bounds are hang guards.
+ * default options (polling, then the upgrade to websocket) and with polling alone, the raw
+ * requests of the reference server's bad-input cases, the protocol fixture's polling (what
+ * the official suites exercise), and the heartbeat timers of both transports. Waits are on
+ * conditions; the bounds are hang guards.
  */
 
-interface Client<S> {
-  socket: S;
-  log: EventLog;
-}
+type Client<S> = { socket: S; log: EventLog };
 
 function v4(port: number, options: { transports?: string[]; auth?: Record<string, unknown> } = {}): Promise<Client<V4Socket>> {
   const socket = ioV4(`http://127.0.0.1:${port}`, { reconnection: false, forceNew: true, ...options });
   const log = new EventLog();
   socket.onAny((event: string, ...args: unknown[]) => log.push(event, args));
   socket.on('disconnect', () => log.wake());
-  socket.io.engine?.on('upgrade', () => log.wake());
   return new Promise((resolve, reject) => {
     socket.once('connect', () => {
       socket.io.engine.on('upgrade', () => log.wake());
@@ -87,9 +88,7 @@ describe('Engine.IO long-polling on /socket.io/', { timeout: 120_000 }, () => {
     token = await server.gateway.identity.issueAppToken('demo');
   });
 
-  afterAll(async () => {
-    await server?.close();
-  });
+  afterAll(() => server?.close());
 
   describe('real clients', () => {
     it('socket.io-client 4.x with default options connects on polling, upgrades, and keeps working', async () => {
@@ -192,12 +191,16 @@ describe('Engine.IO long-polling on /socket.io/', { timeout: 120_000 }, () => {
       ws.close();
     });
 
-    it("the client's own CLOSE: the held GET lets go with a NOOP, and the session is gone", async () => {
+    it("the client's own CLOSE: the GET held or sent next lets go with a NOOP, and the session is gone", async () => {
       const sid = await openV4();
       const [held, closing] = await Promise.all([get(`EIO=4&transport=polling&sid=${sid}`), post(`EIO=4&transport=polling&sid=${sid}`, '1')]);
       expect(closing.status).toBe(200);
       expect(await held.text()).toBe('6');
       expect((await get(`EIO=4&transport=polling&sid=${sid}`)).status).toBe(400);
+      const unheld = await openV4();
+      expect(await (await post(`EIO=4&transport=polling&sid=${unheld}`, '1')).text()).toBe('ok');
+      expect(await (await get(`EIO=4&transport=polling&sid=${unheld}`)).text()).toBe('6');
+      expect(await (await get(`EIO=4&transport=polling&sid=${unheld}`)).json()).toEqual({ code: 1, message: 'Session ID unknown' });
     });
 
     it('a request with Connection: close is answered with Connection: close (keep-alive clients do not reuse the socket)', async () => {
@@ -263,8 +266,9 @@ describe('Engine.IO long-polling on /socket.io/', { timeout: 120_000 }, () => {
       for (const body of ['5:4x', 'x:4', '0:']) {
         expect((await post(`EIO=3&transport=polling&sid=${v3sid}`, body)).status, body).toBe(400);
       }
-      // The third bad body hit the limit (3): the v3 session is closed, its next GET says CLOSE.
-      expect(await (await get(`EIO=3&transport=polling&sid=${v3sid}`)).text()).toMatch(/1:1$/);
+      // The third bad body hit the limit (3): the v3 session is closed and, as engine.io does
+      // after a parse error, forgotten at once.
+      expect((await get(`EIO=3&transport=polling&sid=${v3sid}`)).status).toBe(400);
       // The gateway still serves.
       expect((await get('EIO=4&transport=polling')).status).toBe(200);
     });
@@ -303,9 +307,7 @@ describe('polling sessions and their heartbeats', { timeout: 60_000 }, () => {
     server = await startTestGateway({ socketIoPingIntervalMs: '100', socketIoPingTimeoutMs: '100' });
   });
 
-  afterAll(async () => {
-    await server?.close();
-  });
+  afterAll(() => server?.close());
 
   const closedReason = (sid: string): string | undefined => {
     const closed = server.gateway.store.readStream(`connection-${sid}`).find((event) => event.type === 'ConnectionClosed');
@@ -313,13 +315,13 @@ describe('polling sessions and their heartbeats', { timeout: 60_000 }, () => {
   };
 
   for (const version of [4, 3] as const) {
-    it(`v${version}: a client that stops polling is closed (logged like a websocket connection)`, async () => {
+    it(`v${version}: a client that stops polling misses its heartbeat: closed (logged like a websocket connection) and, as in engine.io, forgotten at once`, async () => {
       const body = await (await fetch(server.url(`/socket.io/?EIO=${version}&transport=polling&b64=1`))).text();
       const sid = (JSON.parse(/0(\{.*?\})/.exec(body)![1]!) as { sid: string }).sid;
       expect(server.gateway.store.readStream(`connection-${sid}`).map((event) => event.type)).toEqual(['ConnectionOpened']);
       await until(() => closedReason(sid) !== undefined, 'close recorded');
       expect(closedReason(sid)).toMatch(/4408/);
-      expect((await fetch(server.url(`/socket.io/?EIO=${version}&transport=polling&sid=${sid}`), { method: 'POST', body: '1:1' })).status).toBe(400);
+      expect((await fetch(server.url(`/socket.io/?EIO=${version}&transport=polling&sid=${sid}`))).status).toBe(400);
     });
   }
 
@@ -347,5 +349,101 @@ describe('polling sessions and their heartbeats', { timeout: 60_000 }, () => {
     expect(client.socket.connected).toBe(true);
     expect(await emitWithAckV2(client.socket, 'ping')).toMatchObject({ ts: expect.any(Number) });
     client.socket.close();
+  });
+});
+
+describe('the protocol fixture on HTTP long-polling (the official suites run against it)', () => {
+  let fixture: SocketIoFixture;
+  // No heartbeat during these cases (its pings would join the answers); a short connect timeout.
+  beforeAll(async () => {
+    fixture = await startSocketIoFixture({ port: 0, engine: { pingIntervalMs: 60_000, pingTimeoutMs: 60_000 }, connectTimeoutMs: 50 });
+  });
+  afterAll(() => fixture?.close());
+
+  const url = (path: string, query: string) => `http://127.0.0.1:${fixture.port}${path}?EIO=4&transport=polling${query}`;
+  const handshake = async (path: string) => (JSON.parse((await (await fetch(url(path, ''))).text()).slice(1)) as { sid: string }).sid;
+  const poll = (path: string, sid: string) => fetch(url(path, `&sid=${sid}`));
+  const push = (path: string, sid: string, body: string) => fetch(url(path, `&sid=${sid}`), { method: 'POST', body });
+
+  it.each([
+    ['one text packet', '4hello'],
+    ['several text packets', '4test1\x1e4test2\x1e4test3'],
+    ['text and binary packets', '4hello\x1ebAQIDBA=='],
+  ])('/engine.io/ echoes a payload of %s in the next GET', async (_name, payload) => {
+    const sid = await handshake('/engine.io/');
+    expect(await (await push('/engine.io/', sid, payload)).text()).toBe('ok');
+    expect(await (await poll('/engine.io/', sid)).text()).toBe(payload);
+  });
+
+  it('/engine.io/: an invalid packet closes the session, which is forgotten at once (engine.io: parse error)', async () => {
+    const sid = await handshake('/engine.io/');
+    await push('/engine.io/', sid, 'abc');
+    expect((await poll('/engine.io/', sid)).status).toBe(400);
+  });
+
+  it('/engine.io/ upgrades: 3probe, the GET gets a NOOP, 5, and the WebSocket carries the echo', async () => {
+    const sid = await handshake('/engine.io/');
+    const ws = await RawEngineSocket.open(fixture.port, '/engine.io/', { query: `EIO=4&transport=websocket&sid=${sid}`, heartbeat: false });
+    ws.send('2probe');
+    expect(await ws.nextText()).toBe('3probe');
+    expect(await (await poll('/engine.io/', sid)).text()).toBe('6');
+    ws.send('5');
+    ws.send('4hello');
+    expect(await ws.nextText()).toBe('4hello');
+    ws.close();
+  });
+
+  it("a close of the server's own (no namespace joined in time) keeps the session until its next GET, which gets the CLOSE", async () => {
+    const sid = await handshake('/socket.io/');
+    await until(() => fixture.closedWith(sid) !== undefined, 'the connect timeout closed the session');
+    expect(fixture.closedWith(sid)).toEqual({ code: 4408, reason: 'no namespace joined in time' });
+    expect(await (await poll('/socket.io/', sid)).text()).toBe('1');
+    expect((await poll('/socket.io/', sid)).status).toBe(400);
+  });
+});
+
+describe('Engine.IO heartbeat timers, as the reference server (engine.io Socket) sets them, on either transport', () => {
+  // The session's own timers in fake time, over a recording sink (each send written: 1).
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+  const [interval, timeout] = [300, 200];
+
+  function session(version: EngineVersion) {
+    const sink = { sent: [] as unknown[], ended: undefined as { code: number; reason: string } | undefined };
+    const socket: SocketSink = { send: (message) => sink.sent.push(message) && 1, end: (code, reason) => (sink.ended = { code, reason }), bufferedAmount: () => 0 };
+    const info = { id: 'sid-1', codec: 'json', transport: 'socket.io', remoteAddress: '127.0.0.1', userAgent: null, origin: null } as const;
+    const connection = new ClientConnection(info, socket, { maxBackpressureBytes: 1 << 20, badFrameLimit: 10, badFrameWindowMs: 1000 }, () => {});
+    const engine = new EngineSocket(version, connection, { pingIntervalMs: interval, pingTimeoutMs: timeout, maxPayloadBytes: 1e6 }, { message: () => {}, badPacket: () => {} });
+    engine.start('sid-1');
+    sink.sent.splice(0); // the OPEN packet
+    return { sink, receive: (text: string) => engine.receive(new TextEncoder().encode(text).buffer, false) };
+  }
+
+  it('v4: a ping pingInterval after the OPEN and each pong; pingTimeout without a pong closes, restarted by the first other packet, once per ping', () => {
+    const { sink, receive } = session(4);
+    vi.advanceTimersByTime(interval);
+    receive('4busy');
+    receive('3');
+    vi.advanceTimersByTime(interval - 1);
+    expect(sink.sent).toEqual(['2']);
+    vi.advanceTimersByTime(1 + timeout - 50);
+    receive('4busy');
+    vi.advanceTimersByTime(timeout - 1);
+    receive('4still busy');
+    expect([sink.sent, sink.ended]).toEqual([['2', '2'], undefined]);
+    vi.advanceTimersByTime(1);
+    expect(sink.ended).toEqual({ code: 4408, reason: 'ping timeout' });
+  });
+
+  it('v3: pingInterval + pingTimeout after the OPEN or the last client ping closes; other packets do not move it', () => {
+    const { sink, receive } = session(3);
+    vi.advanceTimersByTime(interval);
+    receive('2');
+    vi.advanceTimersByTime(interval + timeout - 100);
+    receive('4busy');
+    vi.advanceTimersByTime(99);
+    expect([sink.sent, sink.ended]).toEqual([['3'], undefined]);
+    vi.advanceTimersByTime(1);
+    expect(sink.ended).toEqual({ code: 4408, reason: 'ping timeout' });
   });
 });

@@ -14,14 +14,15 @@ import {
 } from '../../protocol/index.js';
 import type { UpgradeRequest, WebSocketRoute } from '../uws.js';
 import { ClientConnection, type ConnectionInfo, type ConnectionLimits, type FrameEncoder } from '../index.js';
-import { json, type HttpResponse, type HttpRoute } from '../index.js';
+import { json, type HttpResponse } from '../index.js';
 import type { GatewayMetrics } from '../index.js';
 import { originAllowed } from '../origin.js';
 
 /**
  * The Engine.IO layer of `/socket.io/` (and of the protocol fixture's bare `/engine.io/`):
  * handshake checks, the OPEN packet, heartbeats and the control packets, over one uWS
- * WebSocket. HTTP long-polling, and the upgrade from it, are polling.ts.
+ * WebSocket or one polling session. HTTP long-polling, and the upgrade from it, are
+ * polling.ts and polling-session.ts.
  */
 
 export interface EngineIoOptions {
@@ -39,6 +40,9 @@ export interface EngineUpgradeDependencies {
   /** Per-address and overall connection limits: a refusal (429 with retry-after), or undefined to admit. */
   admit?(remoteAddress: string): HttpResponse | undefined;
 }
+
+/** Which sink an Engine.IO route's `open` gets: a uWS WebSocket, or a polling session (polling.ts). */
+export type EngineTransport = 'websocket' | 'polling';
 
 export interface EngineSocketData {
   info: ConnectionInfo;
@@ -68,22 +72,19 @@ export function engineUpgrade(request: UpgradeRequest, deps: EngineUpgradeDepend
   return { accept: { info, handshake: parsed.handshake } };
 }
 
-/**
- * Plain HTTP on an Engine.IO path: HTTP long-polling (what socket.io clients try first
- * unless told `transports: ['websocket']`) and anything else that is not an upgrade get a
- * 400 whose message says what to do.
- */
-export function engineIoHttpRoutes(path: string): HttpRoute[] {
-  const base = path.endsWith('/') ? path.slice(0, -1) : path;
-  const handler = (request: { query: string }): HttpResponse => {
-    const parsed = parseHandshakeQuery(request.query);
-    return badRequest(parsed.ok ? `${base}/ serves WebSocket upgrades only (GET with Upgrade: websocket)` : parsed.message);
-  };
-  return [base, `${base}/`, `${base}/*`].map((routePath) => ({ method: 'any', path: routePath, handler }));
-}
-
 /** The close reason when the client sent an Engine.IO CLOSE packet (polling answers it with a NOOP). */
 export const CLIENT_CLOSED_SESSION = 'client closed the Engine.IO session';
+/** The close reason of a missed heartbeat (the reference server's "ping timeout"). */
+export const HEARTBEAT_TIMEOUT = 'ping timeout';
+
+/** What an Engine.IO route's `open` returns: its connection, whichever transport carries it (polling.ts reads it). */
+export interface EngineRouteState {
+  readonly connection: ClientConnection;
+}
+
+export function isEngineRouteState(state: unknown): state is EngineRouteState {
+  return typeof state === 'object' && state !== null && 'connection' in state && state.connection instanceof ClientConnection;
+}
 
 export interface EngineSocketListener {
   /** The data of a MESSAGE packet: text, or bytes (a copy, safe to keep). */
@@ -93,14 +94,22 @@ export interface EngineSocketListener {
 }
 
 /**
- * One Engine.IO session on one WebSocket. Heartbeats by version: in v4 the server pings
- * (`2`) every pingInterval and closes when the pong (`3`) is not back within pingTimeout;
- * in v3 the client pings and the server answers, closing after pingInterval + pingTimeout
- * without a ping. Timers live until `stop()`, which the route calls on close.
+ * One Engine.IO session on one WebSocket (or one polling session). Heartbeats by version,
+ * timed as the reference server (engine.io's Socket: schedulePing, resetPingTimeout,
+ * onPacket) times them:
+ * - v4: the server pings (`2`) pingInterval after the OPEN and after each pong (`3`); the
+ *   session closes pingTimeout after a ping whose pong is not back. While the pong is
+ *   awaited, the first other packet from the client restarts that pingTimeout, once per
+ *   ping: a client still sending is alive.
+ * - v3: the client pings and the server answers; the session closes pingInterval +
+ *   pingTimeout after the OPEN or the last ping, whatever else the client sends.
+ * Timers live until `stop()`, which the route calls on close.
  */
 export class EngineSocket {
   private pingTimer: NodeJS.Timeout | undefined;
   private deadline: NodeJS.Timeout | undefined;
+  /** v4: whether a packet has already restarted the current ping's deadline. */
+  private deadlineRefreshed = false;
   private stopped = false;
 
   constructor(
@@ -117,7 +126,7 @@ export class EngineSocket {
     if (this.version === 4) {
       this.pingTimer = setTimeout(() => this.ping(), pingIntervalMs);
     } else {
-      this.deadline = setTimeout(() => this.timedOut('ping timeout'), pingIntervalMs + pingTimeoutMs);
+      this.deadline = setTimeout(() => this.timedOut(), pingIntervalMs + pingTimeoutMs);
     }
   }
 
@@ -138,6 +147,10 @@ export class EngineSocket {
     } catch (error) {
       this.listener.badPacket(error instanceof EnginePacketError ? error.message : 'invalid Engine.IO packet');
       return;
+    }
+    if (this.version === 4 && this.deadline !== undefined && !this.deadlineRefreshed && packet.type !== EnginePacketType.PONG) {
+      this.deadline.refresh();
+      this.deadlineRefreshed = true;
     }
     switch (packet.type) {
       case EnginePacketType.MESSAGE:
@@ -193,12 +206,13 @@ export class EngineSocket {
   private ping(): void {
     if (this.stopped || this.connection.closed) return;
     this.write(String(EnginePacketType.PING));
-    this.deadline = setTimeout(() => this.timedOut('ping timeout'), this.options.pingTimeoutMs);
+    this.deadlineRefreshed = false;
+    this.deadline = setTimeout(() => this.timedOut(), this.options.pingTimeoutMs);
   }
 
-  private timedOut(reason: string): void {
+  private timedOut(): void {
     if (this.stopped) return;
-    this.connection.close(DISCONNECT.timeout, reason);
+    this.connection.close(DISCONNECT.timeout, HEARTBEAT_TIMEOUT);
   }
 }
 
@@ -212,17 +226,17 @@ export interface EngineIoEchoDependencies extends EngineUpgradeDependencies {
   limits: ConnectionLimits;
   metrics: GatewayMetrics;
   opened?(connection: ClientConnection): void;
-  closed?(connection: ClientConnection): void;
+  closed?(connection: ClientConnection, code: number, reason: string): void;
 }
 
-interface EchoConnection {
-  connection: ClientConnection;
+interface EchoConnection extends EngineRouteState {
   engine: EngineSocket;
 }
 
 /**
  * The bare Engine.IO layer echoing every MESSAGE back, as the reference server of the
- * official engine.io-protocol test suite does. Only the protocol fixture serves it.
+ * official engine.io-protocol test suite does. Only the protocol fixture serves it, on both
+ * transports (polling.ts `engineIoTransports`).
  */
 export function engineIoEchoRoute(deps: EngineIoEchoDependencies): WebSocketRoute {
   return {
@@ -251,11 +265,11 @@ export function engineIoEchoRoute(deps: EngineIoEchoDependencies): WebSocketRout
     message(state, message, isBinary) {
       (state as EchoConnection).engine.receive(message, isBinary);
     },
-    close(state) {
+    close(state, code, reason) {
       const { connection, engine } = state as EchoConnection;
       connection.socketClosed();
       engine.stop();
-      deps.closed?.(connection);
+      deps.closed?.(connection, code, reason);
     },
   };
 }

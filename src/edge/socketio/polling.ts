@@ -1,215 +1,38 @@
 import { DISCONNECT, newId } from '../../core/index.js';
-import {
-  EnginePacketError,
-  MAX_HANDSHAKE_QUERY_LENGTH,
-  decodeV3Payload,
-  decodeV4Payload,
-  encodeV3Payload,
-  encodeV4Payload,
-  type EngineMessage,
-  type EngineVersion,
-} from '../../protocol/index.js';
+import type { Clock } from '../../core/index.js';
+import { EnginePacketError, MAX_HANDSHAKE_QUERY_LENGTH, decodeV3Payload, decodeV4Payload, type EngineMessage, type EngineVersion } from '../../protocol/index.js';
 import type { WebSocketRoute } from '../uws.js';
 import type { ConnectionInfo, SocketSink } from '../connection.js';
 import type { HttpRequest, HttpResponse, HttpRoute } from '../http.js';
+import type { GatewayMetrics } from '../metrics.js';
 import { originAllowed } from '../origin.js';
-import { CLIENT_CLOSED_SESSION, type EngineSocketData } from './engineio-socket.js';
-import { SocketIoSession, socketIoRoute, type SocketIoDependencies } from './socketio-socket.js';
+import { isEngineRouteState, type EngineIoOptions, type EngineTransport, type EngineSocketData, type EngineUpgradeDependencies } from './engineio-socket.js';
+import { BAD_REQUEST, PollingSession, engineError, type PollingHost } from './polling-session.js';
+import { socketIoRoute } from './socketio-route.js';
+import type { SocketIoDependencies } from './socketio-socket.js';
 
 /**
- * Engine.IO HTTP long-polling on `/socket.io/` (PROTOCOL.md section 3), v3 and v4, and the
- * upgrade from it to a WebSocket. A polling session is a `SocketSink` that queues the
- * messages the Socket.IO layer sends and answers them to the client's held GET; the POSTs'
- * packets go to the same route functions a WebSocket's messages go to. So a polling
+ * Engine.IO HTTP long-polling (PROTOCOL.md section 3), v3 and v4, and the upgrade from it to a
+ * WebSocket, for any Engine.IO route: `/socket.io/` (socketIoTransports) and the protocol
+ * fixture's bare `/engine.io/`. A polling session (polling-session.ts) is a `SocketSink` that
+ * queues the messages the layers above send and answers them to the client's held GET; the
+ * POSTs' packets go to the same route functions a WebSocket's messages go to. So a polling
  * session is the same ClientConnection / SocketIoSession / Dispatcher, opened, counted and
- * closed by the same route code as a WebSocket one; only the framing differs. Answers follow the reference server (engine.io): unknown sid 400 `{"code":1,...}`, an
- * overlapping GET 400 and the session closed, POSTs answered `ok`.
+ * closed by the same route code as a WebSocket one; only the framing differs. Answers follow
+ * the reference server (engine.io): unknown sid 400 `{"code":1,...}`, an overlapping GET 400
+ * and the session closed, POSTs answered `ok`.
  */
 
 const SESSION_UNKNOWN = { code: 1, message: 'Session ID unknown' };
 const BAD_HANDSHAKE_METHOD = { code: 2, message: 'Bad handshake method' };
-const BAD_REQUEST = { code: 3, message: 'Bad request' };
 const UNSUPPORTED_VERSION = { code: 5, message: 'Unsupported protocol version' };
 const TRANSPORT_UNKNOWN = { code: 0, message: 'Transport unknown' };
 
-const engineError = (status: number, error: { code: number; message: string }, headers: Record<string, string> = {}): HttpResponse =>
-  ({ status, headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(error) });
-
-const NOOP = '6';
-const CLOSE = '1';
-
-/** Bytes a message holds in the queue; UTF-16 units for text, close enough for a cap. */
-const sizeOf = (message: EngineMessage): number => (typeof message === 'string' ? message.length : message.byteLength);
-
-function toArrayBuffer(message: EngineMessage): ArrayBuffer {
-  const bytes = typeof message === 'string' ? Buffer.from(message, 'utf8') : message;
-  // A copy of exactly these bytes: small Buffers share a pooled ArrayBuffer.
-  const copy = new Uint8Array(bytes.byteLength);
-  copy.set(bytes);
-  return copy.buffer;
-}
-
-/** One Engine.IO session on polling (until it upgrades): the connection's sink. */
-class PollingSession implements SocketSink {
-  state: SocketIoSession | undefined;
-  /** The held GET's answer, while one is held. */
-  private held: ((response: HttpResponse) => void) | undefined;
-  private heldHeaders: Record<string, string> = {};
-  private queue: EngineMessage[] = [];
-  private queuedBytes = 0;
-  private flushScheduled = false;
-  private pollDeadline: NodeJS.Timeout | undefined;
-  private forgetTimer: NodeJS.Timeout | undefined;
-  /** After `2probe` on a WebSocket: held GETs are answered at once so the client can pause polling. */
-  upgrading = false;
-  /** After `5`: everything goes to the WebSocket. */
-  ws: SocketSink | undefined;
-  ended = false;
-
-  constructor(
-    readonly sid: string,
-    readonly version: EngineVersion,
-    private readonly supportsBinary: boolean,
-    private readonly server: PollingServer,
-  ) {}
-
-  send(message: string | Uint8Array, isBinary: boolean): number {
-    if (this.ws) return this.ws.send(message, isBinary);
-    if (this.ended) return 2;
-    // A fan-out hands text over as UTF-8 bytes (edge/fan-out.ts): a payload tells text from
-    // binary by type, so text goes back to a string here.
-    this.queue.push(!isBinary && typeof message !== 'string' ? Buffer.from(message.buffer, message.byteOffset, message.byteLength).toString('utf8') : message);
-    this.queuedBytes += sizeOf(message);
-    this.scheduleFlush();
-    // Buffered: the connection compares bufferedAmount with its backpressure cap (4008).
-    return 0;
-  }
-
-  bufferedAmount(): number {
-    return this.ws ? this.ws.bufferedAmount() : this.queuedBytes;
-  }
-
-  end(code: number, reason: string): void {
-    if (this.ws) {
-      this.ws.end(code, reason);
-      return;
-    }
-    if (this.ended) return;
-    this.ended = true;
-    clearTimeout(this.pollDeadline);
-    // A slow consumer's backlog is dropped; otherwise what was sent goes out before CLOSE.
-    if (this.queuedBytes > this.server.deps.limits.maxBackpressureBytes) this.queue = [];
-    // The client closed (its own CLOSE packet): the held GET just lets go with a NOOP, as the
-    // reference server answers; a close of ours is announced with CLOSE.
-    this.queue.push(code === DISCONNECT.clientLeft.code && reason === CLIENT_CLOSED_SESSION ? NOOP : CLOSE);
-    this.server.probeOf(this)?.end(code, reason);
-    if (this.state) this.server.route.close(this.state, code, reason);
-    if (this.held) this.flush();
-    // The client may never come back for the CLOSE: forget the session after a while anyway.
-    else this.forgetTimer = setTimeout(() => this.server.forget(this), this.server.deps.options.pingTimeoutMs);
-  }
-
-  /** A GET with this sid: answered now when there is something to say, else held. */
-  poll(request: HttpRequest, headers: Record<string, string>): HttpResponse | Promise<HttpResponse> {
-    if (this.held) {
-      // Two GETs at once: the reference server answers 400 and closes the session.
-      this.state?.connection.close(DISCONNECT.badFrames, 'overlapping long-poll GET');
-      return engineError(400, BAD_REQUEST, headers);
-    }
-    clearTimeout(this.pollDeadline);
-    if (this.queue.length > 0 || this.upgrading) return this.answer(headers);
-    return new Promise((resolve) => {
-      this.held = resolve;
-      this.heldHeaders = headers;
-      request.signal?.addEventListener('abort', () => {
-        if (this.held !== resolve) return;
-        // The client went away mid-poll: what is queued waits for its next GET.
-        this.held = undefined;
-        this.armPollDeadline();
-      }, { once: true });
-    });
-  }
-
-  /** The client's packets, in order; stops at the first that closes the connection. */
-  post(messages: readonly EngineMessage[]): void {
-    for (const message of messages) {
-      if (!this.state || this.state.connection.closed) return;
-      this.server.route.message(this.state, toArrayBuffer(message), typeof message !== 'string');
-    }
-  }
-
-  /** The WebSocket took over (`5`): the queue goes to it in order, the held GET gets a NOOP. */
-  upgradeTo(sink: SocketSink): void {
-    clearTimeout(this.pollDeadline);
-    const queued = this.queue;
-    this.queue = [];
-    this.queuedBytes = 0;
-    this.ws = sink;
-    if (this.held) this.respond([NOOP]);
-    for (const message of queued) {
-      if (this.state?.connection.closed) break;
-      if (sink.send(message, typeof message !== 'string') === 2) break;
-    }
-  }
-
-  /** Answers a held GET at once (the probe: the client waits for it before sending `5`). */
-  release(): void {
-    if (this.held) this.flush();
-  }
-
-  armPollDeadline(): void {
-    if (this.ended || this.ws) return;
-    const { pingIntervalMs, pingTimeoutMs } = this.server.deps.options;
-    clearTimeout(this.pollDeadline);
-    this.pollDeadline = setTimeout(() => {
-      if (!this.held && !this.ws) this.state?.connection.close(DISCONNECT.timeout, 'client stopped polling');
-    }, pingIntervalMs + pingTimeoutMs);
-  }
-
-  private scheduleFlush(): void {
-    if (!this.held || this.flushScheduled) return;
-    // Everything sent in this turn goes out in one answer.
-    this.flushScheduled = true;
-    queueMicrotask(() => {
-      this.flushScheduled = false;
-      if (this.held && this.queue.length > 0) this.flush();
-    });
-  }
-
-  private flush(): void {
-    const resolve = this.held;
-    if (!resolve) return;
-    this.held = undefined;
-    resolve(this.answer(this.heldHeaders));
-  }
-
-  private respond(messages: readonly EngineMessage[]): void {
-    const resolve = this.held;
-    this.held = undefined;
-    resolve?.(this.encode(messages, this.heldHeaders));
-  }
-
-  /** Everything queued (or a NOOP), now. */
-  answer(headers: Record<string, string>): HttpResponse {
-    const messages = this.queue.length > 0 ? this.queue : [NOOP];
-    this.queue = [];
-    this.queuedBytes = 0;
-    if (this.ended) {
-      clearTimeout(this.forgetTimer);
-      this.server.forget(this);
-    } else {
-      this.armPollDeadline();
-    }
-    return this.encode(messages, headers);
-  }
-
-  private encode(messages: readonly EngineMessage[], headers: Record<string, string>): HttpResponse {
-    if (this.version === 4) return { status: 200, headers: { 'content-type': 'text/plain; charset=UTF-8', ...headers }, body: encodeV4Payload(messages) };
-    const body = encodeV3Payload(messages, this.supportsBinary);
-    return typeof body === 'string'
-      ? { status: 200, headers: { 'content-type': 'text/plain; charset=UTF-8', ...headers }, body }
-      : { status: 200, headers: { 'content-type': 'application/octet-stream', ...headers }, body: Buffer.from(body.buffer, body.byteOffset, body.byteLength) };
-  }
+export interface EnginePollingDependencies extends EngineUpgradeDependencies {
+  options: EngineIoOptions;
+  limits: { maxBackpressureBytes: number };
+  clock: Clock;
+  metrics: GatewayMetrics;
 }
 
 /** What a WebSocket upgrade naming a polling sid carries to `open`. */
@@ -234,7 +57,7 @@ class Probe {
   message(message: ArrayBuffer, isBinary: boolean): void {
     const state = this.session.state;
     if (this.upgraded) {
-      if (state) this.server.route.message(state, message, isBinary);
+      if (state) this.server.route.message(this.session.routeState, message, isBinary);
       return;
     }
     const text = isBinary ? undefined : Buffer.from(message).toString('utf8');
@@ -259,7 +82,7 @@ class Probe {
   closed(code: number, reason: string): void {
     if (this.upgraded) {
       this.server.upgradedSids.delete(this.session.sid);
-      if (this.session.state) this.server.route.close(this.session.state, code, reason);
+      if (this.session.state) this.server.route.close(this.session.routeState, code, reason);
       return;
     }
     this.session.upgrading = false;
@@ -267,17 +90,16 @@ class Probe {
   }
 }
 
-class PollingServer {
+class PollingServer implements PollingHost {
   readonly sessions = new Map<string, PollingSession>();
   /** Sessions moved onto their WebSocket, while it is open: a second upgrade naming one is accepted and closed. */
   readonly upgradedSids = new Set<string>();
   private readonly probes = new Map<PollingSession, Probe>();
-  /** The route functions polling sessions run on: the WebSocket route's, offering the upgrade. */
-  readonly route: WebSocketRoute;
-
-  constructor(readonly deps: SocketIoDependencies) {
-    this.route = socketIoRoute({ ...deps, options: { ...deps.options, upgrades: ['websocket'] } });
-  }
+  constructor(
+    readonly deps: EnginePollingDependencies,
+    /** The route functions polling sessions run on: the WebSocket route's, its OPEN offering the upgrade. */
+    readonly route: WebSocketRoute,
+  ) {}
 
   forget(session: PollingSession): void {
     if (this.sessions.get(session.sid) === session) this.sessions.delete(session.sid);
@@ -378,7 +200,8 @@ class PollingServer {
       this.sessions.delete(info.id);
       throw error;
     }
-    if (state instanceof SocketIoSession) session.state = state;
+    session.routeState = state;
+    if (isEngineRouteState(state)) session.state = state;
     // The OPEN packet (and a v3 client's CONNECT answer) are queued by now.
     return session.answer(cors);
   }
@@ -425,19 +248,26 @@ class PollingServer {
   }
 }
 
-export interface SocketIoTransports {
-  /** The WebSocket route of `/socket.io/`, taking upgrades from polling sessions too. */
+export interface EngineIoTransports {
+  /** The route's WebSocket route, taking upgrades from polling sessions too. */
   webSocket: WebSocketRoute;
-  /** GET/POST/OPTIONS on `/socket.io/`: long-polling. */
+  /** GET/POST/OPTIONS on the path: long-polling. */
   http: HttpRoute[];
   /** Open polling sessions (not yet upgraded), for tests and metrics. */
   pollingSessions(): number;
 }
 
-/** `/socket.io/` on both transports: socketIoRoute's WebSocket route and polling, sharing sessions. */
-export function socketIoTransports(deps: SocketIoDependencies): SocketIoTransports {
-  const server = new PollingServer(deps);
-  const path = deps.path ?? '/socket.io/';
+/**
+ * An Engine.IO route on both transports, sharing sessions: `routeFor` makes the route's
+ * functions, once for polling sessions (`upgrades: ['websocket']`: their OPEN offers the
+ * upgrade) and once for WebSockets from the start (the options as given: nothing to upgrade to).
+ */
+export function engineIoTransports(
+  path: string,
+  deps: EnginePollingDependencies,
+  routeFor: (options: EngineIoOptions, transport: EngineTransport) => WebSocketRoute,
+): EngineIoTransports {
+  const server = new PollingServer(deps, routeFor({ ...deps.options, upgrades: ['websocket'] }, 'polling'));
   const base = path.endsWith('/') ? path.slice(0, -1) : path;
   const handler = (request: HttpRequest) => server.handle(request);
   // maxHttpBufferSize is maxPayload, as in the reference server: larger POSTs get 413 unread.
@@ -445,5 +275,10 @@ export function socketIoTransports(deps: SocketIoDependencies): SocketIoTranspor
     (['get', 'post', 'options'] as const).map((method) => ({ method, path: routePath, handler, maxBodyBytes: deps.options.maxPayloadBytes })),
   );
   http.push(...[base, `${base}/`, `${base}/*`].map((routePath) => ({ method: 'any' as const, path: routePath, handler: () => engineError(400, BAD_REQUEST) })));
-  return { webSocket: server.webSocketRoute(socketIoRoute(deps)), http, pollingSessions: () => server.sessions.size };
+  return { webSocket: server.webSocketRoute(routeFor(deps.options, 'websocket')), http, pollingSessions: () => server.sessions.size };
+}
+
+/** `/socket.io/` on both transports: socketIoRoute over engineIoTransports. */
+export function socketIoTransports(deps: SocketIoDependencies): EngineIoTransports {
+  return engineIoTransports(deps.path ?? '/socket.io/', deps, (options, transport) => socketIoRoute({ ...deps, options: { ...deps.options, ...options } }, transport));
 }

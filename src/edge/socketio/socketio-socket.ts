@@ -18,10 +18,10 @@ import {
   type SocketIoRevision,
 } from '../../protocol/index.js';
 import { RESUME_ANSWERS, RESUME_TOPICS } from '../../protocol/topics/resume.js';
-import type { WebSocketRoute } from '../uws.js';
 import { ClientConnection, type ConnectionLimits, type FrameEncoder } from '../index.js';
-import { EngineSocket, engineUpgrade, type EngineUpgradeDependencies, type EngineIoOptions, type EngineSocketData } from './engineio-socket.js';
+import { EngineSocket, type EngineUpgradeDependencies, type EngineIoOptions, type EngineSocketData } from './engineio-socket.js';
 import { ACK_ONLY_EVENT, CONNECT_ACCEPTED, SocketIoArguments, connectTokenEvent, withSeq, type SocketIoFrame } from './socketio-frames.js';
+import { WriteBoundarySink } from './write-boundary.js';
 import type { Dispatcher } from '../index.js';
 import type { GatewayMetrics } from '../index.js';
 
@@ -29,9 +29,9 @@ export { ACK_ONLY_EVENT, SocketIoArguments, acknowledge, connectTokenEvent, sock
 
 /**
  * `/socket.io/`: PROTOCOL.md section 3. Socket.IO packets over engineio-socket.ts, for
- * socket.io-client 4.x (Engine.IO v4, revision 5) and 2.x (Engine.IO v3, revision 4),
- * WebSocket only. Events go to the native socket's handlers as `{event, data: firstArgument,
- * id}`; answers come back through the `ClientConnection`, whose encoder (a `SocketIoSession`)
+ * socket.io-client 4.x (Engine.IO v4, revision 5) and 2.x (Engine.IO v3, revision 4), on a
+ * WebSocket or a polling session (polling.ts). Events go to the native socket's handlers as
+ * `{event, data: firstArgument, id}`; answers come back through the `ClientConnection`, whose encoder (a `SocketIoSession`)
  * writes `42["event",data]`, plus `43<ackId>[data]` for an event sent with an ack id. The
  * frame `id` a handler sees is the session's own number for that ack, never the client's.
  */
@@ -61,7 +61,11 @@ export interface SocketIoDependencies extends Pick<EngineUpgradeDependencies, 'a
    * and a refused one refuses the CONNECT. Off (the protocol fixture), CONNECT takes any auth.
    */
   authenticateOnConnect: boolean;
-  /** After a CONNECT is accepted and answered; `auth` is its payload (`{}` in revision 4). */
+  /**
+   * After a CONNECT is accepted and answered, like socket.io's namespace `connection`
+   * handlers; `auth` is its payload (`{}` in revision 4). On a WebSocket what it sends goes
+   * out in a later write than the CONNECT answer, as with socket.io (write-boundary.ts).
+   */
   namespaceConnected?(connection: ClientConnection, namespace: string, auth: Record<string, unknown>): void;
 }
 
@@ -101,6 +105,8 @@ export class SocketIoSession implements FrameEncoder {
   private queue: (string | Uint8Array)[] | undefined = [];
   private readonly pendingAcks = new Map<number, PendingAck>();
   private connectTimer: NodeJS.Timeout | undefined;
+  /** On a WebSocket: how the CONNECT answer gets a write of its own. */
+  private readonly writes: WriteBoundarySink | undefined;
   /** The client left `/` (revision 5 stays open for another CONNECT): ending it later is its leaving, not a cut. */
   private leftMain = false;
 
@@ -108,10 +114,17 @@ export class SocketIoSession implements FrameEncoder {
     private readonly deps: SocketIoDependencies,
     data: EngineSocketData,
     sink: ConstructorParameters<typeof ClientConnection>[1],
+    /**
+     * Whether `sink` is a uWS WebSocket, whose sends within one callback share a write, so a
+     * CONNECT answer needs a write boundary after it. Not for a polling session: it answers a
+     * held GET with everything sent in one turn as one payload of separate packets.
+     */
+    corkedSocket = false,
   ) {
     this.handshake = data.handshake;
     this.revision = data.handshake.version === 3 ? 4 : 5;
-    this.connection = new ClientConnection(data.info, sink, deps.limits, (codec) => (deps.metrics.frames.out[codec] += 1), this);
+    this.writes = corkedSocket ? new WriteBoundarySink(sink, deps.limits.maxBackpressureBytes, () => this.connection.close(DISCONNECT.slowConsumer)) : undefined;
+    this.connection = new ClientConnection(data.info, this.writes ?? sink, deps.limits, (codec) => (deps.metrics.frames.out[codec] += 1), this);
     this.decoder = new SocketIoDecoder({ maxAttachments: DEFAULT_MAX_ATTACHMENTS, maxAttachmentBytes: deps.options.maxPayloadBytes });
     this.engine = new EngineSocket(data.handshake.version, this.connection, deps.options, {
       message: (payload) => this.receive(payload),
@@ -139,6 +152,7 @@ export class SocketIoSession implements FrameEncoder {
 
   stop(): void {
     this.engine.stop();
+    this.writes?.discard();
     clearTimeout(this.connectTimer);
     this.pendingAcks.clear();
     this.queue = undefined;
@@ -228,6 +242,9 @@ export class SocketIoSession implements FrameEncoder {
     clearTimeout(this.connectTimer);
     const data = this.revision === 5 ? { sid: this.target.id } : undefined;
     this.sendPacket({ type: SocketIoPacketType.CONNECT, nsp: namespace, ...(data ? { data } : {}) });
+    // Whatever follows (held events, the handler's emits, answers to packets later in this
+    // read) in a later write than the answer, in order, as socket.io writes them.
+    this.writes?.boundary();
     if (namespace === MAIN_NAMESPACE && this.queue) {
       const queued = this.queue;
       this.queue = undefined;
@@ -404,39 +421,4 @@ export class SocketIoSession implements FrameEncoder {
       else this.connection.close(DISCONNECT.timeout, 'no namespace joined in time');
     }, this.deps.options.connectTimeoutMs);
   }
-}
-
-/** The `/socket.io/` route over the uWS edge (app.ts); it never imports uWS itself. */
-export function socketIoRoute(deps: SocketIoDependencies): WebSocketRoute {
-  return {
-    path: deps.path ?? '/socket.io/',
-    maxFrameBytes: deps.options.maxPayloadBytes,
-    upgrade(request) {
-      const decision = engineUpgrade(request, deps);
-      if ('refuse' in decision) return decision;
-      return { accept: { codec: 'json', protocol: null, data: decision.accept } };
-    },
-    open(sink, data) {
-      const session = new SocketIoSession(deps, data as EngineSocketData, sink);
-      deps.opened(session.connection);
-      session.start();
-      return session;
-    },
-    message(state, message, isBinary) {
-      const session = state as SocketIoSession;
-      session.target.framesIn += 1;
-      deps.metrics.frames.in.json += 1;
-      try {
-        session.engine.receive(message, isBinary);
-      } catch (error) {
-        deps.dispatcher.fail(session.target, undefined, error, deps.clock.now());
-      }
-    },
-    close(state, code, reason) {
-      const session = state as SocketIoSession;
-      session.connection.socketClosed();
-      session.stop();
-      deps.closed(session.connection, code, reason);
-    },
-  };
 }
