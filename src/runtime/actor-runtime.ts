@@ -309,9 +309,23 @@ export class ActorRuntime {
   ): Promise<CommandResult<Snapshot>> {
     const live = this.liveActor(streamId, aggregate, true);
     let attempt = 0;
+    let caughtUp = false;
     for (;;) {
       const before = this.stateOf(live);
-      const decided = aggregate.decide(command, before);
+      let decided: ReturnType<AnyAggregate['decide']>;
+      try {
+        decided = aggregate.decide(command, before);
+      } catch (error) {
+        // On a cluster node the stream may have been written on another node a moment ago
+        // (a join request for a room just created there): catch the log up once, decide again.
+        if (!caughtUp && this.store.catchUp && error instanceof AppError && error.code === 'NOT_FOUND') {
+          caughtUp = true;
+          await this.store.catchUp();
+          this.evolve(live, this.store.readStream(streamId, live.version + 1));
+          continue;
+        }
+        throw error;
+      }
       if (decided.length === 0) return { events: [], snapshot: before as Snapshot };
       const events = decided.map((event) => ({ ...event, metadata: { ...metadata, ...event.metadata } }));
       try {

@@ -329,6 +329,14 @@ export class JetStreamEventStore implements EventStore {
   }
 
   /**
+   * Resolves once this node's mirror holds everything JetStream held when asked: a command
+   * that found no stream (a room created on another node a moment ago) looks again after it.
+   */
+  catchUp(): Promise<void> {
+    return this.catchUpWithStream(0, performance.now() + this.publishTimeoutMs);
+  }
+
+  /**
    * Waits until the mirror holds everything JetStream held when asked (and at least
    * `atLeast`, the subject's end a refusal named): then a re-read sees the winner.
    */

@@ -61,4 +61,9 @@ export interface EventStore {
   readonly checkpoints: CheckpointStore;
   /** Registers a listener called after each commit with the new events, in order. */
   onCommitted(listener: (events: readonly RecordedEvent[]) => void): () => void;
+  /**
+   * A log read through a copy that may lag its writers (a cluster node's mirror): resolves
+   * once the copy holds everything written when asked. Absent where reads are never behind.
+   */
+  catchUp?(): Promise<void>;
 }

@@ -78,6 +78,20 @@ describe.skipIf(skipWithoutNats())('three gateway nodes on three NATS servers', 
     removeTempDataDirs();
   });
 
+  it('takes a join request on one node for a room created on another a moment before (the node catches its log up)', async () => {
+    const owner = await connectPeerTo(a, token);
+    const joiner = await connectPeerTo(b, token);
+    peers.push(owner, joiner);
+    for (let round = 0; round < 20; round++) {
+      const room = `race-${round}`;
+      expect((await ask(owner, 'room-create-request', { room })).event).toBe('room-create-accept');
+      // At once: B's copy of the log may not hold the RoomCreated yet.
+      joiner.client.sendJson({ event: 'room-join-request', data: { room } });
+      const request = await owner.client.next((frame) => frame.event === 'room-join-request' && (frame.data as { room: string }).room === room);
+      expect((request.data as { peer_id: string }).peer_id).toBe(joiner.peerId);
+    }
+  });
+
   const peerOn = async (node: ChildGateway, codec: 'json' | 'msgpack' = 'json'): Promise<Peer> => {
     const peer = await connectPeerTo(node, token, codec);
     peers.push(peer);
