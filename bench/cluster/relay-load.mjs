@@ -27,6 +27,10 @@ import { connect } from 'node:net';
 import { isDeepStrictEqual } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Histogram, sampleCpu } from '../lib/system.mjs';
+import { PONG_FRAME, readFrame } from '../lib/ws-frames.mjs';
+
+/** readFrame's out-parameter, shared by every connection of this process (one frame is read at a time). */
+const frame = { opcode: 0, start: 0, end: 0 };
 
 const { ports, placement, pids, depth, warmupMs, durationMs, phases, appPassword, roomPrefix } = JSON.parse(process.argv[2]);
 
@@ -181,22 +185,9 @@ class Connection {
     const now = performance.now();
     let relays = 0;
     const length = buffer.length;
-    while (length - offset >= 2) {
-      const opcode = buffer[offset] & 0x0f;
-      let size = buffer[offset + 1] & 0x7f;
-      let header = 2;
-      if (size === 126) {
-        if (length - offset < 4) break;
-        size = buffer.readUInt16BE(offset + 2);
-        header = 4;
-      } else if (size === 127) {
-        if (length - offset < 10) break;
-        size = Number(buffer.readBigUInt64BE(offset + 2));
-        header = 10;
-      }
-      if (length - offset < header + size) break;
-      const start = offset + header;
-      offset = start + size;
+    while (readFrame(buffer, offset, frame)) {
+      const { opcode, start, end } = frame;
+      offset = end;
       if (opcode === 0x1 || opcode === 0x2) {
         if (this.relaying) {
           this.onRelay(buffer, start, offset, now);
@@ -212,7 +203,7 @@ class Connection {
       } else if (opcode === 0x8) {
         if (!stopping) return fail(`connection ${this.side}-${this.pair} got a close frame from node ${this.node}`);
       } else if (opcode === 0x9) {
-        this.socket.write(Buffer.from([0x8a, 0x80, 0, 0, 0, 0]));
+        this.socket.write(PONG_FRAME);
       }
     }
     this.pending = offset < length ? Buffer.from(buffer.subarray(offset)) : null;

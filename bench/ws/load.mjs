@@ -20,6 +20,10 @@ import { decode as msgpackDecode, encode as msgpackEncode } from '@msgpack/msgpa
 import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import { Histogram, sampleCpu } from '../lib/system.mjs';
+import { PONG_FRAME, readFrame } from '../lib/ws-frames.mjs';
+
+/** readFrame's out-parameter, shared by every connection of this process (one frame is read at a time). */
+const frame = { opcode: 0, start: 0, end: 0 };
 
 const options = JSON.parse(process.argv[2]);
 const {
@@ -154,22 +158,9 @@ class Connection {
     const now = performance.now();
     let answered = 0;
     const length = buffer.length;
-    while (length - offset >= 2) {
-      const opcode = buffer[offset] & 0x0f;
-      let size = buffer[offset + 1] & 0x7f;
-      let header = 2;
-      if (size === 126) {
-        if (length - offset < 4) break;
-        size = buffer.readUInt16BE(offset + 2);
-        header = 4;
-      } else if (size === 127) {
-        if (length - offset < 10) break;
-        size = Number(buffer.readBigUInt64BE(offset + 2));
-        header = 10;
-      }
-      if (length - offset < header + size) break;
-      const start = offset + header;
-      offset = start + size;
+    while (readFrame(buffer, offset, frame)) {
+      const { opcode, start, end } = frame;
+      offset = end;
       if (opcode === 0x1 || opcode === 0x2) {
         if (!this.welcomed) {
           const welcome = decodePayload(buffer.subarray(start, offset));
@@ -184,7 +175,7 @@ class Connection {
         if (!stopping) return fail(`connection ${this.index} got a close frame`);
       } else if (opcode === 0x9) {
         // Server ping: answer with a masked pong of the same (here always empty) payload.
-        this.socket.write(Buffer.from([0x8a, 0x80, 0, 0, 0, 0]));
+        this.socket.write(PONG_FRAME);
       }
     }
     this.pending = offset < length ? Buffer.from(buffer.subarray(offset)) : null;
