@@ -1,13 +1,10 @@
 import type { Database } from 'better-sqlite3';
 import { join } from 'node:path';
-import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { connectCluster, jetStreamReady } from '../../src/cluster/nats.js';
-import { fixedClock, type Clock } from '../../src/core/clock.js';
+import { fixedClock } from '../../src/core/clock.js';
 import { AppError, ConflictError } from '../../src/core/errors.js';
 import {
   InMemoryEventStore,
-  JetStreamEventStore,
   SqliteEventStore,
   type AppendResult,
   type EventStore,
@@ -18,7 +15,8 @@ import {
   type StoreObserver,
 } from '../../src/store/index.js';
 import { settleAll, until } from '../helpers/conditions.js';
-import { skipWithoutNats, startNatsCluster, type NatsCluster } from '../helpers/nats-cluster.js';
+import { skipWithoutNats } from '../helpers/nats-cluster.js';
+import { jetStreamHarness, stopContractNatsServer, type StoreHarness } from '../helpers/store-harnesses.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 /**
@@ -26,19 +24,6 @@ import { tempDir } from '../helpers/temp-dir.js';
  * in-memory twin and the cluster's JetStream log (one real nats-server, R1). Anything the
  * runtime or a projection may rely on belongs here.
  */
-
-interface OpenOptions {
-  projections?: readonly Projection[];
-  observer?: StoreObserver;
-  clock?: Clock;
-}
-
-interface StoreHarness {
-  /** Opens a store; a durable harness opens the same log every time within one test. */
-  open(options?: OpenOptions): EventStore | Promise<EventStore>;
-  readonly durable: boolean;
-  dispose(): Promise<void>;
-}
 
 interface HarnessKind {
   name: string;
@@ -52,53 +37,7 @@ interface HarnessKind {
   create(): StoreHarness;
 }
 
-/** One nats-server for the whole file, started by the first JetStream test and stopped after the last. */
-let natsServer: Promise<{ cluster: NatsCluster; dir: ReturnType<typeof tempDir> }> | undefined;
-afterAll(async () => {
-  const started = await natsServer;
-  await started?.cluster.stop();
-  started?.dir.remove();
-});
-
-function jetStreamHarness(): StoreHarness {
-  const dir = tempDir();
-  // Each test has its own JetStream stream and subjects: streams may not share subjects.
-  const suffix = Math.random().toString(36).slice(2, 10);
-  const streamName = `CONTRACT_${suffix}`;
-  const opened: EventStore[] = [];
-  let connection: NatsConnection | undefined;
-  const quiet = { info: () => {}, warn: () => {} };
-  return {
-    durable: true,
-    async open(options = {}) {
-      natsServer ??= (async () => {
-        const serverDir = tempDir('switchyard-nats-');
-        return { cluster: await startNatsCluster(serverDir.path, 1), dir: serverDir };
-      })();
-      const { cluster } = await natsServer;
-      connection ??= await connectCluster({ servers: cluster.urls, user: cluster.user, password: cluster.password, name: 'contract' }, quiet);
-      const store = await JetStreamEventStore.open({
-        connection,
-        streamName,
-        subjectPrefix: `contract.${suffix}`,
-        replicas: 1,
-        mirrorPath: join(dir.path, 'mirror.db'),
-        ...options,
-      });
-      opened.push(store);
-      return store;
-    },
-    async dispose() {
-      for (const store of opened) await store.close();
-      if (connection) {
-        const manager = await jetStreamReady(connection);
-        await manager.streams.delete(streamName);
-        await connection.close();
-      }
-      dir.remove();
-    },
-  };
-}
+afterAll(() => stopContractNatsServer());
 
 const harnesses: HarnessKind[] = [
   {
