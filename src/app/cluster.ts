@@ -7,7 +7,7 @@ import { loadOrCreateMasterKey } from '../auth/odin-keys.js';
 import { SecretBox } from '../auth/secrets.js';
 import { clusterServers } from '../cluster/config.js';
 import { connectCluster } from '../cluster/nats.js';
-import { Mesh, NodeDirectory, deliverFrame, shareKeyFiles, type LiveNode, type MeshFrame, type NodeInfo, type NodeLost, type SharedKeyFiles } from '../cluster/index.js';
+import { ClusterChannel, Mesh, NodeDirectory, deliverFrame, shareKeyFiles, type LiveNode, type MeshFrame, type NodeInfo, type NodeLost, type SharedKeyFiles } from '../cluster/index.js';
 import type { ClientConnection } from '../edge/connection.js';
 import type { Logger } from '../edge/logger.js';
 import { ServerRsaKey } from '../modules/sync/rsa.js';
@@ -24,6 +24,18 @@ export interface ClusterPorts {
   forward(node: string, peerId: string, frame: MeshFrame): boolean;
   /** The gateway nodes alive now, for `Info`. */
   nodes(): Record<string, unknown>[];
+  /** A broadcast channel to the other nodes, for state each node holds in memory (presence); one per name. */
+  channel(name: string): ClusterChannelPort;
+}
+
+/** A module's channel to the other nodes (cluster/channel.ts), with word of nodes that are lost. */
+export interface ClusterChannelPort {
+  publish(body: unknown): boolean;
+  subscribe(handler: (from: string, body: unknown) => void): void;
+  readonly maxMessageBytes: number;
+  onReconnected(listener: () => void): void;
+  onNodeLost(listener: (node: string, reason: string) => void): void;
+  close(): void;
 }
 
 /** What a node does with the modules once they exist: deliver forwarded frames, take over lost nodes. */
@@ -57,6 +69,7 @@ export class ClusterNode {
   /** Frames forwarded here for a peer with no socket here any more (it left meanwhile). */
   private undeliverable = 0;
   private readonly takeovers = new Set<Promise<void>>();
+  private readonly channels = new Map<string, ClusterChannel>();
 
   private constructor(
     readonly node: string,
@@ -135,6 +148,28 @@ export class ClusterNode {
       isLive: (node) => node === this.node || this.directory.live().some((live) => live.node === node),
       forward: (node, peerId, frame) => this.mesh.forward(node, peerId, frame),
       nodes: () => this.nodes(),
+      channel: (name) => this.channel(name),
+    };
+  }
+
+  private channel(name: string): ClusterChannelPort {
+    if (this.channels.has(name)) throw new Error(`cluster channel ${name} opened twice`);
+    const channel = new ClusterChannel(this.connection, this.node, name, { logger: this.logger });
+    this.channels.set(name, channel);
+    const directory = this.directory;
+    const unsubscribes: (() => void)[] = [];
+    return {
+      publish: (body) => channel.publish(body),
+      subscribe: (handler) => channel.subscribe(handler),
+      get maxMessageBytes() {
+        return channel.maxMessageBytes;
+      },
+      onReconnected: (listener) => channel.onReconnected(listener),
+      onNodeLost: (listener) => void unsubscribes.push(directory.onLost((lost) => listener(lost.node, lost.reason))),
+      close: () => {
+        for (const unsubscribe of unsubscribes.splice(0)) unsubscribe();
+        channel.close();
+      },
     };
   }
 
@@ -168,6 +203,7 @@ export class ClusterNode {
 
   async close(): Promise<void> {
     await Promise.allSettled([...this.takeovers]);
+    for (const channel of this.channels.values()) channel.close();
     await this.mesh.close();
     await this.directory.close();
     await this.keys.close();
@@ -221,6 +257,21 @@ export class ClusterNode {
         this.set({ direction: 'received' }, stats.receivedFrames);
         this.set({ direction: 'dropped' }, stats.droppedFrames);
         this.set({ direction: 'undeliverable' }, cluster.undeliverable);
+      },
+    });
+    const channels = this.channels;
+    new Gauge({
+      name: 'switchyard_cluster_channel_messages',
+      help: 'Messages on the cluster channels (presence), by channel and direction (published, received, malformed and dropped on arrival, dropped on publish)',
+      labelNames: ['channel', 'direction'],
+      registers: [registry],
+      collect() {
+        for (const [name, { stats }] of channels) {
+          this.set({ channel: name, direction: 'published' }, stats.published);
+          this.set({ channel: name, direction: 'received' }, stats.received);
+          this.set({ channel: name, direction: 'malformed' }, stats.malformed);
+          this.set({ channel: name, direction: 'dropped' }, stats.dropped);
+        }
       },
     });
     new Gauge({

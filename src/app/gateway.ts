@@ -22,6 +22,7 @@ import { bearerPrincipal, type IdentityService, type OAuthService } from '../mod
 import type { KeyRing } from '../auth/keys.js';
 import type { RoomService } from '../modules/rooms/index.js';
 import type { ChatApi } from '../modules/chat/index.js';
+import type { PresenceApi } from '../modules/presence/index.js';
 import { MODULES, allProjections, createModules, type CreatedModules } from './modules.js';
 import { ClusterNode } from './cluster.js';
 import { newNodeId } from '../modules/connections/resume-token.js';
@@ -183,6 +184,11 @@ export class Gateway {
   /** Chat and forum items: the read model and who follows which chat. */
   get chat(): ChatApi {
     return this.modules.chat.api;
+  }
+
+  /** Who is online at which event, and in a cluster the exchange with the other nodes. */
+  get presence(): PresenceApi {
+    return this.modules.presence.api;
   }
 
   get port(): number {

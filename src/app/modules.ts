@@ -211,7 +211,8 @@ export function createModules(platform: PlatformServices): CreatedModules {
   };
   const chat = chatModule.create({ ...itemPorts, config });
   const polls = pollsModule.create({ ...itemPorts, config });
-  const presence = presenceModule.create({ ...itemPorts, config });
+  // Online at an event through any node is online on every node (PROTOCOL.md section 12).
+  const presence = presenceModule.create({ ...itemPorts, config, cluster: cluster?.channel('presence') });
   const notices = noticesModule.create({ ...itemPorts, config });
   const calls = callsModule.create({ ...itemPorts, config, rooms: rooms.api });
   const streams = streamsModule.create({ ...itemPorts, config });

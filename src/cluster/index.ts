@@ -4,6 +4,7 @@ export {
   NodeDirectory,
   NODES_BUCKET,
   assertNodeId,
+  isNodeId,
   type LiveNode,
   type NodeDirectoryOptions,
   type NodeDirectoryStats,
@@ -17,3 +18,4 @@ export { Mesh, MESH_SUBJECT_PREFIX, deliverFrame, type MeshFrame, type MeshFrame
 export { shareKeyFiles, KEYS_BUCKET, type ShareKeyFilesOptions, type SharedKeyFiles, type SharedKeyFilesStats } from './shared-keys.js';
 export { connectCluster, jetStreamReady, type ClusterConnectionOptions, type ClusterLogger } from './nats.js';
 export { clusterConfigShape, clusterServers, type ClusterConfig } from './config.js';
+export { ClusterChannel, CHANNEL_SUBJECT_PREFIX, type ChannelHandler, type ChannelOptions, type ChannelStats } from './channel.js';

@@ -30,8 +30,12 @@ const ENTRY_MAX_AGE_MS = 10 * 60_000;
 /** A node id is a KV key and a NATS subject token (`sy.node.<id>.frames`): no dots, wildcards or spaces. */
 const NODE_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
+export function isNodeId(node: string): boolean {
+  return NODE_ID.test(node);
+}
+
 export function assertNodeId(node: string): void {
-  if (!NODE_ID.test(node)) throw new Error(`node id ${JSON.stringify(node)} must be 1-64 characters of A-Z, a-z, 0-9, "_" or "-"`);
+  if (!isNodeId(node)) throw new Error(`node id ${JSON.stringify(node)} must be 1-64 characters of A-Z, a-z, 0-9, "_" or "-"`);
 }
 
 /** What a node says about itself; JSON. */

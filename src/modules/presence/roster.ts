@@ -13,10 +13,12 @@ export interface RosterDependencies {
   visibility: Pick<PresenceVisibility, 'isVisible'>;
 }
 
-/** One user at one event, with the connections that make them so. */
+/** One user at one event, with the connections that make them so here and the other nodes where they are too. */
 interface Attendee {
   readonly userId: string;
   readonly connections: Set<ClientConnection>;
+  /** In a cluster: the other gateway nodes with a connection of this user on the event (PresenceExchange). */
+  readonly nodes: Set<string>;
   /** The user's role in the event, read when they came and kept current from EventUserTypeSet. */
   userType: UserType;
   /** Whether the audience was last told this user is online here: a join pushed and no leave since. */
@@ -45,14 +47,39 @@ interface Counted {
  * of an event it is on. Views are always chosen by each recipient's principal at send time, so
  * a socket that signed out of a crew account never gets a profile again.
  *
- * Lifetime: in memory, like the sockets; an entry goes with the last connection that made it.
+ * In a cluster (PROTOCOL.md section 12) a user is online at an event while a connection of
+ * theirs is on it on any node: the other nodes' users come from the PresenceExchange
+ * (`remoteChanged`), and this node's own become theirs through `localListener`. Every node tells
+ * its own sockets, by the same rule, so a user on two nodes is one join and one leave.
+ *
+ * Lifetime: in memory, like the sockets; an entry goes with the last connection (here or on
+ * another node) that made it.
  */
 export class PresenceRoster {
   private readonly byEvent = new Map<string, Map<string, Attendee>>();
   private readonly eventsByUser = new Map<string, Set<string>>();
   private readonly counted = new Map<ClientConnection, Counted>();
+  /** Told when a user comes to be, or stops being, on an event through this node's connections (the exchange's input). */
+  localListener: ((eventId: string, userId: string, present: boolean) => void) | undefined = undefined;
 
   constructor(private readonly deps: RosterDependencies) {}
+
+  /** The (event, user) pairs made by this node's own connections: what the other nodes of a cluster hold of this one. */
+  *localEntries(): Iterable<[eventId: string, userId: string]> {
+    for (const [eventId, attendees] of this.byEvent) {
+      for (const attendee of attendees.values()) if (attendee.connections.size > 0) yield [eventId, attendee.userId];
+    }
+  }
+
+  /** Another node of the cluster has (or no longer has) a connection of the user on the event. */
+  remoteChanged(node: string, eventId: string, userId: string, present: boolean): void {
+    const attendee = present ? this.attendee(eventId, userId) : this.byEvent.get(eventId)?.get(userId);
+    if (!attendee) return;
+    if (present) attendee.nodes.add(node);
+    else attendee.nodes.delete(node);
+    this.dropIfGone(eventId, attendee);
+    this.sync(eventId, attendee);
+  }
 
   /** EventAudiences.onJoined: the connection is now in the event's audience. */
   joined(eventId: string, connection: ClientConnection): void {
@@ -139,7 +166,7 @@ export class PresenceRoster {
     for (const eventId of this.deps.audiences.eventsOf(connection)) this.add(eventId, userId, connection);
   }
 
-  private add(eventId: string, userId: string, connection: ClientConnection): void {
+  private attendee(eventId: string, userId: string): Attendee {
     let attendees = this.byEvent.get(eventId);
     if (!attendees) {
       attendees = new Map();
@@ -147,11 +174,28 @@ export class PresenceRoster {
     }
     let attendee = attendees.get(userId);
     if (!attendee) {
-      attendee = { userId, connections: new Set(), userType: this.deps.events.userTypeOf(eventId, userId), announced: false };
+      attendee = { userId, connections: new Set(), nodes: new Set(), userType: this.deps.events.userTypeOf(eventId, userId), announced: false };
       attendees.set(userId, attendee);
       addTo(this.eventsByUser, userId, eventId);
     }
+    return attendee;
+  }
+
+  /** Forgets an attendee nobody makes online any more, here or on another node. */
+  private dropIfGone(eventId: string, attendee: Attendee): void {
+    if (attendee.connections.size > 0 || attendee.nodes.size > 0) return;
+    const attendees = this.byEvent.get(eventId);
+    if (attendees?.get(attendee.userId) !== attendee) return;
+    attendees.delete(attendee.userId);
+    if (attendees.size === 0) this.byEvent.delete(eventId);
+    removeFrom(this.eventsByUser, attendee.userId, eventId);
+  }
+
+  private add(eventId: string, userId: string, connection: ClientConnection): void {
+    const attendee = this.attendee(eventId, userId);
+    const wasHere = attendee.connections.size > 0;
     attendee.connections.add(connection);
+    if (!wasHere) this.localListener?.(eventId, userId, true);
     let counted = this.counted.get(connection);
     if (!counted) {
       counted = { userId, events: new Set() };
@@ -165,21 +209,16 @@ export class PresenceRoster {
     const counted = this.counted.get(connection);
     counted?.events.delete(eventId);
     if (counted?.events.size === 0) this.counted.delete(connection);
-    const attendees = this.byEvent.get(eventId);
-    const attendee = attendees?.get(userId);
-    if (!attendees || !attendee) return;
-    attendee.connections.delete(connection);
-    if (attendee.connections.size === 0) {
-      attendees.delete(userId);
-      if (attendees.size === 0) this.byEvent.delete(eventId);
-      removeFrom(this.eventsByUser, userId, eventId);
-    }
+    const attendee = this.byEvent.get(eventId)?.get(userId);
+    if (!attendee || !attendee.connections.delete(connection)) return;
+    if (attendee.connections.size === 0) this.localListener?.(eventId, userId, false);
+    this.dropIfGone(eventId, attendee);
     this.sync(eventId, attendee);
   }
 
   /** Tells the audience when the user's being online and visible here changed since it was last told. */
   private sync(eventId: string, attendee: Attendee, seq?: number): void {
-    const online = attendee.connections.size > 0 && this.deps.visibility.isVisible(attendee.userId);
+    const online = (attendee.connections.size > 0 || attendee.nodes.size > 0) && this.deps.visibility.isVisible(attendee.userId);
     if (online === attendee.announced) return;
     attendee.announced = online;
     this.announce(eventId, attendee, online ? PRESENCE_PUSHES.join : PRESENCE_PUSHES.leave, seq);
