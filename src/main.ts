@@ -5,6 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, unknownEnvironmentWarnings } from './app/config.js';
+import { AppError } from './core/errors.js';
 import { eventTypesCommand, eventsCommand } from './cli/events.js';
 import { identityCommand } from './cli/identity.js';
 import { GLOBAL_USAGE, usageOf } from './cli/usage.js';
@@ -257,6 +258,13 @@ main().then(
     if (error instanceof ConfigError || error instanceof StartupError || (error instanceof Error && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS'))) {
       consoleOutput.err(error.message);
       exitWhenFlushed(2);
+      return;
+    }
+    if (error instanceof AppError) {
+      // A refusal met while opening the log (a cluster that cannot be reached, refused
+      // credentials): one line with its stable code, exit 1, as a command's own refusals.
+      consoleOutput.err(`${error.code}: ${error.message}`);
+      exitWhenFlushed(1);
       return;
     }
     consoleOutput.err(error instanceof Error ? (error.stack ?? error.message) : String(error));

@@ -13,7 +13,7 @@ import {
   type customerMachine,
 } from '../modules/grid/domain/index.js';
 import { ActorRuntime } from '../runtime/index.js';
-import { openOperatorStore, operatorFailure } from './context.js';
+import { openOperatorLog, operatorFailure } from './context.js';
 import { table, type Output } from './output.js';
 
 export const CUSTOMERS_USAGE = `  customers add --id C --max-peers N --max-rooms N [--namespace NS]   -> access key, shown once
@@ -55,7 +55,7 @@ export async function customersCommand(argv: string[], config: Config, output: O
     },
   });
   const [verb] = positionals;
-  const store = openOperatorStore(config, clock);
+  const store = await openOperatorLog(config, clock);
   const runtime = new ActorRuntime(store);
   runtime.register(customerAggregate);
   const run = (customerId: string, command: CustomerCommand) => runtime.execute(streamId(CUSTOMER_CATEGORY, customerId), command, OPERATOR);

@@ -5,7 +5,7 @@ import { AppError } from '../core/errors.js';
 import { slugOf } from '../modules/event-listings/index.js';
 import { extreamName, parseExtreamDateTime, PERMISSIONS, type Permission, type UserType } from '../protocol/topics/extream.js';
 import type { ItemType } from '../protocol/topics/itineraries.js';
-import { openLiveEventsContext, operatorFailure, type LiveEventsContext } from './context.js';
+import { connectLiveEventsContext, operatorFailure, type LiveEventsContext } from './context.js';
 import { table, type Output } from './output.js';
 
 /**
@@ -408,7 +408,7 @@ export async function demoDataCommand(argv: string[], config: Config, output: Ou
   // Usage errors (exit 2) before the log is opened.
   const name = demoName(values.name);
   const day0 = firstDay(values.start, Date.now());
-  const context = openLiveEventsContext(config);
+  const context = await connectLiveEventsContext(config);
   try {
     const seeded = await seed(context, name, day0, config);
     if (values.json) output.out(JSON.stringify(seeded));

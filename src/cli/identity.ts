@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import type { Config } from '../app/config.js';
 import { AppError } from '../core/errors.js';
 import { isPermission, PERMISSIONS } from '../protocol/topics/extream.js';
-import { openOperatorContext, operatorFailure } from './context.js';
+import { connectOperatorContext, operatorFailure } from './context.js';
 import { listCommand, type ListArea } from './lists.js';
 import type { Output } from './output.js';
 
@@ -81,7 +81,7 @@ export async function identityCommand(
     }
     return listCommand(area, { org: values.org, json: values.json }, config, output);
   }
-  const context = openOperatorContext(config);
+  const context = await connectOperatorContext(config);
   try {
     const { identity } = context;
     switch (`${area} ${verb ?? ''}`) {

@@ -5,7 +5,7 @@ import { InvitationDirectory, Invitations } from '../modules/invitations/index.j
 import { invitationAggregate } from '../modules/invitations/domain/index.js';
 import { ItineraryDirectory } from '../modules/itineraries/index.js';
 import { inviteeEmails } from '../protocol/topics/invitations.js';
-import { openLiveEventsContext, operatorFailure } from './context.js';
+import { connectLiveEventsContext, operatorFailure } from './context.js';
 import { table, type Output } from './output.js';
 
 export const INVITATIONS_USAGE = `  invite <itemId> <email>... [--title T] [--base-url URL] [--json]   -> invitations to a webrtc/zoom item (mails go out from the server)
@@ -37,7 +37,7 @@ export async function invitationsCommand(verb: 'invite' | 'uninvite', argv: stri
     output.err(`${verb} takes an item id and at least one email address\n${INVITATIONS_USAGE}`);
     return 2;
   }
-  const context = openLiveEventsContext(config);
+  const context = await connectLiveEventsContext(config);
   try {
     context.runtime.register(invitationAggregate);
     const items = new ItineraryDirectory(context.store.readModels);

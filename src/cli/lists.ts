@@ -1,7 +1,7 @@
 import type { Config } from '../app/config.js';
 import { AppError } from '../core/errors.js';
 import { statement, type ReadModelDatabase } from '../store/index.js';
-import { openOperatorStore, operatorFailure } from './context.js';
+import { openOperatorReadModels, operatorFailure } from './context.js';
 import { table, type Output } from './output.js';
 
 /**
@@ -166,7 +166,7 @@ function clients(db: ReadModelDatabase, organisationId: string | null): Listing 
 
 /** Prints one listing as a table, or as one JSON object a line with `--json`. */
 export async function listCommand(area: ListArea, options: ListOptions, config: Config, output: Output, now = Date.now()): Promise<number> {
-  const store = openOperatorStore(config);
+  const store = openOperatorReadModels(config);
   try {
     const db = store.readModels;
     if (area === 'orgs' && options.org !== undefined) throw new AppError('BAD_REQUEST', '--org does not apply to orgs list');

@@ -7,7 +7,7 @@ import QRCode from 'qrcode';
 import type { Config } from '../app/config.js';
 import { systemClock } from '../core/clock.js';
 import { AppError } from '../core/errors.js';
-import { openOperatorContext, operatorFailure } from './context.js';
+import { connectOperatorContext, operatorFailure } from './context.js';
 import type { Output } from './output.js';
 
 export const SYNC_USAGE = `  sync qr <userId> [--url http://host:port]             -> shows the user's rotating sync QR codes until a device verifies`;
@@ -104,7 +104,7 @@ function defaultUrl(config: Config): string {
 
 /** An organisation token of the user's first organisation, signed with the data dir's key. */
 async function operatorToken(config: Config, userId: string): Promise<string> {
-  const context = openOperatorContext(config);
+  const context = await connectOperatorContext(config);
   try {
     const organisation = context.identity.directory.organisationsOf(userId)[0];
     if (organisation === undefined) throw new AppError('NOT_FOUND', `no user ${userId} in any organisation`);

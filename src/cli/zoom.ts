@@ -3,7 +3,7 @@ import type { Config } from '../app/config.js';
 import { SecretBox } from '../auth/secrets.js';
 import { AppError } from '../core/errors.js';
 import { StreamDirectory, ZoomSignatures, zoomCredentialsAggregate, zoomSdkKey, zoomSdkSecret } from '../modules/streams/index.js';
-import { openOperatorContext, operatorFailure } from './context.js';
+import { connectOperatorContext, operatorFailure } from './context.js';
 import { table, type Output } from './output.js';
 
 export const ZOOM_USAGE = `  zoom set --org ORG --key K --secret-stdin [--json]   -> an organisation's Zoom Meeting SDK credentials (the secret is sealed in the log)
@@ -55,7 +55,7 @@ export async function zoomCommand(argv: string[], config: Config, output: Output
     output.err(`zoom takes set or show, and --org\n${ZOOM_USAGE}`);
     return 2;
   }
-  const context = openOperatorContext(config);
+  const context = await connectOperatorContext(config);
   try {
     context.runtime.register(zoomCredentialsAggregate);
     const organisation = context.identity.directory.organisationByIdOrName(values.org);
