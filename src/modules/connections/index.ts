@@ -2,19 +2,19 @@ import type { ClientConnection } from '../../edge/index.js';
 import { defineModule } from '../../runtime/index.js';
 import { connectionAggregate } from './domain/index.js';
 import { Connections, type ConnectionsDependencies } from './lifecycle.js';
-import { connectionStatsProjection, connectionsProjection } from './projection.js';
+import { connectionCountsProjection, connectionsProjection } from './projection.js';
 
 export { Connections, type ConnectionsConfig, type ConnectionsDependencies, type ClosedListener, type DetachListener } from './lifecycle.js';
 export { resumeConfigShape, type ResumeConfig } from './config.js';
 export type { ResumeObserver, ResumeOutcome } from './resume.js';
-export { connectionsProjection, connectionStatsProjection } from './projection.js';
+export { connectionsProjection, connectionCountsProjection } from './projection.js';
 export { CONNECTION_CATEGORY, connectionAggregate } from './domain/index.js';
 
 /** Sockets as the log records them: opened, detached and resumed, closed; the authentication deadline. */
 export const connectionsModule = defineModule<ConnectionsDependencies, Connections, ClientConnection>({
   name: 'connections',
   aggregates: [connectionAggregate],
-  projections: [connectionsProjection, connectionStatsProjection],
+  projections: [connectionsProjection, connectionCountsProjection],
   create(deps) {
     const connections = new Connections(deps);
     return {
