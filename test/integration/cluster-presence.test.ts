@@ -1,9 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/app/config.js';
-import { Gateway } from '../../src/app/gateway.js';
-import { createLogger } from '../../src/edge/logger.js';
 import { command, responseOf } from '../helpers/extream.js';
-import type { TestGateway } from '../helpers/gateway.js';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { ask, createUsers, type TestUser } from '../helpers/identity.js';
 import { eventually } from '../helpers/odin.js';
 import { skipWithoutNats, startNatsCluster, type NatsCluster } from '../helpers/nats-cluster.js';
@@ -25,26 +22,12 @@ const LEAVE = 'consumer_online_leave';
 const DATES = { start_date: '2030-05-04T08:00:00Z', end_date: '2030-05-05T18:00:00Z' };
 type Data = Record<string, any>;
 
-async function startNode(dataDir: string, nats: NatsCluster): Promise<TestGateway> {
-  const env = {
-    SWITCHYARD_LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
-    SWITCHYARD_AUTH_DEADLINE_SECONDS: '0',
-    SWITCHYARD_CLUSTER: nats.urls.join(','),
-    SWITCHYARD_CLUSTER_USER: nats.user,
-    SWITCHYARD_CLUSTER_PASSWORD: nats.password,
-    SWITCHYARD_CLUSTER_REPLICAS: '3',
-  };
-  const config = loadConfig({ flags: { port: '0', data: dataDir }, env });
-  const gateway = await Gateway.start({ config, logger: createLogger(config.logLevel) });
-  const port = gateway.port;
-  return {
-    gateway,
-    port,
+/** A gateway node in this process on the NATS cluster; its data dir is the test's to remove. */
+function startNode(dataDir: string, nats: NatsCluster): Promise<TestGateway> {
+  return startTestGateway(
+    { authDeadlineSeconds: '0', cluster: nats.urls.join(','), clusterUser: nats.user, clusterPassword: nats.password, clusterReplicas: '3' },
     dataDir,
-    url: (path = '/') => `http://127.0.0.1:${port}${path}`,
-    wsUrl: (path = '/ws') => `ws://127.0.0.1:${port}${path}`,
-    close: () => gateway.stop(),
-  };
+  );
 }
 
 /** A signed-in native client that records every online push in arrival order. */
