@@ -1,3 +1,5 @@
+import { isUtf8 } from 'node:buffer';
+
 /**
  * A validating JSON scanner over raw bytes that records where values are instead of
  * building them. The relay uses it to route a 4 KB session description on its envelope and
@@ -5,7 +7,8 @@
  * costs more than everything else uWS and the gateway do for it.
  *
  * It checks the grammar of everything (objects, arrays, numbers, literals, separators and
- * the characters and escapes inside strings), so what it accepts JSON.parse accepts too.
+ * the characters and escapes inside strings) and that the text is UTF-8, so what it accepts
+ * the generic path (a fatal UTF-8 decode, then JSON.parse) accepts too.
  * Anything it does not like makes it return undefined, and the caller falls back to the full
  * parser, which produces the proper error.
  */
@@ -38,22 +41,35 @@ function isHexDigit(byte: number | undefined): boolean {
   return byte !== undefined && ((byte >= 0x30 && byte <= 0x39) || ((byte | 0x20) >= 0x61 && (byte | 0x20) <= 0x66));
 }
 
+/** 1 for the characters that may follow a backslash on their own: " \ / b f n r t. */
+const SIMPLE_ESCAPES = new Uint8Array(256);
+for (const character of '"\\/bfnrt') SIMPLE_ESCAPES[character.charCodeAt(0)] = 1;
+
 /** End of the escape at `at` (a backslash) within [.., end), or -1 when JSON does not allow it. */
 function endOfEscape(bytes: Uint8Array, at: number, end: number): number {
-  const escaped = bytes[at + 1];
   if (at + 1 >= end) return -1;
-  if (escaped === 0x75) {
-    return at + 5 < end && isHexDigit(bytes[at + 2]) && isHexDigit(bytes[at + 3]) && isHexDigit(bytes[at + 4]) && isHexDigit(bytes[at + 5]) ? at + 6 : -1;
-  }
-  // " \ / b f n r t
-  return escaped === QUOTE || escaped === BACKSLASH || escaped === 0x2f || escaped === 0x62 || escaped === 0x66 || escaped === 0x6e || escaped === 0x72 || escaped === 0x74
-    ? at + 2
-    : -1;
+  const escaped = bytes[at + 1]!;
+  if (SIMPLE_ESCAPES[escaped] === 1) return at + 2;
+  return escaped === 0x75 && at + 5 < end && isHexDigit(bytes[at + 2]) && isHexDigit(bytes[at + 3]) && isHexDigit(bytes[at + 4]) && isHexDigit(bytes[at + 5]) ? at + 6 : -1;
 }
 
-/** Checks [from, to) byte by byte; returns the index validated up to (past an escape that crosses `to`), or -1. */
-function checkBytes(bytes: Uint8Array, from: number, to: number, end: number): number {
+/**
+ * Bits of every string byte the current scan has read, OR-ed together (whole words for long
+ * strings): a 0x80 bit in some lane of 0x80808080 means a string held a byte of 0x80 or more.
+ * Only string contents may hold such bytes (the grammar refuses them anywhere else), so a frame
+ * whose strings are all ASCII is valid UTF-8 without another pass; any other gets the native
+ * `isUtf8` in `scanFrame`. Module state because a scan is synchronous and never re-entered;
+ * `scanFrame` resets it.
+ */
+let highBits = 0;
+
+/**
+ * Checks [from, to) byte by byte as string content; returns the index validated up to (past
+ * an escape that crosses `to`, which must end before `end`), or -1.
+ */
+function checkBytes(bytes: Buffer, from: number, to: number, end: number): number {
   let index = from;
+  let seen = 0;
   while (index < to) {
     const byte = bytes[index]!;
     if (byte < 0x20) return -1;
@@ -61,61 +77,63 @@ function checkBytes(bytes: Uint8Array, from: number, to: number, end: number): n
       index = endOfEscape(bytes, index, end);
       if (index === -1) return -1;
     } else {
+      seen |= byte;
       index++;
     }
   }
+  highBits |= seen;
   return index;
 }
 
-/** Strings at least this long are checked with the two passes of `validContent`. */
-const WORDWISE_FROM = 32;
+/** Int32Array lanes are read in memory order only on little-endian machines (all Node targets in practice). */
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 /**
- * True when no byte of [start, end) is below 0x20. Reads four bytes at a time through an
- * Int32Array view (four words per step), with the classic "has a byte less than n" bit
- * trick, exact for n <= 128 (a borrow can only spread upward from a byte that is below n).
+ * True when [from, to) is valid JSON string content (no raw control character, only the
+ * escapes JSON allows), `from` being an escape boundary. One pass, four bytes at a time through
+ * an Int32Array view. Each word gets one test for "a byte below 0x20 or a backslash" (the
+ * classic "has a byte less than n" trick, on the word and, for n = 1, on `word ^ 0x5c5c5c5c`:
+ * a borrow only spreads upward from a lane that really matched, so each is exact as to whether
+ * any lane does). Most words of an SDP pass it; in one that does not, a control byte refuses the
+ * string (it is never valid, escaped or not) and each backslash, found by the exact "which lanes
+ * are zero" trick, must start an escape JSON allows, which may reach into the next words.
+ * (The previous version found each backslash with a native `indexOf`: a 4 KB SDP has about 200,
+ * its `\r\n`s, and those calls were most of the 4 KB relay's cost.)
  */
-function noControlBytes(bytes: Uint8Array, start: number, end: number): boolean {
+function validLongContent(bytes: Buffer, from: number, to: number): boolean {
+  if (to - from < 8 || !LITTLE_ENDIAN) return checkBytes(bytes, from, to, to) === to;
   const base = bytes.byteOffset;
-  const alignedStart = Math.min(end, start + ((4 - ((base + start) & 3)) & 3));
-  for (let index = start; index < alignedStart; index++) if (bytes[index]! < 0x20) return false;
-  const count = (end - alignedStart) >>> 2;
-  const words = new Int32Array(bytes.buffer, base + alignedStart, count);
-  let flags = 0;
-  let word = 0;
-  for (const limit = count - 3; word < limit; word += 4) {
-    const a = words[word]!;
-    const b = words[word + 1]!;
-    const c = words[word + 2]!;
-    const d = words[word + 3]!;
-    flags |= (((a - 0x20202020) | 0) & ~a) | (((b - 0x20202020) | 0) & ~b) | (((c - 0x20202020) | 0) & ~c) | (((d - 0x20202020) | 0) & ~d);
-  }
-  for (; word < count; word++) {
+  const first = from + ((4 - ((base + from) & 3)) & 3);
+  const count = (to - first) >>> 2;
+  const words = new Int32Array(bytes.buffer, base + first, count);
+  /** Bytes before this are validated (the last escape may reach into the next words). */
+  let checkedTo = checkBytes(bytes, from, first, to);
+  if (checkedTo === -1) return false;
+  let seen = 0;
+  for (let word = 0; word < count; word++) {
     const value = words[word]!;
-    flags |= ((value - 0x20202020) | 0) & ~value;
+    const backslashes = value ^ 0x5c5c5c5c;
+    seen |= value;
+    // One test for the common word, with neither; then which of the two it was.
+    if ((((((value - 0x20202020) | 0) & ~value) | (((backslashes - 0x01010101) | 0) & ~backslashes)) & 0x80808080) === 0) continue;
+    if (((((value - 0x20202020) | 0) & ~value) & 0x80808080) !== 0) return false;
+    // Exactly the lanes that hold a backslash, lowest address first.
+    let lanes = ~((((backslashes & 0x7f7f7f7f) + 0x7f7f7f7f) | 0) | backslashes | 0x7f7f7f7f);
+    const wordStart = first + word * 4;
+    while (lanes !== 0) {
+      const at = wordStart + ((31 - Math.clz32(lanes & -lanes)) >>> 3);
+      lanes &= lanes - 1;
+      if (at < checkedTo) continue; // the escaped character of the previous escape
+      checkedTo = endOfEscape(bytes, at, to);
+      if (checkedTo === -1) return false;
+    }
   }
-  if ((flags & 0x80808080) !== 0) return false;
-  for (let index = alignedStart + count * 4; index < end; index++) if (bytes[index]! < 0x20) return false;
-  return true;
+  highBits |= seen;
+  return checkBytes(bytes, Math.max(checkedTo, first + count * 4), to, to) === to;
 }
 
-/**
- * True when [start, end) is valid JSON string content: no raw control character (< 0x20)
- * and only the escapes JSON allows. Long strings (a 4 KB SDP) take two fast passes instead
- * of a byte-by-byte loop, which cost the 4 KB relay most of its speed: control bytes four at
- * a time, then each backslash found with the native `indexOf` and its escape checked.
- */
-function validContent(bytes: Uint8Array, start: number, end: number): boolean {
-  if (end - start < WORDWISE_FROM) return checkBytes(bytes, start, end, end) === end;
-  if (!noControlBytes(bytes, start, end)) return false;
-  let backslash = bytes.indexOf(BACKSLASH, start);
-  while (backslash !== -1 && backslash < end) {
-    const after = endOfEscape(bytes, backslash, end);
-    if (after === -1) return false;
-    backslash = bytes.indexOf(BACKSLASH, after);
-  }
-  return true;
-}
+/** Strings are read byte by byte for this many bytes; a longer one goes on in `endOfLongString`. */
+const SHORT_STRING_BYTES = 48;
 
 /**
  * End (exclusive) of the string starting at `position` (which holds its opening quote).
@@ -124,18 +142,51 @@ function validContent(bytes: Uint8Array, start: number, end: number): boolean {
  * and parses small ones with JSON.parse outside the full parser, so a string the scanner
  * accepts must be one JSON.parse accepts. (It once skipped string contents; a bad escape in a
  * room name then reached an unguarded JSON.parse and killed the process with one frame.)
- * The end is found with the native `indexOf` (an escaped quote has an odd run of
- * backslashes before it), the contents checked by `validContent`.
+ *
+ * Keys, names and ids are short: one byte loop finds the end and checks each byte, cheaper
+ * than a native call per string. A string still open after SHORT_STRING_BYTES (an ICE
+ * candidate, a 4 KB SDP) goes on in `endOfLongString`.
  */
-function endOfString(bytes: Uint8Array, position: number): number {
-  let search = position + 1;
+function endOfString(bytes: Buffer, position: number): number {
+  const length = bytes.length;
+  const shortEnd = Math.min(length, position + 1 + SHORT_STRING_BYTES);
+  let index = position + 1;
+  let seen = 0;
+  while (index < shortEnd) {
+    const byte = bytes[index]!;
+    if (byte === QUOTE) {
+      highBits |= seen;
+      return index + 1;
+    }
+    if (byte < 0x20) throw bail;
+    if (byte === BACKSLASH) {
+      index = endOfEscape(bytes, index, length);
+      if (index === -1) throw bail;
+    } else {
+      seen |= byte;
+      index++;
+    }
+  }
+  highBits |= seen;
+  if (index >= length) throw bail;
+  return endOfLongString(bytes, position, index);
+}
+
+/**
+ * The rest of a long string, valid up to `from` (an escape boundary). The closing quote is
+ * found with the native memchr of `Buffer#indexOf` (a quote after an odd run of backslashes is
+ * escaped: search on; a run that began before `from` is whole escapes there, so its parity
+ * still tells), then [from, quote) is checked in one pass by `validLongContent`.
+ */
+function endOfLongString(bytes: Buffer, position: number, from: number): number {
+  let search = from;
   for (;;) {
     const quote = bytes.indexOf(QUOTE, search);
     if (quote === -1) throw bail;
     let backslashes = 0;
     for (let index = quote - 1; index > position && bytes[index] === BACKSLASH; index--) backslashes++;
-    if (backslashes % 2 === 0) {
-      if (!validContent(bytes, position + 1, quote)) throw bail;
+    if ((backslashes & 1) === 0) {
+      if (!validLongContent(bytes, from, quote)) throw bail;
       return quote + 1;
     }
     search = quote + 1;
@@ -171,7 +222,7 @@ function endOfLiteral(bytes: Uint8Array, position: number, literal: string): num
 }
 
 /** End of any value at `position`; containers are checked to `maxDepth`. */
-function endOfValue(bytes: Uint8Array, position: number, depth: number, maxDepth: number): number {
+function endOfValue(bytes: Buffer, position: number, depth: number, maxDepth: number): number {
   const byte = bytes[position];
   switch (byte) {
     case QUOTE:
@@ -242,7 +293,7 @@ interface NestedScan {
  * is an object, that object's members are collected in the same pass (each byte of a frame
  * is scanned once, the 4 KB body included).
  */
-function membersOf(bytes: Uint8Array, start: number, depth: number, maxDepth: number, wanted: KeySet, nested?: NestedScan): { members: (Span | undefined)[]; end: number } {
+function membersOf(bytes: Buffer, start: number, depth: number, maxDepth: number, wanted: KeySet, nested?: NestedScan): { members: (Span | undefined)[]; end: number } {
   const members: (Span | undefined)[] = new Array(wanted.names.length);
   if (bytes[start] !== OPEN_BRACE) throw bail;
   if (depth >= maxDepth) throw bail;
@@ -288,11 +339,15 @@ export interface ScannedFrame {
  * as the scanner checks (see above).
  */
 export function scanFrame(bytes: Buffer, maxDepth: number, envelopeKeys: KeySet, dataIndex: number, dataKeys: KeySet): ScannedFrame | undefined {
+  highBits = 0;
   try {
     const start = skipSpace(bytes, 0);
     const nested: NestedScan = { slot: dataIndex, keys: dataKeys, members: undefined };
     const { members: envelope, end } = membersOf(bytes, start, 0, maxDepth, envelopeKeys, nested);
     if (skipSpace(bytes, end) !== bytes.length) return undefined;
+    // The generic path refuses a text frame that is not UTF-8 (BAD_REQUEST); so does this one,
+    // rather than forward its bytes. (uWS already drops a socket that sends one, before any of this.)
+    if ((highBits & 0x80808080) !== 0 && !isUtf8(bytes)) return undefined;
     return { envelope, data: nested.members };
   } catch (error) {
     if (error === bail) return undefined;
