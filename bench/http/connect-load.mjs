@@ -4,8 +4,12 @@
 // For Switchyard it first starts the fleet (N fake servers that register and report every
 // interval), checks that a Connect answers a server address and a token, warms up (so that
 // every token was verified once and every room is placed: the steady state of clients
-// connecting to existing rooms), then measures. Afterwards it reads the gateway's own call
-// counters (Info) to prove every measured Connect succeeded, not just returned HTTP 200.
+// connecting to existing rooms), then measures. The warm-up starts with one Connect per
+// token: autocannon's connections each walk the request list from its start, so a timed
+// warm-up alone reached only the first few hundred tokens, and the measured window paid
+// cold verifications of the rest (several times over, 50 connections in step). Afterwards
+// it reads the gateway's own call counters (Info) to prove every measured Connect
+// succeeded, not just returned HTTP 200.
 
 import autocannon from 'autocannon';
 import { readFileSync } from 'node:fs';
@@ -41,11 +45,22 @@ async function main() {
     throw new Error(`Connect probe answered ${probe.status} ${JSON.stringify(probeBody)}`);
   }
 
+  await connectEveryToken(requests);
+
+  // Each connection is its own clients: connection k sends the tokens k, k + N, k + 2N, ...
+  // (N connections). With one shared list every connection walked it in step, so 50
+  // connections sent the same user's token at the same moment, which no client does.
+  let clients = 0;
+  const setupClient = (client) => {
+    const first = clients++ % settings.connections;
+    client.setRequests(requests.filter((_request, index) => index % settings.connections === first));
+  };
   const options = {
     url,
     connections: settings.connections,
     pipelining: 1,
     requests,
+    setupClient,
     ...(settings.rate ? { overallRate: settings.rate } : {}),
   };
   await autocannon({ ...options, duration: settings.warmupMs / 1000 });
@@ -80,6 +95,20 @@ async function main() {
     connects: callsAfter && callsBefore ? diff(callsAfter, callsBefore) : undefined,
     fleetErrors: fleet ? fleet.errors.length : 0,
   };
+}
+
+/** One Connect per token, a connection's worth at a time, each checked as a Connect result. */
+async function connectEveryToken(requests) {
+  let next = 0;
+  const worker = async () => {
+    while (next < requests.length) {
+      const request = requests[next++];
+      const response = await fetch(`${url}${request.path}`, { method: 'POST', headers: request.headers, body: request.body });
+      const body = await response.json();
+      if (response.status !== 200 || typeof body?.result?.token !== 'string') throw new Error(`warm-up Connect answered ${response.status} ${JSON.stringify(body)}`);
+    }
+  };
+  await Promise.all(Array.from({ length: settings.connections }, worker));
 }
 
 async function connectCalls() {

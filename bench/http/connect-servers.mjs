@@ -5,11 +5,13 @@
 //   node bench/http/connect-servers.mjs switchyard '<json>'   the real gateway from dist/, data in a tmp dir
 //
 // Each listens on 127.0.0.1, port 0, prints one JSON line {"port", "native", "pid"} once it
-// accepts requests, and exits on SIGTERM.
+// accepts requests, and exits on SIGTERM. `settings.dist` (an absolute path) runs another
+// build than the checkout's dist/, for A/B runs of two builds back to back.
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import uWS from 'uWebSockets.js';
 
 const [kind, settingsJson = '{}'] = process.argv.slice(2);
@@ -52,9 +54,11 @@ if (kind === 'uws') {
   });
   process.once('SIGTERM', () => process.exit(0));
 } else if (kind === 'switchyard') {
-  const { loadConfig } = await import('../../dist/app/config.js');
-  const { Gateway } = await import('../../dist/app/gateway.js');
-  const { createLogger } = await import('../../dist/edge/logger.js');
+  const dist = settings.dist ?? join(import.meta.dirname, '..', '..', 'dist');
+  const fromDist = (file) => import(pathToFileURL(join(dist, file)).href);
+  const { loadConfig } = await fromDist('app/config.js');
+  const { Gateway } = await fromDist('app/gateway.js');
+  const { createLogger } = await fromDist('edge/logger.js');
   const dataDir = mkdtempSync(join(tmpdir(), 'switchyard-bench-connect-'));
   const config = loadConfig({
     flags: { port: '0', host: '127.0.0.1', data: dataDir, 'log-level': 'silent' },

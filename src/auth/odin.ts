@@ -1,5 +1,4 @@
-import { SignJWT, decodeProtectedHeader, errors as joseErrors, jwtVerify } from 'jose';
-import { webcrypto, type KeyObject } from 'node:crypto';
+import { sign as ed25519Sign, verify as ed25519Verify, type KeyObject } from 'node:crypto';
 import { AppError } from '../core/index.js';
 import type { Ed25519KeyPair } from './odin-keys.js';
 
@@ -75,22 +74,7 @@ interface CachedVerification {
 }
 
 /**
- * jose 6 works on WebCrypto keys: handed a node KeyObject it converts it on every call, which
- * cost more than the signature itself. Each key is converted once and kept with it.
- */
-const cryptoKeys = new WeakMap<KeyObject, Promise<webcrypto.CryptoKey>>();
-function cryptoKeyOf(key: KeyObject): Promise<webcrypto.CryptoKey> {
-  let converted = cryptoKeys.get(key);
-  if (!converted) {
-    const usage = key.type === 'private' ? 'sign' : 'verify';
-    converted = webcrypto.subtle.importKey('jwk', key.export({ format: 'jwk' }), { name: 'Ed25519' }, false, [usage]);
-    cryptoKeys.set(key, converted);
-  }
-  return converted;
-}
-
-/**
- * jose decodes base64url leniently: the unused low bits of a segment's last character are
+ * Base64url decodes leniently: the unused low bits of a segment's last character are
  * ignored, so a token respelled there still verified, and one token had several spellings
  * (each missing the verification cache, and any log or list keyed on the text). One
  * canonical spelling only, as the login tokens (tokens.ts) do; every segment is checked,
@@ -104,17 +88,62 @@ function isCanonical(token: string): boolean {
 const isStringList = (value: unknown): value is string[] =>
   Array.isArray(value) && value.length > 0 && value.every((item) => typeof item === 'string' && item.length > 0);
 
-function refusalOf(error: unknown): TokenRefusal {
-  if (error instanceof OdinTokenError) return error.reason;
-  if (error instanceof joseErrors.JWTExpired) return 'expired';
-  if (error instanceof joseErrors.JWTClaimValidationFailed) {
-    if (error.claim === 'nbf') return 'not_yet_valid';
-    if (error.claim === 'aud') return error.reason === 'missing' ? 'missing_claim' : 'audience';
-    return error.reason === 'missing' ? 'missing_claim' : 'claim_type';
+/** Claims must be UTF-8 (jose decoded them with a fatal decoder): a bad byte is a malformed token. */
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** A JSON object from a base64url segment, or a malformed token. */
+function decodeObject(segment: string, strict: boolean): Record<string, unknown> {
+  let value: unknown;
+  try {
+    const bytes = Buffer.from(segment, 'base64url');
+    value = JSON.parse(strict ? strictUtf8.decode(bytes) : bytes.toString('utf8'));
+  } catch {
+    throw new OdinTokenError('malformed');
   }
-  if (error instanceof joseErrors.JWSSignatureVerificationFailed) return 'signature';
-  if (error instanceof joseErrors.JOSEAlgNotAllowed || error instanceof joseErrors.JOSENotSupported) return 'algorithm';
-  return 'malformed';
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new OdinTokenError('malformed');
+  return value as Record<string, unknown>;
+}
+
+const hasClaim = (claims: Record<string, unknown>, name: string): boolean => Object.hasOwn(claims, name);
+
+/** A NumericDate claim: absent, or a number; anything else is refused for `reason`. */
+function numericDate(claims: Record<string, unknown>, name: string, reason: TokenRefusal = 'claim_type'): number | undefined {
+  const value = claims[name];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number') throw new OdinTokenError(reason);
+  return value;
+}
+
+/**
+ * The checks jose's jwtVerify made for the options this verifier gave it (algorithms EdDSA,
+ * audience "gateway", required exp/sub/aud, the leeway), in its order, written out over
+ * node:crypto's synchronous Ed25519 verify (issue 15: jose went through a WebCrypto promise
+ * per token, and a cold check cost twice the bare signature check). `crit` and `b64` are
+ * refused outright: jose understood no extension but `b64`, and refused that one in a JWT
+ * (no unencoded payloads).
+ */
+function checkSignatureAndClaims(token: string, header: Record<string, unknown>, key: OdinAccessKey, now: number, leewaySeconds: number): Record<string, unknown> {
+  if (header.crit !== undefined || header.b64 !== undefined) throw new OdinTokenError('malformed');
+  const last = token.lastIndexOf('.');
+  let valid: boolean;
+  try {
+    valid = ed25519Verify(null, Buffer.from(token.slice(0, last)), key.publicKey, Buffer.from(token.slice(last + 1), 'base64url'));
+  } catch {
+    valid = false;
+  }
+  if (!valid) throw new OdinTokenError('signature');
+  const claims = decodeObject(token.slice(token.indexOf('.') + 1, last), true);
+  for (const name of ['aud', 'sub', 'exp']) if (!hasClaim(claims, name)) throw new OdinTokenError('missing_claim');
+  const { aud } = claims;
+  if (!(aud === GATEWAY_AUDIENCE || (Array.isArray(aud) && aud.includes(GATEWAY_AUDIENCE)))) throw new OdinTokenError('audience');
+  const nowSeconds = Math.floor(now / 1000);
+  numericDate(claims, 'iat');
+  // An nbf of the wrong type was jose's nbf failure, logged as not_yet_valid: kept so.
+  const nbf = numericDate(claims, 'nbf', 'not_yet_valid');
+  if (nbf !== undefined && nbf > nowSeconds + leewaySeconds) throw new OdinTokenError('not_yet_valid');
+  const exp = numericDate(claims, 'exp');
+  if (exp !== undefined && exp <= nowSeconds - leewaySeconds) throw new OdinTokenError('expired');
+  return claims;
 }
 
 /**
@@ -130,35 +159,36 @@ export class OdinTokenVerifier {
     private readonly options: { leewaySeconds: number },
   ) {}
 
-  async verify(token: unknown, now: number): Promise<VerifiedOdinToken> {
-    if (typeof token !== 'string' || token.length > MAX_TOKEN_LENGTH || !JWT_SHAPE.test(token)) throw new OdinTokenError('malformed');
-    const leewayMs = this.options.leewaySeconds * 1000;
+  /**
+   * The verification of `token` if it was verified before and still holds at `now` (its
+   * key set unchanged, within exp and nbf with the leeway); undefined otherwise. Synchronous,
+   * for callers that answer a repeat token in the same turn (the room API's Connect): a
+   * cached token passed every check, shape included, when it was verified.
+   */
+  cached(token: string, now: number): VerifiedOdinToken | undefined {
     const cached = this.verified.get(token);
-    if (cached && cached.generation === this.keys.generation) {
+    if (!cached) return undefined;
+    const leewayMs = this.options.leewaySeconds * 1000;
+    if (cached.generation === this.keys.generation) {
       const fresh = now <= cached.token.expiresAt + leewayMs && (cached.notBefore === null || cached.notBefore - leewayMs <= now);
       if (fresh) return cached.token;
-      if (now > cached.token.expiresAt + leewayMs) this.verified.delete(token);
     }
-    let key: OdinAccessKey | undefined;
-    let payload: Record<string, unknown>;
-    try {
-      const header = decodeProtectedHeader(token);
-      if (header.alg !== 'EdDSA') throw new OdinTokenError('algorithm');
-      // After the algorithm, so a refusal keeps naming the first thing wrong with the token.
-      if (!isCanonical(token)) throw new OdinTokenError('malformed');
-      if (typeof header.kid !== 'string') throw new OdinTokenError('unknown_key');
-      key = this.keys.key(header.kid);
-      if (!key) throw new OdinTokenError('unknown_key');
-      ({ payload } = await jwtVerify(token, await cryptoKeyOf(key.publicKey), {
-        algorithms: ['EdDSA'],
-        audience: GATEWAY_AUDIENCE,
-        requiredClaims: ['exp', 'sub', 'aud'],
-        clockTolerance: this.options.leewaySeconds,
-        currentDate: new Date(now),
-      }));
-    } catch (error) {
-      throw error instanceof OdinTokenError ? error : new OdinTokenError(refusalOf(error));
-    }
+    if (cached.generation !== this.keys.generation || now > cached.token.expiresAt + leewayMs) this.verified.delete(token);
+    return undefined;
+  }
+
+  async verify(token: unknown, now: number): Promise<VerifiedOdinToken> {
+    if (typeof token !== 'string' || token.length > MAX_TOKEN_LENGTH || !JWT_SHAPE.test(token)) throw new OdinTokenError('malformed');
+    const hit = this.cached(token, now);
+    if (hit) return hit;
+    const header = decodeObject(token.slice(0, token.indexOf('.')), false);
+    if (header.alg !== 'EdDSA') throw new OdinTokenError('algorithm');
+    // After the algorithm, so a refusal keeps naming the first thing wrong with the token.
+    if (!isCanonical(token)) throw new OdinTokenError('malformed');
+    if (typeof header.kid !== 'string') throw new OdinTokenError('unknown_key');
+    const key = this.keys.key(header.kid);
+    if (!key) throw new OdinTokenError('unknown_key');
+    const payload = checkSignatureAndClaims(token, header, key, now, this.options.leewaySeconds);
     const { sub, rid, uid, exp, nbf } = payload;
     if (rid === undefined || uid === undefined) throw new OdinTokenError('missing_claim');
     const methods = typeof sub === 'string' ? [sub] : sub;
@@ -200,26 +230,37 @@ export interface RoomTokenClaims {
   exp: number;
 }
 
+const base64urlJson = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url');
+
 /**
  * Signs room tokens with an SFU server's derived key. Ed25519 signatures are deterministic,
  * so a token for the same claims (same user, room, server and second) is the same text:
  * reusing it from a small cache is indistinguishable from signing again, and a reconnect
  * storm signs each token once.
+ *
+ * Signed with node:crypto directly and synchronously (issue 15): jose's SignJWT over
+ * WebCrypto cost about 100 µs a token, a third of a Connect's server time in the profile,
+ * where node:crypto's Ed25519 sign is a fraction of that. The bytes are jose's: header
+ * `{"alg":"EdDSA","kid":...}` and the claims in their given order, so a token is the same
+ * text either way. Being synchronous, two Connects of one token in the same second never
+ * both miss the cache while the first is being signed.
  */
 export class RoomTokenSigner {
   private readonly signed = new Map<string, string>();
   private cachedSecond = 0;
 
-  async sign(server: Ed25519KeyPair, claims: RoomTokenClaims): Promise<string> {
+  sign(server: Ed25519KeyPair, claims: RoomTokenClaims): string {
     // Tokens of a past second are never asked for again: drop them all at once.
     if (claims.nbf !== this.cachedSecond) {
       this.signed.clear();
       this.cachedSecond = claims.nbf;
     }
-    const cacheKey = `${server.keyId}\u0000${JSON.stringify(claims)}`;
+    const payload = JSON.stringify(claims);
+    const cacheKey = `${server.keyId}\u0000${payload}`;
     const hit = this.signed.get(cacheKey);
     if (hit) return hit;
-    const token = await new SignJWT({ ...claims }).setProtectedHeader({ alg: 'EdDSA', kid: server.keyId }).sign(await cryptoKeyOf(server.privateKey));
+    const input = `${base64urlJson({ alg: 'EdDSA', kid: server.keyId })}.${Buffer.from(payload).toString('base64url')}`;
+    const token = `${input}.${ed25519Sign(null, Buffer.from(input), server.privateKey).toString('base64url')}`;
     if (this.signed.size < CACHE_LIMIT) this.signed.set(cacheKey, token);
     return token;
   }

@@ -39,6 +39,12 @@ export interface GridServiceOptions {
   gatewayNodes?: (() => readonly Record<string, unknown>[]) | undefined;
 }
 
+/** Connect's result: the SFU server's address and the room token for it. */
+export interface ConnectResult {
+  address: string;
+  token: string;
+}
+
 /** Port ODIN servers listen on, assumed for a server that does not announce its endpoint. */
 const DEFAULT_SFU_PORT = 4433;
 
@@ -137,8 +143,8 @@ export class GridService {
     return this.apiPoller;
   }
 
-  /** The verified room API token of an `Authorization: Bearer` header, or UNAUTHORIZED. */
-  authenticate(header: string | undefined): Promise<VerifiedOdinToken> {
+  /** The verified room API token of an `Authorization: Bearer` header (at once when cached), or UNAUTHORIZED. */
+  authenticate(header: string | undefined): VerifiedOdinToken | Promise<VerifiedOdinToken> {
     this.assertReady();
     return this.credentials.roomApiToken(header, this.options.clock.now());
   }
@@ -148,12 +154,16 @@ export class GridService {
     this.credentials.checkInternal(header);
   }
 
-  /** `Connect`: a server for the token's room, within the customer's licence, and a room token for it. */
-  async connect(token: VerifiedOdinToken, params: ConnectParams): Promise<{ address: string; token: string }> {
+  /**
+   * `Connect`: a server for the token's room, within the customer's licence, and a room token
+   * for it. Synchronous when the room is placed already (nothing to append, placement.ts).
+   */
+  connect(token: VerifiedOdinToken, params: ConnectParams): ConnectResult | Promise<ConnectResult> {
     this.assertReady();
     const customerId = token.key.customerId;
-    const server = await this.placer.place(connectRoom(token), customerId, this.licenceOf(customerId), params.preferred_server);
-    return { address: server, token: await this.tokens.forConnect(token, server, this.options.clock.now()) };
+    const placed = this.placer.place(connectRoom(token), customerId, this.licenceOf(customerId), params.preferred_server);
+    const answer = (server: string): ConnectResult => ({ address: server, token: this.tokens.forConnect(token, server, this.options.clock.now()) });
+    return placed instanceof Promise ? placed.then(answer) : answer(placed);
   }
 
   /** RoomClose / RoomUpdate / RoomBanClient / RoomSendMessage. */

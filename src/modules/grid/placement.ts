@@ -79,9 +79,25 @@ export class RoomPlacer {
   /**
    * Check and reservation run without an await between them: that is what keeps a burst of
    * Connects from overshooting a limit. A new placement is appended before anyone is
-   * answered; Connects for the same room meanwhile wait for it.
+   * answered; Connects for the same room meanwhile wait for it. A room already placed (the
+   * common Connect) is answered in this turn, without a promise: it changes no state but a
+   * reservation, so it writes nothing to the log.
    */
-  async place(room: RoomId, customerId: string, licence: Licence, preferred: string | undefined): Promise<string> {
+  place(room: RoomId, customerId: string, licence: Licence, preferred: string | undefined): string | Promise<string> {
+    const choice = this.strategy.choose({ room, customerId, preferred, now: this.clock.now() }, this.directory);
+    if (choice.kind !== 'placed' || choice.entry.pending) return this.placeOrWait(room, customerId, licence, preferred);
+    return this.join(choice.entry, customerId, licence);
+  }
+
+  /** A Connect to a room placed and settled: the licence's peers, and one more reserved on its server. */
+  private join(entry: RoomEntry, customerId: string, licence: Licence): string {
+    if (!isUnlimited(licence)) checkLicence(licence, this.directory.usage(customerId, this.clock.now()), false);
+    this.directory.reservePeer(entry.server, customerId);
+    return entry.server;
+  }
+
+  /** A new room (appended before the answer), or one whose placement is in flight (waited for). */
+  private async placeOrWait(room: RoomId, customerId: string, licence: Licence, preferred: string | undefined): Promise<string> {
     const unlimited = isUnlimited(licence);
     for (let attempt = 0; attempt < MAX_PLACEMENT_ATTEMPTS; attempt++) {
       const now = this.clock.now();
@@ -93,9 +109,7 @@ export class RoomPlacer {
           await entry.pending;
           continue;
         }
-        if (!unlimited) checkLicence(licence, this.directory.usage(customerId, now), false);
-        this.directory.reservePeer(entry.server, customerId);
-        return entry.server;
+        return this.join(entry, customerId, licence);
       }
       const { server } = choice;
       if (!unlimited) checkLicence(licence, this.directory.usage(customerId, now), true);

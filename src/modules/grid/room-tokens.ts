@@ -11,6 +11,12 @@ export class RoomTokens {
   /** Derivation is an HKDF plus a key import: done once per address for the process's lifetime. */
   private readonly serverKeys = new Map<string, Ed25519KeyPair>();
   private readonly signer = new RoomTokenSigner();
+  /**
+   * The last room token of each verified client token (the verifier hands out the same object
+   * for every request with that token): a repeat Connect in the same second, to the same
+   * server, gets it without building claims or a cache key. Entries go with their token.
+   */
+  private readonly lastIssued = new WeakMap<VerifiedOdinToken, { server: string; nbf: number; token: string }>();
 
   constructor(
     dataDir: string,
@@ -34,9 +40,11 @@ export class RoomTokens {
   }
 
   /** The token a Connect's client presents to `server`, in the claims the ODIN gateway issues. */
-  forConnect(token: VerifiedOdinToken, server: string, now: number): Promise<string> {
+  forConnect(token: VerifiedOdinToken, server: string, now: number): string {
     const nbf = Math.floor(now / 1000);
-    return this.signer.sign(this.serverKey(server), {
+    const last = this.lastIssued.get(token);
+    if (last && last.server === server && last.nbf === nbf) return last.token;
+    const issued = this.signer.sign(this.serverKey(server), {
       uid: token.userId,
       cid: token.key.customerId,
       rid: token.rid,
@@ -47,5 +55,7 @@ export class RoomTokens {
       nbf,
       exp: nbf + this.lifetimeSeconds,
     });
+    this.lastIssued.set(token, { server, nbf, token: issued });
+    return issued;
   }
 }

@@ -36,13 +36,24 @@ const NO_STORE = { 'cache-control': 'no-store' };
 const JSON_TYPES = new Set(['application/json', 'application/json-rpc']);
 const DEFAULT_MAX_BATCH = 100;
 
-function rpcJson(status: number, body: RpcResponse | RpcResponse[] | undefined, headers: Record<string, string>): HttpResponse {
-  if (body === undefined) return { status: 204, headers };
-  return { status, headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) };
+/** A route's response headers, with and without a JSON body: built once, not per response. */
+interface RouteHeaders {
+  bare: Record<string, string>;
+  json: Record<string, string>;
 }
 
-const isJson = (request: HttpRequestHead): boolean =>
-  JSON_TYPES.has((request.headers['content-type'] ?? '').split(';', 1)[0]!.trim().toLowerCase());
+const routeHeaders = (bare: Record<string, string>): RouteHeaders => ({ bare, json: { 'content-type': 'application/json', ...bare } });
+
+function rpcJson(status: number, body: RpcResponse | RpcResponse[] | undefined, headers: RouteHeaders): HttpResponse {
+  if (body === undefined) return { status: 204, headers: headers.bare };
+  return { status, headers: headers.json, body: JSON.stringify(body) };
+}
+
+/** The usual spelling is answered by one comparison; parameters, case and spaces the long way. */
+function isJson(request: HttpRequestHead): boolean {
+  const type = request.headers['content-type'];
+  return type === 'application/json' || JSON_TYPES.has((type ?? '').split(';', 1)[0]!.trim().toLowerCase());
+}
 
 /** HTTP status of a whole-request refusal, from its JSON-RPC error. */
 function statusOf(code: number, data: { code?: string } | undefined): number {
@@ -64,7 +75,7 @@ async function dispatch<Context>(
   request: HttpRequest,
   context: Context,
   maxBatch: number,
-  headers: Record<string, string>,
+  headers: RouteHeaders,
 ): Promise<HttpResponse> {
   const parsed = parseRpcBody(request.body, maxBatch);
   if (parsed.kind === 'invalid') return rpcJson(400, parsed.response, headers);
@@ -84,14 +95,15 @@ async function dispatch<Context>(
 }
 
 /** A refusal of the whole request, before any call ran. */
-function refuse(error: unknown, headers: Record<string, string>): HttpResponse {
+function refuse(error: unknown, headers: RouteHeaders): HttpResponse {
   const rpcError = rpcErrorOf(error);
   const status = statusOf(rpcError.code, rpcError.data);
+  // Its own headers object: the internal route adds to it (Basic), the route's stay as they are.
   const extra: Record<string, string> = status === 401 ? { 'www-authenticate': 'Bearer' } : {};
-  return rpcJson(status, errorResponse(null, rpcError), { ...headers, ...extra });
+  return rpcJson(status, errorResponse(null, rpcError), routeHeaders({ ...headers.bare, ...extra }));
 }
 
-function unsupportedMediaType(headers: Record<string, string>): HttpResponse {
+function unsupportedMediaType(headers: RouteHeaders): HttpResponse {
   return rpcJson(
     415,
     errorResponse(null, {
@@ -115,33 +127,37 @@ export function rpcRoutes(grid: GridService, options: RpcRouteOptions): HttpRout
   const maxBatch = options.maxBatch ?? DEFAULT_MAX_BATCH;
   const publicRpc = publicDispatcher(grid);
   const internalRpc: RpcDispatcher<InternalRpcContext> = internalDispatcher(grid);
-  const publicHeaders = { ...CORS_HEADERS, ...NO_STORE };
+  const publicHeaders = routeHeaders({ ...CORS_HEADERS, ...NO_STORE });
+  const internalHeaders = routeHeaders(NO_STORE);
 
   /**
    * The room API's credentials, from the headers alone and before the body is read (issue
    * 16 point 6): 415 and a missing or malformed token are refused at once; a well-formed
    * token is verified while the edge reads the body, and a forged one ends the request
-   * there. One token per HTTP request, as ODIN does.
+   * there. One token per HTTP request, as ODIN does. A token verified before is checked in
+   * this turn, and the handler comes back without a promise.
    */
+  const handlerFor =
+    (token: VerifiedOdinToken): HttpHandler =>
+    (authorized) =>
+      dispatch(publicRpc, authorized, { token }, maxBatch, publicHeaders);
   const authorizeRoomApi = (request: HttpRequestHead): HttpAuthorization | Promise<HttpAuthorization> => {
     if (!isJson(request)) return unsupportedMediaType(publicHeaders);
-    let verified: Promise<VerifiedOdinToken>;
+    let verified: VerifiedOdinToken | Promise<VerifiedOdinToken>;
     try {
       verified = grid.authenticate(request.headers.authorization);
     } catch (error) {
       if (!isAppError(error)) throw error;
       return refuse(error, publicHeaders);
     }
-    return verified.then(
-      (token): HttpHandler => (authorized) => dispatch(publicRpc, authorized, { token }, maxBatch, publicHeaders),
-      (error: unknown) => {
-        if (!isAppError(error)) throw error;
-        return refuse(error, publicHeaders);
-      },
-    );
+    if (!(verified instanceof Promise)) return handlerFor(verified);
+    return verified.then(handlerFor, (error: unknown) => {
+      if (!isAppError(error)) throw error;
+      return refuse(error, publicHeaders);
+    });
   };
   const internalApi = (request: HttpRequest): Promise<HttpResponse> =>
-    dispatch(internalRpc, request, { remoteAddress: request.remoteAddress }, maxBatch, NO_STORE);
+    dispatch(internalRpc, request, { remoteAddress: request.remoteAddress }, maxBatch, internalHeaders);
 
   /** /internal's Bearer or Basic secret is a synchronous check: refused before any body byte. */
   const authorizeInternal = (request: HttpRequestHead): HttpResponse | HttpHandler => {
@@ -149,18 +165,18 @@ export function rpcRoutes(grid: GridService, options: RpcRouteOptions): HttpRout
       grid.authenticateInternal(request.headers.authorization);
     } catch (error) {
       if (!isAppError(error)) throw error;
-      const response = refuse(error, NO_STORE);
+      const response = refuse(error, internalHeaders);
       // Basic too: ODIN servers are often configured with user:password in the gateway URL.
       if (response.status === 401) response.headers!['www-authenticate'] = 'Bearer, Basic realm="switchyard-internal"';
       return response;
     }
-    if (!isJson(request)) return unsupportedMediaType(NO_STORE);
+    if (!isJson(request)) return unsupportedMediaType(internalHeaders);
     return internalApi;
   };
 
   const roomApi = (request: HttpRequest): Promise<HttpResponse> => settle(authorizeRoomApi(request), request);
   const internal = (request: HttpRequest): Promise<HttpResponse> => settle(authorizeInternal(request), request);
-  const preflight = (): HttpResponse => ({ status: 204, headers: publicHeaders });
+  const preflight = (): HttpResponse => ({ status: 204, headers: publicHeaders.bare });
 
   return [
     { method: 'options', path: '/', handler: preflight },

@@ -39,10 +39,12 @@ export function publicDispatcher(grid: GridService): RpcDispatcher<PublicRpcCont
       grid.roomTask(token, { task: 'RoomSendMessage', ...params }),
     ),
   ];
+  // `sub` lists callable methods, case-insensitively (ODIN tokens say "connect"): each
+  // method's lower-case name once, not per call.
+  const subjectOf = new Map(methods.map((method) => [method.name, method.name.toLowerCase()]));
   return new RpcDispatcher<PublicRpcContext>(methods, rpcErrorOf, {
     authorize(method, { token }) {
-      // `sub` lists callable methods, case-insensitively (ODIN tokens say "connect").
-      if (!token.methods.has(method.name.toLowerCase())) throw new AppError('FORBIDDEN', `the token's sub does not allow ${method.name}`);
+      if (!token.methods.has(subjectOf.get(method.name)!)) throw new AppError('FORBIDDEN', `the token's sub does not allow ${method.name}`);
     },
     observe: (call) => grid.recordCall('public', call),
   });
