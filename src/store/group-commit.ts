@@ -14,11 +14,14 @@ export interface PendingAppend {
 }
 
 /**
- * Lets another party hold commits back for a moment: the WAL checkpointer, whose TRUNCATE
- * needs the write lock and would otherwise starve behind back-to-back commits.
+ * Lets another party hold commits back for a moment: the WAL checkpointer, whose rewinding
+ * checkpoint (RESTART) needs the write lock and would otherwise starve behind back-to-back commits.
  */
 export interface CommitGate {
-  /** True while commits should wait. */
+  /**
+   * True while commits should wait. Asked only between two transactions (`flush` commits
+   * synchronously), so the gate may take the call as word that the write lock is free.
+   */
   held(): boolean;
   /** Resolves when the gate opens, or after a bounded wait whatever happens (a dead worker). */
   opened(): Promise<void>;

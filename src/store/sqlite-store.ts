@@ -24,8 +24,9 @@ export interface SqliteStoreOptions {
   /** How often async projections look for events written by other processes (the CLI). */
   projectionPollMs?: number;
   /**
-   * Size the WAL file is kept under (with the checkpoint worker on): past a quarter of it the worker
-   * escalates from PASSIVE to TRUNCATE checkpoints. Default 64 MiB.
+   * Size the WAL file is kept under (with the checkpoint worker on): past a quarter of it in frames
+   * the worker rewinds the WAL (PASSIVE, then RESTART with commits held for the last frames; see
+   * wal-checkpointer.ts), past half it truncates the file. Default 64 MiB.
    */
   walMaxBytes?: number;
   /**
