@@ -5,6 +5,7 @@
 //   npm run bench:ws                      (builds first)
 //   node bench/ws/ping.mjs [--connections 50] [--depth 32] [--warmup 2] [--duration 8]
 //                          [--codecs json,msgpack] [--servers uws,switchyard] [--dist DIR] [--json]
+//                          [--profile DIR]
 //
 // For each codec it runs the bare echo, then Switchyard: the server pinned to core 0
 // (`taskset -c 0`), the raw-socket generator (load.mjs) to core 1, N connections each
@@ -19,6 +20,8 @@
 // (not a valid run); at 32, ~67 %. Deeper pipelines make the bare echo cheaper per
 // message, so the ratio is the harder for Switchyard, not the easier.
 // `--dist DIR` runs the gateway from another build (a copy of dist/) for before/after runs.
+// `--profile DIR` writes a V8 CPU profile of each server (`--cpu-prof`) into DIR: the shares
+// of its functions, not its msg/s (the profiler costs a few per cent), are what it is for.
 
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -39,12 +42,17 @@ const { values } = parseArgs({
     'server-core': { type: 'string', default: '0' },
     'generator-core': { type: 'string', default: '1' },
     json: { type: 'boolean', default: false },
+    profile: { type: 'string' },
   },
 });
 
 /** Validity thresholds, as shares of one core over the window. */
 const VALID = { serverMin: 0.9, generatorMax: 0.8, otherMax: 0.1, stealMax: 0.05 };
-const TARGET_RATIO = 0.7;
+/**
+ * Issue 15: ping/pong at least 0.6 of the bare echo, read on server CPU per message (it barely
+ * moves when another process takes turns on the server's core; msg/s does).
+ */
+const TARGET_RATIO = 0.6;
 
 const settings = {
   connections: Number(values.connections),
@@ -69,8 +77,8 @@ process.on('exit', cleanup);
 process.on('SIGINT', () => process.exit(130));
 
 /** Spawns `node <script> ...args` pinned to `core`; resolves with the first JSON line it prints. */
-function spawnPinned(core, script, args) {
-  const child = spawn('taskset', ['-c', core, process.execPath, join(REPO, script), ...args], {
+function spawnPinned(core, script, args, nodeFlags = []) {
+  const child = spawn('taskset', ['-c', core, process.execPath, ...nodeFlags, join(REPO, script), ...args], {
     cwd: REPO,
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -97,7 +105,14 @@ function stop(child) {
 }
 
 async function run(serverKind, codec) {
-  const server = spawnPinned(settings.serverCore, 'bench/ws/servers.mjs', values.dist && serverKind === 'switchyard' ? [serverKind, values.dist] : [serverKind]);
+  // NODE_OPTIONS may not carry --cpu-prof: the flags go on the server's own command line.
+  const profileFlags = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${values.profile}`, `--cpu-prof-name=${serverKind}-${codec}.cpuprofile`] : [];
+  const server = spawnPinned(
+    settings.serverCore,
+    'bench/ws/servers.mjs',
+    values.dist && serverKind === 'switchyard' ? [serverKind, values.dist] : [serverKind],
+    profileFlags,
+  );
   const { port, native, pid } = await server.firstLine;
   if (!native) throw new Error('uWebSockets.js runs on its JavaScript fallback: figures would be meaningless');
   const generator = spawnPinned(settings.generatorCore, 'bench/ws/load.mjs', [
@@ -168,7 +183,7 @@ const ratios = codecs.flatMap((codec) => {
   if (!bare || !ours) return [];
   const ratio = ours.msgPerSecond / bare.msgPerSecond;
   const cpuRatio = bare.serverMicrosPerMessage / ours.serverMicrosPerMessage;
-  return [{ codec, ratio, cpuRatio, met: ratio >= TARGET_RATIO, valid: bare.valid && ours.valid }];
+  return [{ codec, ratio, cpuRatio, met: cpuRatio >= TARGET_RATIO, valid: bare.valid && ours.valid }];
 });
 
 if (values.json) {
@@ -206,8 +221,8 @@ for (const result of results) {
 out.push('');
 for (const { codec, ratio, cpuRatio, met, valid } of ratios) {
   out.push(
-    `- ${codec}: Switchyard / bare uWS = **${fmt.ratio(ratio)}** in msg/s (target ≥ ${TARGET_RATIO.toFixed(2)}: ` +
-      `${met ? 'met' : 'missed'}${valid ? '' : '; run not valid, see table'}); ${fmt.ratio(cpuRatio)} in server CPU per message`,
+    `- ${codec}: Switchyard / bare uWS = **${fmt.ratio(cpuRatio)}** in server CPU per message (target ≥ ${TARGET_RATIO.toFixed(2)}: ` +
+      `${met ? 'met' : 'missed'}${valid ? '' : '; run not valid, see table'}); ${fmt.ratio(ratio)} in msg/s`,
   );
 }
 out.push(

@@ -98,7 +98,8 @@ export class ClientConnection {
   resumeSecret: string | undefined = undefined;
   /** Who this socket speaks for; set by the identity handlers, read by everything else. */
   principal: Principal = ANONYMOUS;
-  private badFrameTimes: number[] = [];
+  /** Made at the first bad frame: an idle socket keeps no array (issue 15, memory per socket). */
+  private badFrameTimes: number[] | undefined = undefined;
   /** Made at the first push with a seq: an idle socket keeps none. */
   private pushes: PushRing | undefined = undefined;
   /** Where frames go: `socket`, a resuming socket's sink, a detached sink, or nowhere. */
@@ -191,9 +192,10 @@ export class ClientConnection {
    */
   countBadFrame(now: number): void {
     const windowStart = now - this.limits.badFrameWindowMs;
-    this.badFrameTimes = this.badFrameTimes.filter((time) => time > windowStart);
-    this.badFrameTimes.push(now);
-    if (this.badFrameTimes.length >= this.limits.badFrameLimit) this.close(DISCONNECT.badFrames);
+    const recent = (this.badFrameTimes ?? []).filter((time) => time > windowStart);
+    recent.push(now);
+    this.badFrameTimes = recent;
+    if (recent.length >= this.limits.badFrameLimit) this.close(DISCONNECT.badFrames);
   }
 
   /**

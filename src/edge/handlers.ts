@@ -1,4 +1,4 @@
-import type { InboundFrame } from '../protocol/index.js';
+import { encodePong, type InboundFrame } from '../protocol/index.js';
 import { defineTopic, runTopic, type AnyTopic, type RejectStyle } from '../runtime/index.js';
 import type { ClientConnection } from './connection.js';
 
@@ -52,5 +52,10 @@ export class EventHandlers {
 export const pingTopic = defineTopic<unknown, ClientConnection>({
   name: 'ping',
   admitGuest: () => true,
-  handle: ({ client, id, now }) => client.reply(id, 'pong', { ts: now }),
+  handle: ({ client, id, now }) => {
+    // A native socket gets the pong's bytes straight from the codec (the same bytes, without
+    // building and walking a frame: the hottest answer there is); Socket.IO through its encoder.
+    if (client.encoder === undefined) client.sendEncoded(encodePong(client.codec, now, id), client.codec === 'msgpack');
+    else client.reply(id, 'pong', { ts: now });
+  },
 });

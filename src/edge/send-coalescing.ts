@@ -112,8 +112,12 @@ export class SendCoalescer {
  * never touches the socket again.
  */
 export class CoalescingWriter implements SocketSink {
-  /** Messages and their kinds, alternating, in the order sent. */
-  private queue: (string | Uint8Array | boolean)[] = [];
+  /**
+   * Messages and their kinds, alternating, in the order sent; undefined while nothing is queued.
+   * Made by a turn's first queued send and let go by its flush: an idle socket keeps no array
+   * (issue 15, memory per socket; a small array per busy turn is cheap young garbage).
+   */
+  private queue: (string | Uint8Array | boolean)[] | undefined = undefined;
   private queuedBytes = 0;
   private scheduled = false;
   /**
@@ -134,12 +138,12 @@ export class CoalescingWriter implements SocketSink {
     if (this.closed) return DROPPED;
     if (this.coalescer.current === this) {
       // Inside the socket's own callback: uWS's cork already makes one write of it all.
-      if (this.queue.length > 0) this.flush();
+      if (this.queue !== undefined) this.flush();
       this.clean = false;
       return this.socket.send(message, isBinary);
     }
     if (this.queuedBytes + (this.clean ? 0 : this.socket.getBufferedAmount()) > this.hardLimit) return DROPPED;
-    this.queue.push(message, isBinary);
+    (this.queue ??= []).push(message, isBinary);
     // A string's length, not its UTF-8 size: within 3x of it, and the cap is a bound, not a budget.
     this.queuedBytes += typeof message === 'string' ? message.length : message.byteLength;
     if (!this.scheduled) {
@@ -169,17 +173,17 @@ export class CoalescingWriter implements SocketSink {
   /** The socket's close callback ran: what is still queued is dropped, as it would be in a closed socket's buffer. */
   socketClosed(): void {
     this.closed = true;
-    this.queue = [];
+    this.queue = undefined;
     this.queuedBytes = 0;
   }
 
   /** Writes the queue in one corked write (inside the socket's own callback: into uWS's cork). */
   flush(): void {
     this.scheduled = false;
-    if (this.closed || this.queue.length === 0) return;
-    // Nothing queues while this runs (uWS's send and cork call no JavaScript back but `work`):
-    // the queue is emptied in place afterwards instead of replaced.
     const queue = this.queue;
+    if (this.closed || queue === undefined) return;
+    // Nothing queues while this runs (uWS's send and cork call no JavaScript back but `work`).
+    this.queue = undefined;
     this.queuedBytes = 0;
     let dropped = false;
     if (queue.length === 2) {
@@ -197,7 +201,6 @@ export class CoalescingWriter implements SocketSink {
       // Inside a cork every send reports success; what stayed buffered shows only now.
       this.clean = this.socket.getBufferedAmount() === 0;
     }
-    queue.length = 0;
     // Cannot happen while every queued send was admitted against the hard limit above (uWS's
     // buffer only shrinks meanwhile); should it, a message is lost and the reader must not
     // go on as if it were not: the socket is closed as a slow consumer.

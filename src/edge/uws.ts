@@ -217,6 +217,7 @@ export function startEdge(options: EdgeOptions): Promise<Edge> {
     const maxFrameBytes = route.maxFrameBytes ?? options.maxFrameBytes;
     // We enforce our own cap (close 4008) in ClientConnection; uWS only must not drop first.
     const maxBackpressure = options.maxBackpressureBytes + maxFrameBytes * HARD_FRAME_FACTOR;
+    const messageLabel = `${route.path} message`;
     app.ws<SocketData>(route.path, {
       compression: uWS.DISABLED,
       maxPayloadLength: maxFrameBytes * HARD_FRAME_FACTOR,
@@ -257,20 +258,26 @@ export function startEdge(options: EdgeOptions): Promise<Edge> {
         if (writer) writer.end(DISCONNECT.internal.code, DISCONNECT.internal.reason);
         else ws.end(DISCONNECT.internal.code, DISCONNECT.internal.reason);
       }),
-      message: (ws, message, isBinary) => guarded(`${route.path} message`, () => {
-        const { connection, writer } = ws.getUserData();
-        if (message.byteLength > maxFrameBytes) {
-          writer!.end(DISCONNECT.frameTooLarge.code, `frame exceeds ${maxFrameBytes} bytes`);
-          return;
-        }
-        // uWS corks this socket for the callback: its own sends go straight into the cork.
-        const outer = coalescer.enter(writer!);
+      // `guarded` inlined: every frame passes here, and its closure and label were an
+      // allocation and a string per frame (bench/ws/ping.mjs --profile).
+      message: (ws, message, isBinary) => {
         try {
-          route.message(connection, message, isBinary);
-        } finally {
-          coalescer.leave(outer);
+          const { connection, writer } = ws.getUserData();
+          if (message.byteLength > maxFrameBytes) {
+            writer!.end(DISCONNECT.frameTooLarge.code, `frame exceeds ${maxFrameBytes} bytes`);
+            return;
+          }
+          // uWS corks this socket for the callback: its own sends go straight into the cork.
+          const outer = coalescer.enter(writer!);
+          try {
+            route.message(connection, message, isBinary);
+          } finally {
+            coalescer.leave(outer);
+          }
+        } catch (error) {
+          options.onUncaught(messageLabel, error);
         }
-      }),
+      },
       drain: (ws) => guarded(`${route.path} drain`, () => {
         const { connection, writer } = ws.getUserData();
         writer?.drained();

@@ -99,6 +99,8 @@ export class FrameCodec {
    */
   decode(message: ArrayBuffer | Uint8Array, isBinary: boolean): InboundFrame {
     if (message.byteLength === 0) throw new FrameError('BAD_REQUEST', 'empty frame');
+    const ping = pingFrameOf(message instanceof Uint8Array ? message : new Uint8Array(message), isBinary);
+    if (ping !== undefined) return ping;
     let raw: unknown;
     if (isBinary) {
       try {
@@ -122,6 +124,188 @@ export class FrameCodec {
     }
     return toInboundFrame(raw, this.limits.maxDepth);
   }
+}
+
+// ---- `ping` and `pong` without the generic codec (issue 15) ----
+//
+// `ping` is the frame clients send most (the SDK's heartbeat, a monitor's probe) and carries
+// nothing, yet the generic decode (UTF-8 check, JSON.parse or the MessagePack decoder, the
+// envelope's checks) and encode were two thirds of the JavaScript a ping cost at the edge
+// (bench/ws/ping.mjs --profile). The bytes that JSON.stringify and MessagePack encoders write
+// for `{event: "ping", id}` (the SDK's, with data undefined) are recognised byte by byte and give
+// the frame the generic path gives; any other spelling (spaces, `data`, another key order, an
+// id of another number form) takes the generic path with its checks and error codes.
+
+const ascii = (text: string): number[] => Array.from(text, (char) => char.charCodeAt(0));
+/** `{"event":"ping"` */
+const JSON_PING_HEAD = Uint8Array.from(ascii('{"event":"ping"'));
+/** `,"id":` */
+const JSON_ID_KEY = Uint8Array.from(ascii(',"id":'));
+/** After the map header: the key `event` (fixstr 5) and the value `ping` (fixstr 4). */
+const MSGPACK_PING_EVENT = Uint8Array.from([0xa5, ...ascii('event'), 0xa4, ...ascii('ping')]);
+/** The key `id` (fixstr 2). */
+const MSGPACK_ID_KEY = Uint8Array.from([0xa2, ...ascii('id')]);
+const BRACE_OPEN = 0x7b;
+const BRACE_CLOSE = 0x7d;
+const DIGIT_ZERO = 0x30;
+/** Every id of at most 15 digits is below 2^53: a safe integer, as `readId` requires. */
+const MAX_ID_DIGITS = 15;
+const MSGPACK_FIXMAP_1 = 0x81;
+const MSGPACK_FIXMAP_2 = 0x82;
+
+function bytesAt(bytes: Uint8Array, expected: Uint8Array, at: number): boolean {
+  if (bytes.length < at + expected.length) return false;
+  for (let index = 0; index < expected.length; index++) if (bytes[at + index] !== expected[index]) return false;
+  return true;
+}
+
+const pingFrame = (id: number | undefined): InboundFrame => ({ event: 'ping', data: null, id });
+
+/** `{"event":"ping"}` or `{"event":"ping","id":<1 to 15 digits, no leading zero>}`. */
+function jsonPing(bytes: Uint8Array): InboundFrame | undefined {
+  const { length } = bytes;
+  if (bytes[0] !== BRACE_OPEN || bytes[length - 1] !== BRACE_CLOSE || !bytesAt(bytes, JSON_PING_HEAD, 0)) return undefined;
+  const afterHead = JSON_PING_HEAD.length;
+  if (length === afterHead + 1) return pingFrame(undefined);
+  const firstDigit = afterHead + JSON_ID_KEY.length;
+  const digits = length - 1 - firstDigit;
+  if (digits < 1 || digits > MAX_ID_DIGITS || !bytesAt(bytes, JSON_ID_KEY, afterHead)) return undefined;
+  let id = 0;
+  for (let index = firstDigit; index < length - 1; index++) {
+    const digit = bytes[index]! - DIGIT_ZERO;
+    if (digit < 0 || digit > 9 || (digit === 0 && index === firstDigit)) return undefined;
+    id = id * 10 + digit;
+  }
+  return pingFrame(id);
+}
+
+/** A MessagePack unsigned integer at `at` that ends the frame and is a valid id (1 to 2^53-1), else undefined. */
+function msgpackId(bytes: Uint8Array, at: number): number | undefined {
+  const type = bytes[at]!;
+  const size = bytes.length - at;
+  let id: number;
+  if (type >= 0x01 && type <= 0x7f && size === 1) id = type;
+  else if (type === 0xcc && size === 2) id = bytes[at + 1]!;
+  else if (type === 0xcd && size === 3) id = (bytes[at + 1]! << 8) | bytes[at + 2]!;
+  else if (type === 0xce && size === 5) id = readUint32(bytes, at + 1);
+  else if (type === 0xcf && size === 9) id = readUint32(bytes, at + 1) * 2 ** 32 + readUint32(bytes, at + 5);
+  else return undefined;
+  return id >= 1 && id <= Number.MAX_SAFE_INTEGER ? id : undefined;
+}
+
+const readUint32 = (bytes: Uint8Array, at: number): number => bytes[at]! * 2 ** 24 + ((bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!);
+
+/** `{event: "ping"}` or `{event: "ping", id}` in that key order, the id a positive integer. */
+function msgpackPing(bytes: Uint8Array): InboundFrame | undefined {
+  const map = bytes[0];
+  if ((map !== MSGPACK_FIXMAP_1 && map !== MSGPACK_FIXMAP_2) || !bytesAt(bytes, MSGPACK_PING_EVENT, 1)) return undefined;
+  const afterEvent = 1 + MSGPACK_PING_EVENT.length;
+  if (map === MSGPACK_FIXMAP_1) return bytes.length === afterEvent ? pingFrame(undefined) : undefined;
+  if (!bytesAt(bytes, MSGPACK_ID_KEY, afterEvent) || bytes.length <= afterEvent + MSGPACK_ID_KEY.length) return undefined;
+  const id = msgpackId(bytes, afterEvent + MSGPACK_ID_KEY.length);
+  return id === undefined ? undefined : pingFrame(id);
+}
+
+/** The ping frame `bytes` spell in its usual form (text: JSON, binary: MessagePack), or undefined for any other frame. */
+export function pingFrameOf(bytes: Uint8Array, isBinary: boolean): InboundFrame | undefined {
+  return isBinary ? msgpackPing(bytes) : jsonPing(bytes);
+}
+
+/** After the map header: `event`, `pong`, `data`, then `{ts: ` (fixmap 1, fixstr 2), as envelopeOf orders them. */
+const MSGPACK_PONG_HEAD = Uint8Array.from([0xa5, ...ascii('event'), 0xa4, ...ascii('pong'), 0xa4, ...ascii('data'), 0x81, 0xa2, ...ascii('ts')]);
+
+/** A MessagePack non-negative integer in the smallest form, as @msgpack/msgpack writes it (`useBigInt64` off). */
+function writeMsgpackUint(target: Uint8Array, at: number, value: number): number {
+  if (value < 0x80) {
+    target[at] = value;
+    return at + 1;
+  }
+  if (value < 0x100) {
+    target[at] = 0xcc;
+    target[at + 1] = value;
+    return at + 2;
+  }
+  if (value < 0x10000) {
+    target[at] = 0xcd;
+    target[at + 1] = value >>> 8;
+    target[at + 2] = value & 0xff;
+    return at + 3;
+  }
+  const high = Math.floor(value / 2 ** 32);
+  const wide = high > 0;
+  target[at] = wide ? 0xcf : 0xce;
+  let index = at + 1;
+  if (wide) {
+    for (let shift = 24; shift >= 0; shift -= 8) target[index++] = (high >>> shift) & 0xff;
+  }
+  const low = value >>> 0;
+  for (let shift = 24; shift >= 0; shift -= 8) target[index++] = (low >>> shift) & 0xff;
+  return index;
+}
+
+/** The largest pong in MessagePack: map, head, a uint64 `ts`, the `id` key and a uint64 id. */
+const MSGPACK_PONG_MAX_BYTES = 1 + MSGPACK_PONG_HEAD.length + 9 + MSGPACK_ID_KEY.length + 9;
+const MSGPACK_FIXMAP_3 = 0x83;
+const isWireInteger = (value: number): boolean => Number.isSafeInteger(value) && value >= 0;
+
+/**
+ * Where MessagePack pongs are written: one off-heap slab at a time, each pong a view of its own
+ * bytes in it. uWS reads a typed array's backing store, so bytes that start off V8's heap spare
+ * the move `encodeFrame` describes, and a view is cheaper to make than a Buffer from the pool.
+ * A slab is never written twice: when full a new one is made, and the old one is freed with its
+ * last view, so a pong's bytes never change while a send may still read them.
+ */
+const PONG_SLAB_BYTES = 64 * 1024;
+let pongSlab = new Uint8Array(PONG_SLAB_BYTES);
+let pongSlabUsed = 0;
+
+/**
+ * The pong's bytes up to and with `ts`, for the last `ts` written: pings come by the hundred
+ * per millisecond, so most pongs copy these instead of encoding the clock again.
+ */
+let pongHeadTs = -1;
+let pongHead = new Uint8Array(0);
+
+function msgpackPongHead(ts: number): Uint8Array {
+  if (ts !== pongHeadTs) {
+    const head = new Uint8Array(MSGPACK_PONG_MAX_BYTES);
+    head.set(MSGPACK_PONG_HEAD, 1);
+    pongHead = head.subarray(0, writeMsgpackUint(head, 1 + MSGPACK_PONG_HEAD.length, ts));
+    pongHeadTs = ts;
+  }
+  return pongHead;
+}
+
+/**
+ * `pong {ts}` for the ping with `id`: the bytes `encodeFrame(codec, {event: "pong", data: {ts},
+ * id})` gives (test/unit/edge-ping-codec.test.ts holds them equal), without building and
+ * walking the frame. A `ts` or `id` outside the integers a clock and `readId` make takes
+ * `encodeFrame`.
+ */
+export function encodePong(codec: Codec, ts: number, id: number | undefined): string | Uint8Array {
+  if (!isWireInteger(ts) || (id !== undefined && !isWireInteger(id))) return encodeFrame(codec, { event: 'pong', data: { ts }, id });
+  // A template is the cheapest JSON: measured against bytes written into the slab, whose
+  // decimal digits cost more than uWS's copy of a string (bench/ws/ping.mjs --profile).
+  if (codec === 'json') return id === undefined ? `{"event":"pong","data":{"ts":${ts}}}` : `{"event":"pong","data":{"ts":${ts}},"id":${id}}`;
+  if (pongSlabUsed + MSGPACK_PONG_MAX_BYTES > PONG_SLAB_BYTES) {
+    pongSlab = new Uint8Array(PONG_SLAB_BYTES);
+    pongSlabUsed = 0;
+  }
+  const target = pongSlab;
+  const start = pongSlabUsed;
+  const head = msgpackPongHead(ts);
+  // Byte by byte: for a few dozen bytes a loop is cheaper than TypedArray#set's call.
+  for (let index = 1; index < head.length; index++) target[start + index] = head[index]!;
+  let end = start + head.length;
+  if (id === undefined) {
+    target[start] = MSGPACK_FIXMAP_2;
+  } else {
+    target[start] = MSGPACK_FIXMAP_3;
+    for (let index = 0; index < MSGPACK_ID_KEY.length; index++) target[end + index] = MSGPACK_ID_KEY[index]!;
+    end = writeMsgpackUint(target, end + MSGPACK_ID_KEY.length, id);
+  }
+  pongSlabUsed = end;
+  return new Uint8Array(target.buffer, start, end - start);
 }
 
 /**
