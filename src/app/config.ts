@@ -112,6 +112,12 @@ export const configSchema = z
     authDeadlineSeconds: int(0, 3600).default(30),
     /** Sockets open at once from one remote address; past it the upgrade gets 429. 0 turns it off. */
     maxConnectionsPerAddress: int(0, 1_000_000).default(1000),
+    /**
+     * Sockets open at once over all addresses; past it the upgrade gets 503 UNAVAILABLE. Unset:
+     * the process's open-file limit less DESCRIPTOR_RESERVE (maxConnectionsOf), so the log, key
+     * files and HTTP requests always find a descriptor. 0 turns it off.
+     */
+    maxConnections: int(0, 10_000_000).optional(),
     /** New sockets per second from one remote address (burst: 5 s worth); past it 429. 0 turns it off. */
     connectionsPerSecondPerAddress: int(0, 1_000_000).default(100),
     /**
@@ -356,4 +362,27 @@ export function unknownEnvironmentWarnings(env: Record<string, string | undefine
     warnings.push(`unknown environment variable ${name} is ignored${near ? ` (did you mean ${nearest!.name}?)` : ''}`);
   }
   return warnings;
+}
+
+/** Descriptors kept for everything but sockets: the log and its WAL, key files, HTTP requests, NATS. */
+export const DESCRIPTOR_RESERVE = 1024;
+
+/**
+ * The open-socket cap in effect: `maxConnections` as configured, or, unset, the open-file limit
+ * this process runs under less DESCRIPTOR_RESERVE (Linux: /proc/self/limits; Node raises the soft
+ * limit to the hard one at start). Without it, sockets took the last descriptors and a sign-in's
+ * file open failed as INTERNAL (20,000 sockets under `ulimit -n 20000`, bench/ws/idle.mjs).
+ * 0 (off) where the limit cannot be read.
+ */
+export function maxConnectionsOf(config: Pick<Config, 'maxConnections'>, limitsFile = '/proc/self/limits'): number {
+  if (config.maxConnections !== undefined) return config.maxConnections;
+  let limits: string;
+  try {
+    limits = readFileSync(limitsFile, 'utf8');
+  } catch {
+    return 0;
+  }
+  const soft = /^Max open files\s+(\d+|unlimited)/m.exec(limits)?.[1];
+  if (soft === undefined || soft === 'unlimited') return 0;
+  return Math.max(1, Number(soft) - DESCRIPTOR_RESERVE);
 }

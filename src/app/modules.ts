@@ -5,7 +5,7 @@ import type { Clock } from '../core/clock.js';
 import type { ClientConnection } from '../edge/connection.js';
 import type { ActorRuntime, ModuleInstance, Scheduler } from '../runtime/index.js';
 import type { EventStore, Projection } from '../store/index.js';
-import type { Config } from './config.js';
+import { maxConnectionsOf, type Config } from './config.js';
 import type { ItemModulePorts, JoinExtensions } from '../modules/itineraries/index.js';
 import { connectionsModule } from '../modules/connections/index.js';
 import { gridModule, type GatewayRoomHost } from '../modules/grid/index.js';
@@ -93,7 +93,7 @@ export function createModules(platform: PlatformServices): CreatedModules {
     clock,
     logger,
     scheduler,
-    config,
+    config: { ...config, maxConnections: maxConnectionsOf(config) },
     node,
     cluster: cluster && { isLive: cluster.isLive, readModels: store.readModels },
   });

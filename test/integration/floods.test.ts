@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { until } from '../helpers/conditions.js';
@@ -150,6 +152,59 @@ describe('connection storms from one address', () => {
     server.clock.advance(1000);
     open[2] = await connect(server);
     expect(opened() - start).toBe(6);
+    for (const { client } of open) client.close();
+  });
+});
+
+/** A WebSocket upgrade by hand, for the refusal's status, retry-after and body (ws keeps only the status). */
+function refusedUpgrade(port: number): Promise<{ status: number; retryAfter: string | undefined; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({
+      host: '127.0.0.1',
+      port,
+      path: '/ws',
+      headers: { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': randomBytes(16).toString('base64') },
+    });
+    req.on('error', reject);
+    req.on('upgrade', (_response, socket) => {
+      socket.destroy();
+      reject(new Error('the upgrade was accepted'));
+    });
+    req.on('response', (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, retryAfter: response.headers['retry-after'] as string | undefined, body: Buffer.concat(chunks).toString() }));
+    });
+    req.end();
+  });
+}
+
+describe('the gateway at its most sockets at once (maxConnections)', () => {
+  let server: IdentityGateway;
+
+  beforeAll(async () => {
+    server = await startIdentityGateway({ maxConnections: '3', maxConnectionsPerAddress: '0', connectionsPerSecondPerAddress: '0' });
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('refuses the upgrade past it with 503 UNAVAILABLE and retry-after, from every address, and admits again once a socket closes', async () => {
+    const opened = () => server.gateway.store.readAll({ type: 'ConnectionOpened' }).length;
+    const start = opened();
+    const open = [await connect(server), await connect(server), await connect(server)];
+    const refusal = await refusedUpgrade(server.port);
+    expect(refusal.status).toBe(503);
+    expect(Number(refusal.retryAfter)).toBeGreaterThanOrEqual(1);
+    expect(JSON.parse(refusal.body)).toMatchObject({ error: { code: 'UNAVAILABLE' } });
+    // Not an address's limit: every address is refused alike.
+    expect(server.gateway.connections.admission('192.0.2.7', server.clock.now())).toMatchObject({ code: 'UNAVAILABLE' });
+    expect(opened() - start).toBe(3);
+
+    open[0]!.client.close();
+    await until(() => server.gateway.connections.size === 2, 'the close to be seen');
+    open[0] = await connect(server);
+    expect(opened() - start).toBe(4);
     for (const { client } of open) client.close();
   });
 });

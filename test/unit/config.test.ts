@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ConfigError, configSchema, envNameOf, loadConfig, type ConfigSources } from '../../src/app/config.js';
+import { ConfigError, DESCRIPTOR_RESERVE, configSchema, envNameOf, loadConfig, maxConnectionsOf, type ConfigSources } from '../../src/app/config.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 function configError(sources: ConfigSources): ConfigError {
@@ -185,5 +185,35 @@ describe('loadConfig', () => {
     expect(first.port).toBe(7201);
     expect(second.port).toBe(7000);
     expect(second.allowedOrigins).not.toBe(first.allowedOrigins);
+  });
+});
+
+describe('maxConnectionsOf', () => {
+  const dir = tempDir('switchyard-limits-');
+  const limitsFile = (openFiles: string): string => {
+    const path = join(dir.path, `limits-${openFiles}`);
+    writeFileSync(
+      path,
+      `Limit                     Soft Limit           Hard Limit           Units\nMax processes             95733                95733                processes\nMax open files            ${openFiles}                ${openFiles}                files\n`,
+    );
+    return path;
+  };
+
+  it('is the configured cap, 0 (off) included, whatever the descriptor limit', () => {
+    expect(maxConnectionsOf({ maxConnections: 12 }, limitsFile('20000'))).toBe(12);
+    expect(maxConnectionsOf({ maxConnections: 0 }, limitsFile('20000'))).toBe(0);
+  });
+
+  it('unset: the open-file limit less the reserve; off where that limit is unlimited or unreadable', () => {
+    expect(maxConnectionsOf({ maxConnections: undefined }, limitsFile('20000'))).toBe(20000 - DESCRIPTOR_RESERVE);
+    expect(maxConnectionsOf({ maxConnections: undefined }, limitsFile('1024'))).toBe(1);
+    expect(maxConnectionsOf({ maxConnections: undefined }, limitsFile('unlimited'))).toBe(0);
+    expect(maxConnectionsOf({ maxConnections: undefined }, join(dir.path, 'no such file'))).toBe(0);
+  });
+
+  it('refuses a negative or fractional cap at load', () => {
+    expect(() => loadConfig({ flags: {}, env: { SWITCHYARD_MAX_CONNECTIONS: '-1' } })).toThrow(ConfigError);
+    expect(() => loadConfig({ flags: {}, env: { SWITCHYARD_MAX_CONNECTIONS: '2.5' } })).toThrow(ConfigError);
+    expect(loadConfig({ flags: {}, env: { SWITCHYARD_MAX_CONNECTIONS: '5000' } }).maxConnections).toBe(5000);
   });
 });

@@ -17,6 +17,8 @@ export interface ConnectionsConfig extends ResumeConfig {
   authDeadlineSeconds: number;
   /** Sockets open at once per remote address; 0 = off. */
   maxConnectionsPerAddress: number;
+  /** Sockets open at once over all addresses (the descriptors they hold); 0 = off. */
+  maxConnections: number;
   /** New sockets per second per remote address (burst 5 s worth); 0 = off. */
   connectionsPerSecondPerAddress: number;
   /** New sockets per second over all addresses (burst 5 s worth): the log's churn bound; 0 = off. */
@@ -123,6 +125,10 @@ export class Connections {
    */
   admission(remoteAddress: string, now: number): AppError | undefined {
     const { config } = this.deps;
+    // Detached connections hold no socket: only attached ones count against the descriptors.
+    if (config.maxConnections > 0 && this.open.size - this.detachments.size >= config.maxConnections) {
+      return new AppError('UNAVAILABLE', `the gateway holds its most sockets at once (maxConnections ${config.maxConnections}); try again shortly`);
+    }
     if (config.maxConnectionsPerAddress > 0 && this.perAddress.count(remoteAddress) >= config.maxConnectionsPerAddress) {
       return new AppError('RATE_LIMITED', 'too many connections from this address');
     }
