@@ -1,32 +1,20 @@
-import type { Clock } from '../../core/index.js';
+import type { AppError, Clock } from '../../core/index.js';
 import { DISCONNECT } from '../../core/index.js';
-import { AppError } from '../../core/index.js';
 import { streamId } from '../../core/index.js';
-import { InFlightLimiter, RateLimiter, TokenBucket } from '../../core/index.js';
 import type { ClientConnection, SocketSink } from '../../edge/index.js';
 import type { ActorRuntime, Scheduler } from '../../runtime/index.js';
 import type { ReadModelDatabase } from '../../store/index.js';
 import { openConnections } from './projection.js';
 import type { ResumeConfig } from './config.js';
 import { CONNECTION_CATEGORY, type CloseConnection, type ConnectionCommand, type OpenConnection, type connectionMachine } from './domain/index.js';
+import { Admissions, type AdmissionConfig } from './admission.js';
 import { Resumptions, type ResumeObserver, type ResumeSessions } from './resume.js';
 import { newNodeId } from './resume-token.js';
 
-export interface ConnectionsConfig extends ResumeConfig {
+export interface ConnectionsConfig extends ResumeConfig, AdmissionConfig {
   /** A socket not authenticated by then is closed with 4401; 0 = off. */
   authDeadlineSeconds: number;
-  /** Sockets open at once per remote address; 0 = off. */
-  maxConnectionsPerAddress: number;
-  /** Sockets open at once over all addresses (the descriptors they hold); 0 = off. */
-  maxConnections: number;
-  /** New sockets per second per remote address (burst 5 s worth); 0 = off. */
-  connectionsPerSecondPerAddress: number;
-  /** New sockets per second over all addresses (burst 5 s worth): the log's churn bound; 0 = off. */
-  connectionOpensPerSecond: number;
 }
-
-/** Buckets hold this many seconds of their rate: a page load's burst passes, a storm does not. */
-const BURST_SECONDS = 5;
 
 /** RFC 6455's "closed without a close frame": what uWS reports for a cut network or a dead peer. */
 const ABNORMAL_CLOSURE = 1006;
@@ -88,13 +76,7 @@ export class Connections {
   private readonly inFlight = new Set<Promise<unknown>>();
   /** The open of each recorded connection until committed: a resume answers after the `welcome`. */
   private readonly opening = new WeakMap<ClientConnection, Promise<unknown>>();
-  /** The address whose per-address slot a connection holds: a socket's, so a detached one holds none. */
-  private readonly slots = new WeakMap<ClientConnection, string>();
-
-  /** Admitted sockets per remote address, for `maxConnectionsPerAddress`. */
-  private readonly perAddress: InFlightLimiter;
-  private readonly opensPerAddress: RateLimiter | undefined;
-  private readonly opens: TokenBucket | undefined;
+  private readonly admissions: Admissions;
   private readonly resumptions: Resumptions;
   private stopping = false;
   /** Sockets refused at open (no upgrade hook yet, or a race past it), for tests and metrics. */
@@ -104,51 +86,23 @@ export class Connections {
   constructor(private readonly deps: ConnectionsDependencies) {
     const { config, clock } = deps;
     this.node = deps.node ?? newNodeId();
-    this.perAddress = new InFlightLimiter(config.maxConnectionsPerAddress);
-    const perAddressRate = config.connectionsPerSecondPerAddress;
-    this.opensPerAddress = perAddressRate > 0 ? new RateLimiter(perAddressRate * BURST_SECONDS, perAddressRate) : undefined;
-    const globalRate = config.connectionOpensPerSecond;
-    this.opens = globalRate > 0 ? new TokenBucket(globalRate * BURST_SECONDS, globalRate, clock.now()) : undefined;
+    // Detached connections hold no socket: only attached ones count against the descriptors.
+    this.admissions = new Admissions(config, clock, () => this.open.size - this.detachments.size);
     this.resumptions = new Resumptions(this.sessions(), { config, clock, node: this.node, runtime: deps.runtime });
   }
 
   /**
-   * The admission check of an upgrade, before the socket exists (the edge answers a refusal
-   * with HTTP 429 RATE_LIMITED and `retry-after`): undefined when a socket from
-   * `remoteAddress` may open now. Only looks: `opened` takes the slot and the tokens.
-   *
-   * Churn bound, and the durability promise: every admitted socket is recorded before its
-   * `welcome` (a client that saw `welcome` is in the log, test/integration/durability.test.ts),
-   * so the log is bounded by bounding admissions, per address (concurrent and per second) and
-   * over all addresses (`connectionOpensPerSecond`, at most two events per admitted socket).
-   * The alternative, not recording anonymous sockets until they sign in, would break that promise.
+   * The admission check of an upgrade, before the socket exists (admission.ts): undefined when a
+   * socket from `remoteAddress` may open now; the edge answers a refusal with its HTTP status
+   * and `retry-after`. Only looks: `opened` takes the slot and the tokens.
    */
   admission(remoteAddress: string, now: number): AppError | undefined {
-    const { config } = this.deps;
-    // Detached connections hold no socket: only attached ones count against the descriptors.
-    if (config.maxConnections > 0 && this.open.size - this.detachments.size >= config.maxConnections) {
-      return new AppError('UNAVAILABLE', `the gateway holds its most sockets at once (maxConnections ${config.maxConnections}); try again shortly`);
-    }
-    if (config.maxConnectionsPerAddress > 0 && this.perAddress.count(remoteAddress) >= config.maxConnectionsPerAddress) {
-      return new AppError('RATE_LIMITED', 'too many connections from this address');
-    }
-    if (this.opensPerAddress && !this.opensPerAddress.has(remoteAddress, now)) return new AppError('RATE_LIMITED', 'too many new connections from this address');
-    if (this.opens && !this.opens.has(now)) return new AppError('RATE_LIMITED', 'too many new connections; try again shortly');
-    return undefined;
+    return this.admissions.refusal(remoteAddress, now);
   }
 
-  /** Seconds a refused client should wait (the 429's `retry-after`). */
+  /** Seconds a refused client should wait (the refusal's `retry-after`). */
   retryAfterSeconds(remoteAddress: string, now: number): number {
-    return Math.max(1, this.opensPerAddress?.secondsUntil(remoteAddress, now) ?? 0, this.opens?.secondsUntil(now) ?? 0);
-  }
-
-  /** Takes the admission of `opened`: false when the socket must be refused after all. */
-  private admit(remoteAddress: string, now: number): boolean {
-    if (this.admission(remoteAddress, now) !== undefined) return false;
-    if (!this.perAddress.enter(remoteAddress)) return false;
-    this.opensPerAddress?.take(remoteAddress, now);
-    this.opens?.take(now);
-    return true;
+    return this.admissions.retryAfterSeconds(remoteAddress, now);
   }
 
   /** An open connection (attached or detached) by id. */
@@ -211,12 +165,11 @@ export class Connections {
     // Refused past the limits (the upgrade hook should have answered 429 already; this is the
     // backstop and the race between upgrade and open): closed before any append, so it never
     // saw `welcome` and leaves nothing in the log.
-    if (!this.admit(info.remoteAddress, clock.now())) {
+    if (!this.admissions.take(connection, clock.now())) {
       this.refusedAtOpen += 1;
       connection.close(DISCONNECT.rateLimited, 'too many connections');
       return;
     }
-    this.slots.set(connection, info.remoteAddress);
     this.open.set(info.id, connection);
     if (config.authDeadlineSeconds > 0) {
       scheduler.at(deadlineKey(info.id), clock.now() + config.authDeadlineSeconds * 1000, () => {
@@ -279,7 +232,7 @@ export class Connections {
     const { clock, config, scheduler } = this.deps;
     const now = clock.now();
     connection.detach(this.detachedSink(connection));
-    this.releaseSlot(connection);
+    this.admissions.release(connection);
     const until = now + config.resumeWindowSeconds * 1000;
     this.detachments.set(connection, { code, reason, until, resuming: false });
     scheduler.at(windowKey(connection.id), until, () => this.windowEnded(connection));
@@ -309,20 +262,13 @@ export class Connections {
     if (this.open.get(info.id) !== connection) return;
     this.open.delete(info.id);
     if (this.detachments.delete(connection)) this.deps.scheduler.cancel(windowKey(info.id));
-    this.releaseSlot(connection);
+    this.admissions.release(connection);
     this.deps.scheduler.cancel(deadlineKey(info.id));
     for (const listener of this.closedListeners) {
       const work = listener(connection);
       if (work instanceof Promise) this.track(work).catch((error: unknown) => this.deps.logger.error({ err: error, connectionId: info.id }, 'connection close reaction failed'));
     }
     this.record(connection, { type: 'CloseConnection', code, reason, framesIn: connection.framesIn, framesOut: connection.framesOut, now: this.deps.clock.now() });
-  }
-
-  private releaseSlot(connection: ClientConnection): void {
-    const address = this.slots.get(connection);
-    if (address === undefined) return;
-    this.slots.delete(connection);
-    this.perAddress.leave(address);
   }
 
   /** Closes every socket with 1001 (shutdown), ends detached connections, and waits for what is in flight. */
@@ -393,7 +339,7 @@ export class Connections {
         }
         // Still attached: the client noticed the cut before the server. Its old socket goes now.
         connection.releaseSocket(DISCONNECT.resumedElsewhere, this.detachedSink(connection));
-        this.releaseSlot(connection);
+        this.admissions.release(connection);
         this.detachments.set(connection, { code: DISCONNECT.resumedElsewhere.code, reason: DISCONNECT.resumedElsewhere.reason, until: this.deps.clock.now(), resuming: true });
         return 'attached';
       },
@@ -415,9 +361,7 @@ export class Connections {
         this.detachments.delete(connection);
         connection.attach(carrier);
         // The carrier's socket and its per-address slot are the connection's now; modules never heard of the carrier.
-        const address = this.slots.get(carrier);
-        this.slots.delete(carrier);
-        if (address !== undefined) this.slots.set(connection, address);
+        this.admissions.moveSlot(carrier, connection);
         this.open.delete(carrier.id);
         this.deps.scheduler.cancel(deadlineKey(carrier.id));
         const now = this.deps.clock.now();
