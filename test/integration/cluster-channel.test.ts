@@ -40,21 +40,26 @@ describe.skipIf(skipWithoutNats())('cluster channel (3 NATS servers)', () => {
     const channels = await Promise.all(nodes.map(async (node, server) => new ClusterChannel(await connectTo(server, node), node, 'presence')));
     const heard: Record<string, { from: string; body: unknown }[]> = { 'node-a': [], 'node-b': [], 'node-c': [] };
     channels.forEach((channel, index) => channel.subscribe((from, body) => heard[nodes[index]!]!.push({ from, body })));
-    // Subscriptions travel to the other servers: probe until both others hear a.
-    let probe = 0;
-    await until(() => {
-      channels[0]!.publish({ probe: probe++ });
-      return heard['node-b']!.length > 0 && heard['node-c']!.length > 0;
-    }, 'subscriptions propagated', 10_000_000);
-    // Probes still on their way come before this marker (one publisher's order): then start clean.
-    channels[0]!.publish({ marker: true });
-    const markerHeard = (node: string) => heard[node]!.some((message) => (message.body as { marker?: boolean }).marker === true);
-    await until(() => markerHeard('node-b') && markerHeard('node-c'), 'the marker after the probes', 10_000_000);
+    // Subscriptions travel between the servers on their own time: each node probes until every
+    // other hears it, then sends a marker, behind which its probes still on their way arrive
+    // (one publisher's order); then every list starts clean.
+    for (const [index, channel] of channels.entries()) {
+      const from = nodes[index]!;
+      const others = nodes.filter((node) => node !== from);
+      let probe = 0;
+      await until(() => {
+        channel.publish({ probe: probe++ });
+        return others.every((node) => heard[node]!.some((message) => message.from === from));
+      }, `${from} heard by the others`, 10_000_000);
+      channel.publish({ marker: true });
+      const markerHeard = (node: string) => heard[node]!.some((message) => message.from === from && (message.body as { marker?: boolean }).marker === true);
+      await until(() => others.every(markerHeard), `${from}'s marker after its probes`, 10_000_000);
+    }
     for (const list of Object.values(heard)) list.length = 0;
 
     for (let index = 0; index < 100; index += 1) channels[0]!.publish({ index });
     channels[1]!.publish({ from: 'b' });
-    await until(() => heard['node-b']!.length === 100 && heard['node-c']!.length === 101, 'every message heard', 10_000_000);
+    await until(() => heard['node-a']!.length === 1 && heard['node-b']!.length === 100 && heard['node-c']!.length === 101, 'every message heard', 10_000_000);
     expect(heard['node-b']!.map((message) => (message.body as { index: number }).index)).toEqual([...Array(100).keys()]);
     expect(heard['node-a']).toEqual([{ from: 'node-b', body: { from: 'b' } }]);
     expect(heard['node-c']!.filter((message) => message.from === 'node-a')).toHaveLength(100);

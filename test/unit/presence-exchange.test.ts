@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
-import { PresenceExchange, type PresenceClusterPort } from '../../src/modules/presence/exchange.js';
+import { describe, expect, it, vi } from 'vitest';
+import { GREET_AGAIN_AFTER_MS, PresenceExchange, SNAPSHOT_EVERY_MS, type PresenceClusterPort } from '../../src/modules/presence/exchange.js';
 
 /**
  * The presence exchange between cluster nodes (PROTOCOL.md section 12), over an in-memory bus
@@ -188,6 +188,36 @@ describe('presence exchange', () => {
     for (const body of bad) bus.inject('x', body);
     expect(b.exchange.stats).toEqual({ malformed: bad.length, remoteEntries: 0 });
     expect(b.roster.calls).toEqual([]);
+  });
+
+  it('a change lost on the way is repaired by the next periodic snapshot, and the greeting is repeated after start', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'setInterval'] });
+    try {
+      const bus = new Bus();
+      const a = node(bus, 'a');
+      const b = node(bus, 'b');
+      a.exchange.start();
+      b.exchange.start();
+      // A join that never reached b (a subscription not yet propagated, a slow consumer):
+      // a's roster has it, b heard nothing.
+      a.roster.local.add('e1 u1');
+      expect(b.roster.remote.size).toBe(0);
+      bus.sent.length = 0;
+      vi.advanceTimersByTime(GREET_AGAIN_AFTER_MS);
+      expect(bus.sent.filter((message) => (message.body as { kind: string }).kind === 'hello').map((message) => message.from).sort()).toEqual(['a', 'b']);
+      expect([...b.roster.remote]).toEqual(['a e1 u1']);
+      // And a leave lost later: the periodic snapshot replaces a's pairs whole.
+      a.roster.local.delete('e1 u1');
+      vi.advanceTimersByTime(SNAPSHOT_EVERY_MS);
+      expect([...b.roster.remote]).toEqual([]);
+      a.exchange.close();
+      b.exchange.close();
+      bus.sent.length = 0;
+      vi.advanceTimersByTime(SNAPSHOT_EVERY_MS * 2);
+      expect(bus.sent).toEqual([]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('after close nothing is published', async () => {

@@ -45,13 +45,22 @@ const pairOf = (key: string): [string, string] => {
 
 /** Roughly the JSON bytes one entry takes in a message: two ids of ~24 characters and punctuation. */
 const ENTRY_BYTES_ESTIMATE = 80;
+/**
+ * Core NATS delivers at most once: a message sent before another node's subscription reached
+ * this node's server (a subscription travels between servers on its own time), or dropped for
+ * a slow consumer, is lost. Every node's whole state again this often repairs any such loss.
+ */
+export const SNAPSHOT_EVERY_MS = 30_000;
+/** The greeting again this soon after start: the first one may have gone out before the others' subscriptions reached it. */
+export const GREET_AGAIN_AFTER_MS = 2_000;
 
 /**
  * Presence across the nodes of a cluster: each node tells the others which (event, user) pairs
  * its own connections make online, and keeps theirs, per node, for its roster. Changes go out
  * once per turn of the event loop, batched; a node that joins or reconnects to NATS says
  * `hello` and every node answers with its whole state, so a message missed during a cut is
- * repaired; a lost node's pairs are dropped, and its users' leaves pushed, by every node alike.
+ * repaired, and every node sends its whole state every SNAPSHOT_EVERY_MS, which repairs any
+ * other loss; a lost node's pairs are dropped, and its users' leaves pushed, by every node alike.
  *
  * The state is not in the log, like the sockets that make it: a node that restarts starts
  * with what its sockets do again, and the others hear its fresh snapshot.
@@ -65,6 +74,7 @@ export class PresenceExchange {
   private epoch = 0;
   private malformed = 0;
   private closed = false;
+  private readonly timers: NodeJS.Timeout[] = [];
 
   constructor(
     private readonly roster: Pick<PresenceRoster, 'remoteChanged' | 'localEntries'>,
@@ -81,6 +91,12 @@ export class PresenceExchange {
     });
     this.port.onReconnected(() => this.greet());
     this.greet();
+    const again = setTimeout(() => this.greet(), GREET_AGAIN_AFTER_MS);
+    const periodic = setInterval(() => this.publishSnapshot(), SNAPSHOT_EVERY_MS);
+    for (const timer of [again, periodic]) {
+      timer.unref();
+      this.timers.push(timer);
+    }
   }
 
   /** The roster's localListener: this node's connections made the user present on, or gone from, the event. */
@@ -100,6 +116,7 @@ export class PresenceExchange {
 
   close(): void {
     this.closed = true;
+    for (const timer of this.timers.splice(0)) clearTimeout(timer);
     this.port.close();
   }
 
@@ -117,6 +134,7 @@ export class PresenceExchange {
   }
 
   private publishSnapshot(): void {
+    if (this.closed) return;
     // Changes not yet sent are in the snapshot: sending them after it would only repeat them.
     this.pending = new Map();
     const entries = [...this.roster.localEntries()];
