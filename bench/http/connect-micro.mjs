@@ -12,12 +12,12 @@
 // Counts only what Switchyard adds to a request (what bare uWS does not do) short of the
 // edge: uWS, header reading and the body buffer are connect.mjs's to measure.
 
-import { TokenGenerator, generateAccessKey, getKeyId, loadAccessKey } from '@4players/odin-tokens';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { benchCustomer } from './bench-customer.mjs';
 import { startFleet } from './fleet.mjs';
 
 const { values } = parseArgs({
@@ -38,14 +38,7 @@ const { createLogger } = await fromDist('edge/logger.js');
 const { rpcRoutes } = await fromDist('modules/grid/routes.js');
 
 const INTERNAL_TOKEN = 'bench-internal-token-0123456789';
-const accessKey = generateAccessKey();
-const pair = loadAccessKey(accessKey);
-const customer = {
-  id: 'bench',
-  maxPeers: null,
-  maxRooms: null,
-  accessKeys: [{ publicKey: { kid: getKeyId(pair.publicKey), kty: 'OKP', crv: 'Ed25519', x: Buffer.from(pair.publicKey).toString('base64url') } }],
-};
+const { customer, generator } = benchCustomer();
 const dataDir = mkdtempSync(join(tmpdir(), 'switchyard-bench-connect-micro-'));
 const config = loadConfig({
   flags: { port: '0', host: '127.0.0.1', data: dataDir, 'log-level': 'silent' },
@@ -58,7 +51,6 @@ const fleet = await startFleet({ url: `http://127.0.0.1:${gateway.port}`, token:
 const route = rpcRoutes(gateway.grid, { maxBodyBytes: config.rpcMaxBodyBytes, maxInternalBodyBytes: config.internalMaxBodyBytes }).find(
   (candidate) => candidate.method === 'post' && candidate.path === '/',
 );
-const generator = new TokenGenerator(accessKey);
 const body = Buffer.from(JSON.stringify({ jsonrpc: '2.0', method: 'Connect', params: {}, id: 1 }));
 const signal = new AbortController().signal;
 // Headers as uWS hands them over (lower-case names), per client token.

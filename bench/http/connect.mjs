@@ -23,7 +23,6 @@
 // clients connecting to rooms that exist, the common case. `--write` puts the markdown
 // section into bench/RESULTS.md (only this section is replaced; other sections stay).
 
-import { TokenGenerator, generateAccessKey, getKeyId, loadAccessKey } from '@4players/odin-tokens';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -31,6 +30,7 @@ import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { benchCustomer } from './bench-customer.mjs';
 import { REPO, assertBuilt, cpuShares, fmt, machineInfo, revision, uptimeLine, watchdog } from '../lib/system.mjs';
 
 const { values } = parseArgs({
@@ -109,21 +109,12 @@ function stop(child) {
   });
 }
 
-// The bench customer: unlimited, so the licence check is paid but never refuses.
-const accessKey = generateAccessKey();
-const pair = loadAccessKey(accessKey);
-const customer = {
-  id: 'bench',
-  maxPeers: null,
-  maxRooms: null,
-  accessKeys: [{ publicKey: { kid: getKeyId(pair.publicKey), kty: 'OKP', crv: 'Ed25519', x: Buffer.from(pair.publicKey).toString('base64url') } }],
-};
+const { customer, generator } = benchCustomer();
 
 // Client tokens as customers' backends make them, once for all runs.
 const tokenDir = mkdtempSync(join(tmpdir(), 'switchyard-bench-tokens-'));
 process.on('exit', () => rmSync(tokenDir, { recursive: true, force: true }));
 const tokensFile = join(tokenDir, 'tokens.json');
-const generator = new TokenGenerator(accessKey);
 writeFileSync(
   tokensFile,
   JSON.stringify(
