@@ -21,6 +21,12 @@ import type { Config } from './config.js';
 export interface ClusterPorts {
   node: string;
   isLive(node: string): boolean;
+  /**
+   * Resolves true once `node` is known lost (at once when it is not alive now), false when it
+   * still looks alive after a heartbeat timeout's worth of waiting: a node that died a moment
+   * ago is lost only when its heartbeats have been missed (clusterNodeLostAfterMs).
+   */
+  whenLost(node: string): Promise<boolean>;
   forward(node: string, peerId: string, frame: MeshFrame): boolean;
   /** The gateway nodes alive now, for `Info`. */
   nodes(): Record<string, unknown>[];
@@ -41,9 +47,13 @@ export interface ClusterChannelPort {
 /** What a node does with the modules once they exist: deliver forwarded frames, take over lost nodes. */
 export interface ClusterAttachments {
   connection(peerId: string): ClientConnection | undefined;
-  /** Closes a lost node's connections in the log; returns their ids (the peers that left). */
-  closeNodeConnections(node: string): Promise<string[]>;
-  /** Takes those peers out of their rooms. */
+  /**
+   * Keeps the connections of lost nodes for a resume on another node, or ends them (the
+   * connections module); those that end leave their rooms through `peersLost`, now or when
+   * their window ends. Returns how many ended at once.
+   */
+  takeOverLostNodes(peersLost: (peerIds: readonly string[]) => Promise<void>): Promise<number>;
+  /** Takes peers whose connections ended out of their rooms. */
   peersLost(peerIds: readonly string[]): Promise<void>;
   onError(where: string, error: unknown): void;
 }
@@ -80,6 +90,8 @@ export class ClusterNode {
     readonly mesh: Mesh,
     private readonly logger: Logger,
     private readonly info: NodeInfo,
+    private readonly lostAfterMs: number,
+    private readonly heartbeatMs: number,
   ) {}
 
   /** The gateway listens: the node's address in the directory (and `Info`) gets its real port (port 0 picks one). */
@@ -132,7 +144,7 @@ export class ClusterNode {
       // Before the gateway closes the connections of nodes that are not alive.
       await directory.settled();
       const mesh = new Mesh(connection, node, { maxPendingBytes: config.clusterMaxPendingBytes, logger });
-      const cluster = new ClusterNode(node, connection, keys, store, directory, mesh, logger, info);
+      const cluster = new ClusterNode(node, connection, keys, store, directory, mesh, logger, info, config.clusterNodeLostAfterMs, config.clusterHeartbeatMs);
       cluster.registerMetrics(options.registry);
       return cluster;
     } catch (error) {
@@ -145,11 +157,35 @@ export class ClusterNode {
   get ports(): ClusterPorts {
     return {
       node: this.node,
-      isLive: (node) => node === this.node || this.directory.live().some((live) => live.node === node),
+      isLive: (node) => this.isLive(node),
+      whenLost: (node) => this.whenLost(node),
       forward: (node, peerId, frame) => this.mesh.forward(node, peerId, frame),
       nodes: () => this.nodes(),
       channel: (name) => this.channel(name),
     };
+  }
+
+  private isLive(node: string): boolean {
+    return node === this.node || this.directory.live().some((live) => live.node === node);
+  }
+
+  private whenLost(node: string): Promise<boolean> {
+    if (!this.isLive(node)) return Promise.resolve(true);
+    if (node === this.node) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      let unsubscribe: () => void = () => {};
+      // The loss is declared lostAfterMs after the last heartbeat; a heartbeat's time more for the check that notices it.
+      const timer = setTimeout(() => {
+        unsubscribe();
+        resolve(!this.isLive(node));
+      }, this.lostAfterMs + this.heartbeatMs);
+      unsubscribe = this.directory.onLost((lost) => {
+        if (lost.node !== node) return;
+        clearTimeout(timer);
+        unsubscribe();
+        resolve(true);
+      });
+    });
   }
 
   private channel(name: string): ClusterChannelPort {
@@ -213,17 +249,17 @@ export class ClusterNode {
 
   /**
    * A lost node's sockets are gone: of all the nodes that remain, the one that wins the claim
-   * closes its connections in the log and takes its peers out of their rooms, so the members
-   * on the other nodes hear `room-user-leave` and rooms with members left keep running. The
+   * keeps its resumable connections for their window (their clients resume on any node, which
+   * adopts them) and ends the others, taking their peers out of their rooms, so the members on
+   * the other nodes hear `room-user-leave` and rooms with members left keep running. The
    * claim only saves duplicate work: both steps are commands on the log, whose versions every
    * mirror checks again at ingest (jetstream-store.ts), so a second node doing them would
    * lose its appends as conflicts and, deciding again, find nothing left to do.
    */
   private async takeOver(lost: NodeLost, modules: ClusterAttachments): Promise<void> {
     if (!(await this.directory.claim(`takeover.${lost.node}.${lost.incarnation}`, this.node))) return;
-    const peers = await modules.closeNodeConnections(lost.node);
-    await modules.peersLost(peers);
-    this.logger.info({ lostNode: lost.node, reason: lost.reason, connections: peers.length }, 'took over a lost cluster node');
+    const ended = await modules.takeOverLostNodes((peerIds) => modules.peersLost(peerIds));
+    this.logger.info({ lostNode: lost.node, reason: lost.reason, endedConnections: ended }, 'took over a lost cluster node');
   }
 
   private registerMetrics(registry: Registry): void {

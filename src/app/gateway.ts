@@ -91,15 +91,18 @@ export class Gateway {
     this.scheduler = new Scheduler(clock, logger);
     this.source = new LocalLogSource(this.store, LOG_POLL_MS, (error) => logger.error({ err: error }, 'log source failed'));
     this.processors = new ProcessorRunner(this.source, this.store.checkpoints, logger);
+    this.modules = createModules({ config, logger, clock, store: this.store, runtime: this.runtime, scheduler: this.scheduler, registry: this.metrics.registry, roomHost, node, cluster: cluster?.ports });
+    const connections = this.modules.connections.api;
     this.dispatcher = new Dispatcher({
       metrics: this.metrics,
       clock,
       onHandlerError: (connection, event, error) => logger.error({ err: error, connectionId: connection.id, event }, 'event handler failed'),
+      // A node's loss must not hand another node a connection without the state only this node held.
+      ...(cluster ? { pin: (connection: ClientConnection, topic: string) => connections.pin(connection, topic) } : {}),
     });
-    this.modules = createModules({ config, logger, clock, store: this.store, runtime: this.runtime, scheduler: this.scheduler, registry: this.metrics.registry, roomHost, node, cluster: cluster?.ports });
     cluster?.attach({
       connection: (peerId) => this.connections.get(peerId),
-      closeNodeConnections: (lost) => this.connections.closeNodeConnections(lost),
+      takeOverLostNodes: (peersLost) => this.connections.takeOverLostNodes(peersLost),
       peersLost: (peerIds) => this.rooms.peersLost(peerIds),
       onError: (where, error) => this.uncaught(where, error),
     });

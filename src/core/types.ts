@@ -9,7 +9,11 @@ export type Principal =
   | { kind: 'organisation'; organisationId: string; clientId: string | null }
   | { kind: 'mfa-pending'; userId: string; organisationId: string | null }
   | { kind: 'user'; userId: string; organisationId: string | null; groups: string[]; external: boolean }
-  | { kind: 'app'; app: string; sessionToken: string }
+  /**
+   * An app's session: its session token, or on a connection another cluster node adopted after
+   * a node loss only that token's digest (the token never enters the log).
+   */
+  | { kind: 'app'; app: string; sessionToken: string | { digest: string } }
   /** An invited participant from outside (PROTOCOL.md section 9): one item, its call's room, nothing else. */
   | { kind: 'guest'; invitationId: string; itemId: string; room: string; organisationId: string; email: string; name: string | null };
 

@@ -249,6 +249,15 @@ export class ClientConnection {
     socket.end(disconnect.code, disconnect.reason);
   }
 
+  /**
+   * A connection of a lost cluster node that this socket resumes (PROTOCOL.md section 12): a new
+   * object under the old connection's `info`, with this socket's limits, writing nowhere until
+   * `attach(this)`.
+   */
+  successor(info: ConnectionInfo): ClientConnection {
+    return new ClientConnection(info, SOCKET_GONE, this.limits, this.countOut);
+  }
+
   /** Writes to the socket `carrier` was opened on from now on (a resume): `carrier` is handed to this one. */
   attach(carrier: ClientConnection): void {
     this.sink = carrier.socket;

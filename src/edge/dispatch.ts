@@ -11,6 +11,11 @@ export interface DispatcherDependencies {
   clock: Clock;
   /** A handler threw something that is not an AppError: a bug, logged with its topic. */
   onHandlerError(connection: ClientConnection, event: string, error: unknown): void;
+  /**
+   * In a cluster: before a topic that is not `portable`, what to wait for (the connection's
+   * pin in the log, recorded once); undefined when there is nothing to wait for.
+   */
+  pin?: (connection: ClientConnection, topic: string) => Promise<unknown> | undefined;
 }
 
 export const unknownEvent = (event: string): AppError => new AppError('UNKNOWN_EVENT', `unknown event "${event}"`);
@@ -52,6 +57,18 @@ export class Dispatcher {
       this.fail(connection, frame, unknownEvent(frame.event), now);
       return;
     }
+    const pinning = topic.portable === true ? undefined : this.deps.pin?.(connection, topic.name);
+    if (pinning !== undefined) {
+      pinning.then(
+        () => this.run(topic, connection, frame, this.deps.clock.now()),
+        (error: unknown) => this.fail(connection, frame, error, this.deps.clock.now(), topic),
+      );
+      return;
+    }
+    this.run(topic, connection, frame, now);
+  }
+
+  private run(topic: AnyTopic<ClientConnection>, connection: ClientConnection, frame: InboundFrame, now: number): void {
     try {
       const result = runTopic(topic, connection, frame, now);
       // The rejection closure is made only for asynchronous topics: most answer at once,

@@ -52,6 +52,7 @@ export class EventHandlers {
 export const pingTopic = defineTopic<unknown, ClientConnection>({
   name: 'ping',
   admitGuest: () => true,
+  portable: true,
   handle: ({ client, id, now }) => {
     // A native socket gets the pong's bytes straight from the codec (the same bytes, without
     // building and walking a frame: the hottest answer there is); Socket.IO through its encoder.

@@ -223,6 +223,20 @@ export class ActorRuntime {
     return live && (this.stateOf(live) as SnapshotFrom<Machine>);
   }
 
+  /**
+   * The log position of the stream's last event, 0 for none: no push made from the stream
+   * carried a higher `seq` (PROTOCOL.md section 11).
+   */
+  lastPosition(streamId: string): number {
+    const version = this.store.streamVersion(streamId);
+    return version === 0 ? 0 : (this.store.readStream(streamId, version)[0]?.position ?? 0);
+  }
+
+  /** On a cluster node: reads what other nodes committed up to now into the local copy first. */
+  async catchUp(): Promise<void> {
+    await this.store.catchUp?.();
+  }
+
   /** The stream's current state, loading it from the log when no actor is live. */
   read<Machine extends AnyStateMachine>(streamId: string): SnapshotFrom<Machine> {
     const aggregate = this.aggregates.get(categoryOf(streamId));

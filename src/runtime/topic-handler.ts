@@ -67,6 +67,12 @@ export interface Topic<Data = unknown, Client extends TopicClient = TopicClient>
    */
   admitGuest?(principal: GuestPrincipal, data: Data): boolean;
   readonly reject?: RejectStyle;
+  /**
+   * What this topic leaves on a connection is in the log (its session, its room memberships),
+   * so another cluster node can rebuild it after a node loss (PROTOCOL.md section 12). Any other
+   * topic pins the connection to its node first (the connections module's `pin`).
+   */
+  readonly portable?: true;
   handle(request: TopicRequest<Data, Client>): void | Promise<void>;
 }
 
@@ -76,6 +82,11 @@ export function defineTopic<Data = unknown, Client extends TopicClient = TopicCl
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyTopic<Client extends TopicClient = any> = Topic<any, Client>;
+
+/** The topics, marked `portable` (see Topic.portable). */
+export function portableTopics<Client extends TopicClient>(topics: readonly AnyTopic<Client>[]): AnyTopic<Client>[] {
+  return topics.map((topic) => ({ ...topic, portable: true }));
+}
 
 /** `connection:<id>`: the actor a socket's commands are recorded under. */
 export const actorOf = (client: TopicClient): string => `connection:${client.id}`;

@@ -104,6 +104,7 @@ describe.skipIf(skipWithoutNats())('a gateway node killed (kill -9) under relay 
   let cluster: ClusterGateways;
   const peers: Peer[] = [];
   let sdk: SwitchyardClient | undefined;
+  let pinned: SwitchyardClient | undefined;
 
   beforeAll(async () => {
     // Losses are noticed quickly: a node silent for 1.5 s is lost. The relay load is as fast as
@@ -114,11 +115,12 @@ describe.skipIf(skipWithoutNats())('a gateway node killed (kill -9) under relay 
   afterAll(async () => {
     for (const peer of peers) peer.client.close();
     await sdk?.close();
+    await pinned?.close();
     await cluster?.dispose();
     removeTempDataDirs();
   });
 
-  it("keeps the room and every A<->C relay while B dies; B's client restarts on C; B rejoins and catches up", async () => {
+  it("keeps the room and every A<->C relay while B dies; B's client resumes on C as the same peer; a pinned one restarts; B rejoins and catches up", async () => {
     const [a, , c] = cluster.nodes as [ChildGateway, ChildGateway, ChildGateway];
     const room = 'survives-node-loss';
     const token = await appTokenOf(a);
@@ -136,7 +138,7 @@ describe.skipIf(skipWithoutNats())('a gateway node killed (kill -9) under relay 
     sdk = new SwitchyardClient({ url: () => target.wsUrl(), WebSocket, reconnect: { baseMs: 50, maxMs: 500 }, auth: { method: 'auth-request' } });
     const lifecycle = recordLifecycle(sdk);
     await sdk.connect();
-    await sdk.request('auth-request', { token });
+    const sessionToken = ((await sdk.request('auth-request', { token })).data as { token: string }).token;
     const asked = nextFrame(owner, 'room-join-request');
     const joined = sdk.request('room-join-request', { room }, { timeoutMs: FRAME_MS });
     const sdkPeer = ((await asked).data as { peer_id: string }).peer_id;
@@ -145,45 +147,69 @@ describe.skipIf(skipWithoutNats())('a gateway node killed (kill -9) under relay 
     expect(await joined).toMatchObject({ event: 'room-join-accept', data: { room, peers: [owner.peerId, member.peerId] } });
     await Promise.all([nextFrame(owner, 'room-user-join', (data) => data.peer_id === sdkPeer), nextFrame(member, 'room-user-join', (data) => data.peer_id === sdkPeer)]);
 
+    // A second SDK client on B asked for an event's audience: state only B's memory held, so
+    // it is pinned to B and cannot be resumed elsewhere.
+    pinned = new SwitchyardClient({ url: () => target.wsUrl(), WebSocket, reconnect: { baseMs: 50, maxMs: 500 }, auth: { method: 'auth-request' } });
+    await pinned.connect();
+    await pinned.request('auth-request', { token });
+    const pinnedPeer = pinned.peerId;
+    await pinned.requestAny('consumer_event_get', { id: 'no-such-event' }).catch(() => undefined);
+
     const pump = new RelayPump(room, owner, member);
     await pump.reach(3, 'relays flowing between A and C');
 
     const cut = nextEvent(sdk, 'closed');
-    const restarted = nextEvent(sdk, 'restarted');
+    const resumed = nextEvent(sdk, 'resumed');
     const reopened = nextEvent(sdk, 'open');
+    const pinnedRestarted = nextEvent(pinned, 'restarted');
     await cluster.kill9(1);
     // Behind a load balancer the client's next attempt lands on a live node: C.
     target = c;
     expect(await cut).toMatchObject({ code: 1006, willReconnect: true });
 
-    // A and C hear B's peer leave once B is lost (clusterNodeLostAfterMs), and the room goes on.
-    const left = { room, peer_id: sdkPeer };
-    expect((await nextFrame(owner, 'room-user-leave')).data).toEqual(left);
-    expect((await nextFrame(member, 'room-user-leave')).data).toEqual(left);
-    const roundsAtLeave = pump.rounds;
-    await pump.reach(roundsAtLeave + 3, 'relays flowing after the loss');
+    // C holds the resume until B is known lost (clusterNodeLostAfterMs), then adopts the
+    // connection: same peer_id, still in its room, nothing missed.
+    expect(await resumed).toEqual({ missed: 0, peerId: sdkPeer });
+    expect(await reopened).toMatchObject({ resumed: true });
+    expect(sdk.peerId).toBe(sdkPeer);
+    expect(lifecycle.some((event) => event.name === 'restarted' || event.name === 'auth-failed')).toBe(false);
+    const roundsAtResume = pump.rounds;
+    await pump.reach(roundsAtResume + 3, 'relays flowing after the loss');
 
-    // B's session cannot be resumed on C: the SDK says so and signs in again with its token.
-    expect(await restarted).toEqual({ reason: 'restarted', rooms: [room] });
-    expect(await reopened).toMatchObject({ resumed: false });
-    expect(lifecycle.some((event) => event.name === 'auth-failed')).toBe(false);
-    expect(sdk.peerId).not.toBe(sdkPeer);
-    expect(await sdk.request('room-create-request', { room: 'after-failover' })).toMatchObject({ event: 'room-create-accept' });
+    // Relays reach it on C from the owner on A, and from it to the owner.
+    const relayed = nextEvent(sdk, 'ice-candidate');
+    expect(await ask(owner, 'relay-ice-candidate', { room, to: sdkPeer, ice_candidate: { candidate: 'to-the-adopted' } })).toMatchObject({ event: 'result', data: { delivered: true } });
+    expect(await relayed).toMatchObject({ room, peer_id: owner.peerId, ice_candidate: { candidate: 'to-the-adopted' } });
+    const back = nextFrame(owner, 'ice-candidate', (data) => data.peer_id === sdkPeer);
+    expect(await sdk.requestAny('relay-ice-candidate', { room, to: owner.peerId, ice_candidate: { candidate: 'from-the-adopted' } })).toMatchObject({ data: { delivered: true } });
+    expect((await back).data).toMatchObject({ ice_candidate: { candidate: 'from-the-adopted' } });
+    // The Chat Signal `auth` field with the session token B issued still verifies on C (its digest is in the log); another does not.
+    expect(await sdk.request('room-create-request', { room: 'after-failover', auth: sessionToken })).toMatchObject({ event: 'room-create-accept' });
+    await expect(sdk.request('room-create-request', { room: 'forged-auth', auth: `${sessionToken}x` })).rejects.toMatchObject({ code: 'UNAUTHORIZED' });
+
+    // The pinned client could not be resumed on C: it restarts there, signed in again by the SDK.
+    expect(await pinnedRestarted).toEqual({ reason: 'restarted', rooms: [] });
+    expect(pinned.peerId).not.toBe(pinnedPeer);
 
     await pump.stop();
     // Not one relay between A and C lost: each round waited for all of its relays, both ways.
-    expect(pump.rounds).toBeGreaterThan(roundsAtLeave);
+    expect(pump.rounds).toBeGreaterThan(roundsAtResume);
     expect(pump.relayed).toBe(pump.rounds * 20);
-    expect(owner.client.frames.filter((frame) => frame.event === 'error' || frame.event === 'room-closed')).toEqual([]);
-    expect(member.client.frames.filter((frame) => frame.event === 'error' || frame.event === 'room-closed')).toEqual([]);
+    // Nobody heard the adopted peer leave: it never did.
+    for (const peer of [owner, member]) {
+      expect(peer.client.frames.filter((frame) => frame.event === 'error' || frame.event === 'room-closed')).toEqual([]);
+      expect(peer.client.frames.filter((frame) => frame.event === 'room-user-leave')).toEqual([]);
+    }
 
     // B again, on its data dir: it rejoins the cluster (every node lists it again) and its mirror catches up with the log.
     const b = await cluster.restart(1);
     const logs = await clusterLogs(cluster.nodes);
     expect(logs[1]).toEqual(logs[0]);
     expect(logs[2]).toEqual(logs[0]);
-    // Starting, B closed only what died with its former self: A's and C's members are untouched.
-    const survivors = [owner.peerId, member.peerId];
+    // The log tells it: C adopted the SDK's connection from B.
+    expect(logs[0]!.filter((event) => event.type === 'ConnectionResumed' && event.streamId.endsWith(sdkPeer))).toMatchObject([{ data: { since: expect.any(Number), node: expect.any(String) } }]);
+    // Starting, B closed only what died with its former self: A's and C's members, and the adopted one, are untouched.
+    const survivors = [owner.peerId, member.peerId, sdkPeer];
     const endedSurvivors = logs[0]!.filter(
       (event) => (event.type === 'ConnectionClosed' || event.type === 'MemberLeft') && survivors.some((peer) => event.streamId.endsWith(peer) || event.data.peerId === peer),
     );

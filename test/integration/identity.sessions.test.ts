@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TOKEN_NOT_VALID } from '../../src/modules/identity/topics.js';
 import { runCli } from '../helpers/child-gateway.js';
@@ -82,7 +83,8 @@ describe('app tokens, sessions, keys and disabled users', { timeout: 240_000 }, 
     expect(claims).toMatchObject({ sub: 'chat', sid: bare.peerId });
     expect(server.gateway.store.readStream(`session-${bare.peerId}`).map((event) => [event.type, event.data])).toEqual([
       ['AppSessionStarted', { app: 'chat', appTokenId: expect.any(String), remoteAddress: '127.0.0.1' }],
-      ['TokenIssued', { kind: 'session', jti: claims.jti, subject: 'chat', expiresAt: claims.exp! * 1000 }],
+      // With the token's digest (never the token): a cluster node that adopts the connection checks `auth` against it.
+      ['TokenIssued', { kind: 'session', jti: claims.jti, subject: 'chat', expiresAt: claims.exp! * 1000, digest: createHash('sha256').update(sessionToken).digest('base64url') }],
     ]);
 
     const wrapped = await connect(server);

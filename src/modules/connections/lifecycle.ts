@@ -9,7 +9,10 @@ import type { ResumeConfig } from './config.js';
 import { CONNECTION_CATEGORY, type CloseConnection, type ConnectionCommand, type OpenConnection, type connectionMachine } from './domain/index.js';
 import { Admissions, type AdmissionConfig } from './admission.js';
 import { Resumptions, type ResumeObserver, type ResumeSessions } from './resume.js';
-import { newNodeId } from './resume-token.js';
+import { newNodeId, newResumeSecret, resumeDigest } from './resume-token.js';
+import { Adoptions, type AdoptionSessions } from './adoption.js';
+import { LostNodeSessions, type PeersLost } from './takeover.js';
+import type { Principal } from '../../core/index.js';
 
 export interface ConnectionsConfig extends ResumeConfig, AdmissionConfig {
   /** A socket not authenticated by then is closed with 4401; 0 = off. */
@@ -36,7 +39,12 @@ export interface ConnectionsDependencies {
    * the read models, to find the connections of the nodes that are not. Without it, every
    * connection the log shows open at start died with the last process.
    */
-  cluster?: { isLive(node: string): boolean; readModels: ReadModelDatabase };
+  cluster?: {
+    isLive(node: string): boolean;
+    /** Resolves true once the node is known lost, false when it still looks alive after its heartbeats' grace. */
+    whenLost(node: string): Promise<boolean>;
+    readModels: ReadModelDatabase;
+  };
 }
 
 export type ClosedListener = (connection: ClientConnection) => Promise<unknown> | void;
@@ -78,6 +86,14 @@ export class Connections {
   private readonly opening = new WeakMap<ClientConnection, Promise<unknown>>();
   private readonly admissions: Admissions;
   private readonly resumptions: Resumptions;
+  /** In a cluster: a lost node's connections, kept for a resume elsewhere. */
+  private readonly lostNodes: LostNodeSessions | undefined;
+  /** In a cluster with resume on: each connection's pin (ConnectionPinned) once asked for, settled or in flight. */
+  private readonly pins = new WeakMap<ClientConnection, Promise<unknown> | 'pinned'>();
+  /** The identity module's reading of a session, for a connection adopted from a lost node. */
+  private principalRestorer: ((connectionId: string) => Principal | undefined) | undefined;
+  private readonly pushSources: ((connectionId: string) => readonly string[])[] = [];
+  private readonly adoptedListeners: DetachListener[] = [];
   private stopping = false;
   /** Sockets refused at open (no upgrade hook yet, or a race past it), for tests and metrics. */
   refusedAtOpen = 0;
@@ -88,7 +104,20 @@ export class Connections {
     this.node = deps.node ?? newNodeId();
     // Detached connections hold no socket: only attached ones count against the descriptors.
     this.admissions = new Admissions(config, clock, () => this.open.size - this.detachments.size);
-    this.resumptions = new Resumptions(this.sessions(), { config, clock, node: this.node, runtime: deps.runtime });
+    const cluster = deps.cluster;
+    const adoptions = cluster && new Adoptions(this.adoptionSessions(cluster), { node: this.node, runtime: deps.runtime });
+    this.resumptions = new Resumptions(this.sessions(), { config, clock, node: this.node, runtime: deps.runtime, ...(adoptions ? { adoptions } : {}) });
+    this.lostNodes =
+      cluster &&
+      new LostNodeSessions({
+        runtime: deps.runtime,
+        scheduler: deps.scheduler,
+        clock,
+        resumeWindowSeconds: config.resumeWindowSeconds,
+        node: this.node,
+        isLive: cluster.isLive,
+        readModels: cluster.readModels,
+      });
   }
 
   /**
@@ -149,6 +178,47 @@ export class Connections {
     this.resumedListeners.push(listener);
   }
 
+  /**
+   * In a cluster (PROTOCOL.md section 12): how the identity module reads a connection's
+   * principal from its session stream, for a resume on this node of a lost node's connection.
+   */
+  restorePrincipalsWith(restore: (connectionId: string) => Principal | undefined): void {
+    this.principalRestorer = restore;
+  }
+
+  /** Names the streams whose events a module pushed to a connection (the rooms it is in): an adoption checks them for missed pushes. */
+  pushedFrom(sources: (connectionId: string) => readonly string[]): void {
+    this.pushSources.push(sources);
+  }
+
+  /** Hears each connection adopted from a lost node once it has its new socket: a module restores what it held of it. */
+  onAdopted(listener: DetachListener): void {
+    this.adoptedListeners.push(listener);
+  }
+
+  /**
+   * Before a topic that leaves state only this node's memory holds (an audience, a follow: any
+   * topic not marked `portable`): in a cluster with resume on, the connection is recorded as
+   * pinned once (ConnectionPinned), so no other node adopts it without that state after a node
+   * loss. Undefined when there is nothing to wait for.
+   */
+  pin(connection: ClientConnection, topic: string): Promise<unknown> | undefined {
+    if (!this.deps.cluster || !this.resumptions.enabled || connection.closed) return undefined;
+    const pin = this.pins.get(connection);
+    if (pin === 'pinned') return undefined;
+    if (pin) return pin;
+    const recording = this.track(
+      this.deps.runtime.execute(streamId(CONNECTION_CATEGORY, connection.id), { type: 'PinConnection', topic, now: this.deps.clock.now() }, { actor: `connection:${connection.id}` }),
+    );
+    this.pins.set(connection, recording);
+    // Settled, a pin costs the next topics nothing; a failed one is asked for again by the next.
+    recording.then(
+      () => this.pins.set(connection, 'pinned'),
+      () => this.pins.delete(connection),
+    );
+    return recording;
+  }
+
   /** Counts resumes by outcome and watches detached connections (the gateway's metrics). */
   observe(observer: ResumeObserver): void {
     this.resumptions.observer = observer;
@@ -186,6 +256,7 @@ export class Connections {
       userAgent: info.userAgent,
       origin: info.origin,
       node: this.node,
+      ...(this.deps.cluster && config.resumeWindowSeconds > 0 ? { resumeDigest: resumeDigest((connection.resumeSecret = newResumeSecret())) } : {}),
       now: clock.now(),
     };
     // `newStream`: the id was made at this socket's upgrade, so no empty history is read (the append still expects version 0).
@@ -295,18 +366,13 @@ export class Connections {
   }
 
   /**
-   * A cluster node was lost (PROTOCOL.md section 12): its connections are closed as unclean, so
-   * their rooms and audiences end for the members on the nodes that remain. Run by the one
-   * node that won the takeover; idempotent anyway (a closed connection takes no second close).
+   * A cluster node was lost (PROTOCOL.md section 12): the connections of every node not alive
+   * are kept for a resume on another node, or end at once (takeover.ts); those that end leave
+   * their rooms (`peersLost`), now or when their window ends. Run by the node that won the
+   * takeover; idempotent anyway. Returns how many ended at once.
    */
-  async closeNodeConnections(node: string): Promise<string[]> {
-    const cluster = this.deps.cluster;
-    if (!cluster || node === this.node) return [];
-    const lost = openConnections(cluster.readModels)
-      .filter((row) => row.node === node)
-      .map((row) => row.connection_id);
-    await this.closeUnclean(lost, 'node lost');
-    return lost;
+  async takeOverLostNodes(peersLost: PeersLost): Promise<number> {
+    return (await this.lostNodes?.takeOver(peersLost)) ?? 0;
   }
 
   private async closeUnclean(connectionIds: readonly string[], reason: string): Promise<number> {
@@ -376,7 +442,26 @@ export class Connections {
         });
         for (const listener of this.resumedListeners) listener(connection);
       },
+      adopted: (connection) => {
+        for (const listener of this.adoptedListeners) listener(connection);
+      },
       execute: (connection, command) => this.track(this.deps.runtime.execute(streamId(CONNECTION_CATEGORY, connection.id), command, { actor: `connection:${connection.id}` })),
+    };
+  }
+
+  /** What adoption.ts may do here: a lost node's connection becomes this node's. */
+  private adoptionSessions(cluster: NonNullable<ConnectionsDependencies['cluster']>): AdoptionSessions {
+    return {
+      whenLost: (node) => cluster.whenLost(node),
+      restorePrincipal: (connectionId) => this.principalRestorer?.(connectionId),
+      pushedFrom: (connectionId) => this.pushSources.flatMap((sources) => sources(connectionId)),
+      adopt: (connection) => {
+        this.open.set(connection.id, connection);
+        connection.detach(this.detachedSink(connection));
+        // Held as a resume in progress: no window runs until the caller hands it a socket or gives it one.
+        this.detachments.set(connection, { code: ABNORMAL_CLOSURE, reason: 'node lost', until: this.deps.clock.now(), resuming: true });
+      },
+      endLost: (connectionId, node) => this.lostNodes!.endNow(connectionId, node),
     };
   }
 

@@ -1,5 +1,5 @@
 import type { ReadModelDatabase } from '../../store/index.js';
-import type { ConnectionClosedData, ConnectionOpenedData } from './domain/index.js';
+import type { ConnectionClosedData, ConnectionOpenedData, ConnectionResumedData } from './domain/index.js';
 import type { Projection } from '../../store/index.js';
 import { statement } from '../../store/index.js';
 
@@ -49,6 +49,10 @@ export const connectionsProjection: Projection = {
         data.openedAt,
         data.node ?? null,
       );
+    } else if (event.type === 'ConnectionResumed') {
+      // Adopted by another node after a node loss: relays and takeovers look for it there now.
+      const data = event.data as ConnectionResumedData;
+      if (data.node !== undefined) statement(db, 'connections:move', 'UPDATE connections SET node = ? WHERE connection_id = ?').run(data.node, data.connectionId);
     } else if (event.type === 'ConnectionClosed') {
       const data = event.data as ConnectionClosedData;
       statement(db, 'connections:close', `UPDATE connections SET closed_at = ?, close_code = ?, close_reason = ?,

@@ -1,4 +1,4 @@
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { newId } from '../../core/index.js';
 
 /**
@@ -50,4 +50,21 @@ export function parseResumeToken(text: string): ResumeToken | undefined {
 export function secretsEqual(stored: string | undefined, presented: string): boolean {
   if (stored === undefined || stored.length !== presented.length) return false;
   return timingSafeEqual(Buffer.from(stored, 'latin1'), Buffer.from(presented, 'latin1'));
+}
+
+/**
+ * What the log keeps of a secret in a cluster (ConnectionOpened, ConnectionResumed): its
+ * SHA-256, so another node can check a token after a node loss. 128 random bits cannot be
+ * found from their hash, so a reader of the log learns nothing it could resume with.
+ */
+export function resumeDigest(secret: string): string {
+  return createHash('sha256').update(secret, 'latin1').digest('base64url');
+}
+
+/** Constant-time check of a presented secret against the digest the log keeps. */
+export function secretMatchesDigest(digest: string | undefined, presented: string): boolean {
+  if (digest === undefined) return false;
+  const expected = Buffer.from(digest, 'latin1');
+  const actual = Buffer.from(resumeDigest(presented), 'latin1');
+  return expected.length === actual.length && timingSafeEqual(expected, actual);
 }

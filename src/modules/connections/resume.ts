@@ -14,7 +14,8 @@ import {
 import { defineTopic, type ActorRuntime, type Topic } from '../../runtime/index.js';
 import type { ResumeConfig } from './config.js';
 import { CONNECTION_CATEGORY, type ConnectionCommand, type connectionMachine } from './domain/index.js';
-import { formatResumeToken, newResumeSecret, parseResumeToken, secretsEqual, type ResumeToken } from './resume-token.js';
+import { formatResumeToken, newResumeSecret, parseResumeToken, resumeDigest, secretsEqual, type ResumeToken } from './resume-token.js';
+import type { Adoptions } from './adoption.js';
 
 /** Every way a resume ends, as the metrics count them. */
 export type ResumeOutcome = 'resumed' | ResumeFailure;
@@ -38,6 +39,8 @@ export interface ResumeSessions {
   end(connection: ClientConnection, code: number, reason: string): void;
   /** The connection writes to `carrier`'s socket from now on; the carrier's own connection ends in the log. */
   handOver(connection: ClientConnection, carrier: ClientConnection): void;
+  /** After `handOver` of a connection adopted from a lost node: the modules restore what they hold of it. */
+  adopted(connection: ClientConnection): void;
   execute(connection: ClientConnection, command: ConnectionCommand): Promise<unknown>;
 }
 
@@ -48,6 +51,8 @@ export interface ResumptionDependencies {
   node: string;
   /** Reads an earlier process's connection from the log, to tell `restarted` from `unknown`. */
   runtime: Pick<ActorRuntime, 'read'>;
+  /** In a cluster: resumes of connections whose node was lost (adoption.ts). */
+  adoptions?: Adoptions;
 }
 
 /** How long, and how many, ended sessions are remembered to answer `expired` or `gap` instead of `unknown`. */
@@ -81,6 +86,8 @@ export class Resumptions {
   /** Sessions ended while resumable, by connection id: their token answers why for a window more. */
   private readonly endings = new Map<string, { secret: string; reason: 'expired' | 'gap'; until: number }>();
   readonly topic: Topic<ResumeData, ClientConnection>;
+  /** Connections adopted from a lost node whose client still holds that node's token (its resume here did not complete). */
+  private readonly adoptedFrom = new WeakMap<ClientConnection, string>();
 
   constructor(
     private readonly sessions: ResumeSessions,
@@ -91,6 +98,7 @@ export class Resumptions {
     this.topic = defineTopic<ResumeData, ClientConnection>({
       name: RESUME_TOPICS.resume,
       schema: resumeData,
+      portable: true,
       handle: ({ client, data, id, now }) => this.resume(client, data, id, now),
     });
   }
@@ -129,7 +137,10 @@ export class Resumptions {
     await this.sessions.opening(carrier);
     if (carrier.closed) return;
     const token = parseResumeToken(session);
-    const connection = token?.node === this.deps.node ? this.sessions.get(token.connectionId) : undefined;
+    // This node's token, or the lost node's for a connection adopted here whose first resume did not complete.
+    const local = token && this.sessions.get(token.connectionId);
+    const connection = local && (token.node === this.deps.node || this.adoptedFrom.get(local) === token.node) ? local : undefined;
+    if (token && !local && token.node !== this.deps.node && this.deps.adoptions) return this.adopt(carrier, token, since, id, now);
     if (!token || !connection || !secretsEqual(connection.resumeSecret, token.secret)) return this.fail(carrier, id, this.notFound(token, now), now);
     if (connection === carrier || connection.codec !== carrier.codec || connection.info.transport !== carrier.info.transport) {
       return this.fail(carrier, id, 'forbidden', now);
@@ -160,6 +171,8 @@ export class Resumptions {
         remoteAddress: address,
         since,
         replacedSocket: was === 'attached',
+        // In a cluster the log keeps the new secret's digest: another node checks it after a node loss.
+        ...(this.deps.adoptions ? { resumeDigest: resumeDigest(connection.resumeSecret) } : {}),
         now,
       });
     } catch (error) {
@@ -188,6 +201,32 @@ export class Resumptions {
       resume: this.issue(connection),
       resumeWindowSeconds: this.deps.config.resumeWindowSeconds,
     };
+    connection.send({ event: RESUME_ANSWERS.resumed, data, id });
+    this.observer?.resume('resumed');
+  }
+
+  /** A connection of a lost cluster node (adoption.ts): this node's from now on, or the refusal. */
+  private async adopt(carrier: ClientConnection, token: ResumeToken, since: number, id: number | undefined, now: number): Promise<void> {
+    const adoption = await this.deps.adoptions!.adopt(carrier, token, since, now);
+    if (adoption.kind === 'gone') return;
+    if (adoption.kind === 'failed') return this.fail(carrier, id, adoption.reason, now);
+    const { connection } = adoption;
+    if (adoption.missed) {
+      this.sessions.end(connection, 1006, 'resume impossible: pushes after since are no longer kept');
+      return this.fail(carrier, id, 'gap', now);
+    }
+    // The socket closed, or sent another frame, meanwhile: the connection stays here, detached,
+    // resumable by the token its client holds.
+    if (carrier.closed || carrier.framesDispatched !== 1) {
+      connection.resumeSecret = token.secret;
+      this.adoptedFrom.set(connection, token.node);
+      this.sessions.unhold(connection, 'open');
+      if (!carrier.closed) this.fail(carrier, id, 'forbidden', now);
+      return;
+    }
+    this.sessions.handOver(connection, carrier);
+    this.sessions.adopted(connection);
+    const data: ResumedData = { missed: 0, peer_id: connection.id, resume: this.issue(connection), resumeWindowSeconds: this.deps.config.resumeWindowSeconds };
     connection.send({ event: RESUME_ANSWERS.resumed, data, id });
     this.observer?.resume('resumed');
   }

@@ -8,11 +8,12 @@ import { TokenService } from '../../auth/index.js';
 import type { ClientConnection } from '../../edge/index.js';
 import type { Logger } from '../../edge/index.js';
 import type { Connections } from '../connections/index.js';
-import { defineModule, type ActorRuntime, type Processor, type Scheduler } from '../../runtime/index.js';
+import { defineModule, portableTopics, type ActorRuntime, type Processor, type Scheduler } from '../../runtime/index.js';
 import type { EventStore } from '../../store/index.js';
 import { isPlainObject } from '../../protocol/index.js';
 import type { IdentityConfig } from './config.js';
-import { SESSION_CATEGORY, identityAggregates, oauthAggregates, refusalAggregate, sessionAggregate } from './domain/index.js';
+import { SESSION_CATEGORY, identityAggregates, oauthAggregates, refusalAggregate, sessionAggregate, type sessionMachine } from './domain/index.js';
+import { principalFromSession } from './adoption.js';
 import { IdentityService } from './identity-service.js';
 import { OAuthService } from './oauth-service.js';
 import { oauthRoutes } from './oauth-routes.js';
@@ -137,6 +138,14 @@ export const identityModule = defineModule<IdentityDependencies, IdentityApi, Cl
       // A copy: a close may run the onClosed unbind while we iterate.
       for (const connection of [...(socketsByHolder.get(holder) ?? [])]) connection.close(DISCONNECT.userDisabled, detail);
     };
+    // A connection another cluster node adopts after its node was lost (PROTOCOL.md section 12)
+    // speaks for whom its session stream says, and is bound like a fresh sign-in once adopted.
+    connections.restorePrincipalsWith((connectionId) => principalFromSession(runtime.read<typeof sessionMachine>(`${SESSION_CATEGORY}-${connectionId}`)));
+    connections.onAdopted((connection) => {
+      const { principal } = connection;
+      if (principal.kind === 'user') bindToUser(connection, principal.userId);
+      else principalChanged(connection);
+    });
     connections.onClosed((connection) => {
       unbind(connection);
       // A session lives as long as its socket: its actor need not stay in memory.
@@ -169,7 +178,8 @@ export const identityModule = defineModule<IdentityDependencies, IdentityApi, Cl
 
     return {
       api: { identity, oauth, keyRing, tokens, onPrincipalChanged: (listener) => void principalListeners.push(listener) },
-      topics: identityTopics({ identity, runtime, config, guests, boundToUser: bindToUser, boundToGuest: bindToGuest, unboundFromUser: signedOut }),
+      // Everything a sign-in leaves on a connection is in its session stream: another node rebuilds it.
+      topics: portableTopics(identityTopics({ identity, runtime, config, guests, boundToUser: bindToUser, boundToGuest: bindToGuest, unboundFromUser: signedOut })),
       routes: [...identityRoutes(identity, clock, config), ...oauthRoutes(oauth, { secureCookies: config.ssl, logger })],
       processors: [socketCloser],
       // Clients of the `oauthClients` config key; a bad entry stops the start, not a half-started gateway.

@@ -22,6 +22,7 @@ import {
   type TokenRequestData,
 } from '../../protocol/topics/identity.js';
 import type { ClientConnection } from '../../edge/index.js';
+import { isSessionToken, tokenDigest } from './adoption.js';
 import { guestAuthorizedAnswer, guestFromToken, guestSessionUserId, type GuestRevocations } from './guests.js';
 
 /** The TOTP step's texts; Extream's SDK shows them in its MFA form. */
@@ -297,7 +298,7 @@ export function identityTopics(deps: IdentityTopicDependencies): AnyTopic<Client
       }
       const issued = await tokens.issue('session', { subject: app.app, ttlSeconds: config.sessionTokenTtlSeconds, claims: { sid: client.id }, now });
       await session(client, { type: 'StartAppSession', app: app.app, appTokenId: app.jti, remoteAddress: client.info.remoteAddress });
-      await session(client, { type: 'RecordTokenIssued', kind: 'session', jti: issued.jti, subject: app.app, expiresAt: issued.expiresAt });
+      await session(client, { type: 'RecordTokenIssued', kind: 'session', jti: issued.jti, subject: app.app, expiresAt: issued.expiresAt, digest: tokenDigest(issued.token) });
       client.principal = { kind: 'app', app: app.app, sessionToken: issued.token };
       client.reply(id, IDENTITY_ANSWERS.authAccept, { token: issued.token });
     },
@@ -334,6 +335,6 @@ export function requireSession(connection: ClientConnection, data: unknown): Exc
   const principal = connection.principal;
   const auth = isPlainObject(data) ? data.auth : undefined;
   if (principal.kind === 'anonymous' || principal.kind === 'mfa-pending') throw tokenNotValid();
-  if (auth !== undefined && (principal.kind !== 'app' || auth !== principal.sessionToken)) throw tokenNotValid();
+  if (auth !== undefined && (principal.kind !== 'app' || !isSessionToken(principal.sessionToken, auth))) throw tokenNotValid();
   return principal;
 }

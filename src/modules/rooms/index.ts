@@ -1,7 +1,8 @@
 import type { Clock } from '../../core/index.js';
+import { streamId } from '../../core/index.js';
 import type { ClientConnection } from '../../edge/index.js';
 import type { Connections } from '../connections/index.js';
-import { defineModule, type ActorRuntime, type IdleEviction, type Scheduler, type StartReport } from '../../runtime/index.js';
+import { defineModule, portableTopics, type ActorRuntime, type IdleEviction, type Scheduler, type StartReport } from '../../runtime/index.js';
 import type { RoomsConfig } from './config.js';
 import { demoRoutes } from './demo/index.js';
 import { ROOM_CATEGORY, roomAggregate } from './domain/index.js';
@@ -27,7 +28,7 @@ export interface RoomsDependencies {
   config: RoomsConfig;
   clock: Clock;
   /** Open sockets by id, and word of the ones that close. */
-  connections: Pick<Connections, 'get' | 'onClosed'>;
+  connections: Pick<Connections, 'get' | 'onClosed' | 'onAdopted' | 'pushedFrom'>;
   /** Runs the idle sweep of room actors; without one (unit tests) only closed rooms are dropped. */
   scheduler?: Scheduler;
   /** Overrides the config's roomIdleSeconds / roomMaxActors / roomSweepSeconds (tests). */
@@ -63,10 +64,15 @@ export const roomsModule = defineModule<RoomsDependencies, { service: RoomHost }
     const relay = new Relay(members, config, remote);
     const joinFrames = new JoinRequestFrames();
     connections.onClosed((closed) => host.connectionClosed(closed));
+    // A connection adopted from a lost cluster node: its memberships are this node's now, and
+    // the room events past the client's last seq are what it may have missed.
+    connections.onAdopted((adopted) => members.relocate(adopted.id));
+    connections.pushedFrom((peerId) => [...members.roomsOf(peerId)].map((room) => streamId(ROOM_CATEGORY, room)));
     scheduler?.every('rooms.evict-idle', idleEviction.sweepIntervalMs, (now) => runtime.evictIdle(ROOM_CATEGORY, now, idleEviction));
     return {
       api: { service: host },
-      topics: roomTopics({ host, members, relay, joinFrames, config }),
+      // A room membership is in the room's stream: another node rebuilds it (PROTOCOL.md section 12).
+      topics: portableTopics(roomTopics({ host, members, relay, joinFrames, config })),
       routes: demoRoutes(),
       processors: roomProcessors({ members, host, joinFrames, connection }),
       fastPath: (client, bytes, now, fail, isBinary) => (isBinary ? relay.fromMsgpack(client, bytes, now, fail) : relay.fromJsonText(client, bytes, now, fail)),

@@ -87,6 +87,30 @@ export class RoomMembers {
     this.roomsByPeer.delete(peerId);
   }
 
+  /**
+   * The peer's connection moved: a cluster node adopted it after its node was lost (PROTOCOL.md
+   * section 12). In each room it is a member of, it is now a member through its socket here, or
+   * on the node that holds it. Idempotent: the adopting node calls it before the log says so.
+   */
+  relocate(peerId: string): void {
+    const local = this.connection(peerId);
+    // Before the adopting node has the socket, the peer is nowhere known: it stays where it was.
+    const node = local ? undefined : this.locate(peerId);
+    if (!local && node === undefined) return;
+    for (const room of this.roomsOf(peerId)) {
+      const members = this.byRoom.get(room);
+      const remote = this.remoteByRoom.get(room);
+      if (!members || !(members.has(peerId) || remote?.has(peerId) === true)) continue;
+      if (local) {
+        remote?.delete(peerId);
+        members.set(peerId, local);
+      } else {
+        members.delete(peerId);
+        this.addRemote(room, peerId);
+      }
+    }
+  }
+
   /** Follows one committed room event. */
   apply(event: RoomEvent): void {
     const room = event.data.room;

@@ -1,5 +1,7 @@
 import { sendToAll, type ClientConnection } from '../../edge/index.js';
 import type { Processor } from '../../runtime/index.js';
+import type { RecordedEvent } from '../../store/index.js';
+import { isPlainObject } from '../../protocol/index.js';
 import { isRoomEvent, userKeyOf, type RecordedRoomEvent } from './domain/index.js';
 import type { JoinRequestFrames } from './join-frames.js';
 import type { RoomMembers } from './members.js';
@@ -113,10 +115,27 @@ export function roomProcessors(deps: RoomProcessorDependencies): Processor[] {
     {
       name: 'rooms.members',
       startFrom: 'now',
-      canHandle: isRoomEvent,
+      canHandle: (event) => isRoomEvent(event) || movedPeer(event) !== undefined,
       handle(events) {
-        for (const event of events) if (isRoomEvent(event)) react(event);
+        for (const event of events) {
+          if (isRoomEvent(event)) react(event);
+          else {
+            const peerId = movedPeer(event);
+            if (peerId !== undefined) members.relocate(peerId);
+          }
+        }
       },
     },
   ];
+}
+
+/**
+ * The connections module's ConnectionResumed (known here by its name only) naming a node: a
+ * cluster node adopted the peer's connection after its node was lost (PROTOCOL.md section 12),
+ * so relays to it go there now.
+ */
+function movedPeer(event: RecordedEvent): string | undefined {
+  if (event.type !== 'ConnectionResumed' || !isPlainObject(event.data)) return undefined;
+  const { connectionId, node } = event.data;
+  return typeof node === 'string' && typeof connectionId === 'string' ? connectionId : undefined;
 }

@@ -22,12 +22,14 @@ export function decideConnection(command: ConnectionCommand, snapshot: Connectio
           origin: command.origin,
           openedAt: command.now,
           ...(command.node === undefined ? {} : { node: command.node }),
+          ...(command.resumeDigest === undefined ? {} : { resumeDigest: command.resumeDigest }),
         },
       };
       if (!snapshot.can(event)) throw new AppError('CONFLICT', 'connection was already opened');
       return [event];
     }
     case 'DetachConnection': {
+      if (command.ifOnNode !== undefined && (context.node !== command.ifOnNode || !snapshot.matches('open'))) return [];
       const event: ConnectionEvent = {
         type: 'ConnectionDetached',
         data: {
@@ -44,6 +46,7 @@ export function decideConnection(command: ConnectionCommand, snapshot: Connectio
       return [event];
     }
     case 'ResumeConnection': {
+      if (command.fromNode !== undefined && context.node !== command.fromNode) throw new AppError('CONFLICT', 'another node resumed this connection first');
       const event: ConnectionEvent = {
         type: 'ConnectionResumed',
         data: {
@@ -53,12 +56,20 @@ export function decideConnection(command: ConnectionCommand, snapshot: Connectio
           since: command.since,
           replacedSocket: command.replacedSocket,
           resumedAt: command.now,
+          ...(command.node === undefined ? {} : { node: command.node }),
+          ...(command.resumeDigest === undefined ? {} : { resumeDigest: command.resumeDigest }),
         },
       };
       if (!snapshot.can(event)) throw new AppError('CONFLICT', 'a closed connection cannot be resumed');
       return [event];
     }
+    case 'PinConnection': {
+      // Once is enough: the pin is for life.
+      if (context.pinned === true || !snapshot.matches('open')) return [];
+      return [{ type: 'ConnectionPinned', data: { connectionId: context.connectionId ?? '', topic: command.topic, pinnedAt: command.now } }];
+    }
     case 'CloseConnection': {
+      if (command.ifOnNode !== undefined && context.node !== command.ifOnNode) return [];
       const event: ConnectionEvent = {
         type: 'ConnectionClosed',
         data: {

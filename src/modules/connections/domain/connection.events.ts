@@ -16,6 +16,24 @@ export interface ConnectionOpenedData {
    * written before resume existed.
    */
   node?: string;
+  /**
+   * In a cluster: the SHA-256 (base64url) of the resume token's secret, so that after a node
+   * loss another node can check a token for this connection (PROTOCOL.md section 12); the
+   * secret itself never enters the log.
+   */
+  resumeDigest?: string;
+}
+
+/**
+ * In a cluster: the connection holds state only its node's memory has (an event's audience, a
+ * chat follow: anything but its session and rooms), recorded before the first topic that makes
+ * it; such a connection cannot be resumed on another node after a node loss.
+ */
+export interface ConnectionPinnedData {
+  connectionId: string;
+  /** The first topic that made the state. */
+  topic: string;
+  pinnedAt: number;
 }
 
 /** The socket was lost; the connection stays, resumable until `until` (PROTOCOL.md section 11). */
@@ -41,6 +59,13 @@ export interface ConnectionResumedData {
   /** True when the connection still had its old socket (the client noticed the cut first): that socket was closed with 4509. */
   replacedSocket: boolean;
   resumedAt: number;
+  /**
+   * In a cluster: the node that holds the connection from now on, and the digest of its new
+   * resume secret. A node other than the one before: the connection's node was lost and this
+   * one adopted it (PROTOCOL.md section 12).
+   */
+  node?: string;
+  resumeDigest?: string;
 }
 
 export interface ConnectionClosedData {
@@ -61,6 +86,7 @@ export type ConnectionEvent =
   | { type: 'ConnectionOpened'; data: ConnectionOpenedData }
   | { type: 'ConnectionDetached'; data: ConnectionDetachedData }
   | { type: 'ConnectionResumed'; data: ConnectionResumedData }
+  | { type: 'ConnectionPinned'; data: ConnectionPinnedData }
   | { type: 'ConnectionClosed'; data: ConnectionClosedData };
 
 export const CONNECTION_CATEGORY = 'connection';
@@ -73,5 +99,6 @@ export const CONNECTION_EVENT_TYPES = Object.keys({
   ConnectionOpened: true,
   ConnectionDetached: true,
   ConnectionResumed: true,
+  ConnectionPinned: true,
   ConnectionClosed: true,
 } satisfies Record<ConnectionEvent['type'], true>) as readonly ConnectionEvent['type'][];

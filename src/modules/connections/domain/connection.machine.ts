@@ -9,6 +9,10 @@ export interface ConnectionContext {
   /** The gateway process that opened it (absent in events from before resume existed). */
   node?: string | undefined;
   openedAt: number | null;
+  /** In a cluster: the digest of its current resume secret (ConnectionOpenedData.resumeDigest). */
+  resumeDigest?: string | undefined;
+  /** In a cluster: it holds state only its node had (ConnectionPinned): no other node can resume it. */
+  pinned?: boolean;
   /** While detached: when its resume window ends. */
   detachedUntil?: number | undefined;
   closedAt: number | null;
@@ -22,7 +26,8 @@ export interface ConnectionContext {
  *
  * open -> detached (its socket was cut; PROTOCOL.md section 11) -> open (a new socket resumed
  * it) or closed (the window ended). A resume also arrives while open: the client noticed the
- * cut before the server did, and its old socket was replaced.
+ * cut before the server did, and its old socket was replaced. In a cluster a resume may name
+ * another node: the connection's node was lost and that one adopted it (PROTOCOL.md section 12).
  */
 export const connectionMachine = setup({
   types: {
@@ -30,6 +35,17 @@ export const connectionMachine = setup({
     events: {} as ConnectionEvent,
   },
   actions: {
+    recordResume: assign(({ event }) => {
+      if (event.type !== 'ConnectionResumed') return {};
+      const { data } = event;
+      // A resume on another node (an adoption after a node loss) moves the connection there.
+      return {
+        remoteAddress: data.remoteAddress,
+        detachedUntil: undefined,
+        ...(data.node === undefined ? {} : { node: data.node }),
+        ...(data.resumeDigest === undefined ? {} : { resumeDigest: data.resumeDigest }),
+      };
+    }),
     recordClose: assign(({ event }) => {
       if (event.type !== 'ConnectionClosed') return {};
       return { closedAt: event.data.closedAt, closeCode: event.data.code, closeReason: event.data.reason, detachedUntil: undefined };
@@ -61,6 +77,7 @@ export const connectionMachine = setup({
               transport: data.transport,
               remoteAddress: data.remoteAddress,
               node: data.node,
+              resumeDigest: data.resumeDigest,
               openedAt: data.openedAt,
             };
           }),
@@ -73,19 +90,14 @@ export const connectionMachine = setup({
           target: 'detached',
           actions: assign(({ event }) => ({ detachedUntil: event.data.until })),
         },
-        ConnectionResumed: {
-          target: 'open',
-          actions: assign(({ event }) => ({ remoteAddress: event.data.remoteAddress })),
-        },
+        ConnectionResumed: { target: 'open', actions: 'recordResume' },
+        ConnectionPinned: { actions: assign(() => ({ pinned: true })) },
         ConnectionClosed: { target: 'closed', actions: 'recordClose' },
       },
     },
     detached: {
       on: {
-        ConnectionResumed: {
-          target: 'open',
-          actions: assign(({ event }) => ({ remoteAddress: event.data.remoteAddress, detachedUntil: undefined })),
-        },
+        ConnectionResumed: { target: 'open', actions: 'recordResume' },
         ConnectionClosed: { target: 'closed', actions: 'recordClose' },
       },
     },

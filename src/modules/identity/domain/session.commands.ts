@@ -11,7 +11,7 @@ export type SessionCommand =
   | { type: 'RecordMfa'; passed: boolean; reason?: 'invalid' | 'locked'; organisationId: string | null; groups: string[]; remoteAddress: string }
   | { type: 'Authorize'; userId: string; organisationId: string | null; groups: string[]; method: AuthMethod; remoteAddress: string }
   | { type: 'StartAppSession'; app: string; appTokenId: string; remoteAddress: string }
-  | { type: 'RecordTokenIssued'; kind: string; jti: string; subject: string; expiresAt: number | null }
+  | { type: 'RecordTokenIssued'; kind: string; jti: string; subject: string; expiresAt: number | null; digest?: string }
   | { type: 'RecordTokenRefused'; kind: string; reason: string; remoteAddress: string }
   | { type: 'Logout' }
   | { type: 'EndSession'; by: string; reason: string };

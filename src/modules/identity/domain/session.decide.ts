@@ -67,7 +67,12 @@ export function decideSession(command: SessionCommand, snapshot: SessionSnapshot
     case 'StartAppSession':
       return [{ type: 'AppSessionStarted', data: { app: command.app, appTokenId: command.appTokenId, remoteAddress: command.remoteAddress } }];
     case 'RecordTokenIssued':
-      return [{ type: 'TokenIssued', data: { kind: command.kind, jti: command.jti, subject: command.subject, expiresAt: command.expiresAt } }];
+      return [
+        {
+          type: 'TokenIssued',
+          data: { kind: command.kind, jti: command.jti, subject: command.subject, expiresAt: command.expiresAt, ...(command.digest === undefined ? {} : { digest: command.digest }) },
+        },
+      ];
     case 'RecordTokenRefused':
       return [{ type: 'TokenRefused', data: { kind: command.kind, reason: command.reason, remoteAddress: command.remoteAddress } }];
     case 'Logout':

@@ -17,7 +17,11 @@ export type SessionEvent =
       data: { userId: string; organisationId: string | null; groups: string[]; method: AuthMethod; remoteAddress: string };
     }
   | { type: 'AppSessionStarted'; data: { app: string; appTokenId: string; remoteAddress: string } }
-  | { type: 'TokenIssued'; data: { kind: string; jti: string; subject: string; expiresAt: number | null } }
+  /**
+   * `digest`: on a session token, its SHA-256 (base64url), so another cluster node that adopts
+   * the connection after a node loss can check the Chat Signal `auth` field against it.
+   */
+  | { type: 'TokenIssued'; data: { kind: string; jti: string; subject: string; expiresAt: number | null; digest?: string } }
   | { type: 'TokenRefused'; data: { kind: string; reason: string; remoteAddress: string } }
   | { type: 'LoggedOut'; data: { userId: string | null } }
   | { type: 'SessionEnded'; data: { by: string; reason: string } };

@@ -1,8 +1,14 @@
 import { assign, setup } from 'xstate';
-import type { SessionEvent } from './session.events.js';
+import type { AuthMethod, SessionEvent } from './session.events.js';
 
 export interface SessionContext {
   organisationId: string | null;
+  /** The OAuth client whose token named the organisation. */
+  clientId?: string | null;
+  /** How the user was authorized (SessionAuthorized), for a principal rebuilt on another node. */
+  method?: AuthMethod | null;
+  /** The digest of the app session's token (TokenIssued), likewise. */
+  sessionTokenDigest?: string | null;
   userId: string | null;
   username: string | null;
   groups: string[];
@@ -11,7 +17,7 @@ export interface SessionContext {
   mfaUserId: string | null;
 }
 
-const signedOut = { userId: null, username: null, groups: [], app: null, mfaUserId: null };
+const signedOut = { userId: null, username: null, groups: [], app: null, mfaUserId: null, method: null, sessionTokenDigest: null };
 
 /**
  * A connection's session: anonymous -> organisation (a client token named the organisation)
@@ -28,7 +34,7 @@ export const sessionMachine = setup({
     SessionEnded: '.ended',
     OrganisationAuthenticated: {
       target: '.organisation',
-      actions: assign(({ event }) => ({ organisationId: event.data.organisationId, ...signedOut })),
+      actions: assign(({ event }) => ({ organisationId: event.data.organisationId, clientId: event.data.clientId, ...signedOut })),
     },
     SessionAuthorized: {
       target: '.authorized',
@@ -37,9 +43,15 @@ export const sessionMachine = setup({
         groups: event.data.groups,
         organisationId: event.data.organisationId ?? context.organisationId,
         mfaUserId: null,
+        method: event.data.method,
       })),
     },
-    AppSessionStarted: { target: '.authorized', actions: assign(({ event }) => ({ app: event.data.app })) },
+    TokenIssued: {
+      actions: assign(({ context, event }) =>
+        event.data.kind === 'session' && event.data.digest !== undefined ? { sessionTokenDigest: event.data.digest } : { sessionTokenDigest: context.sessionTokenDigest ?? null },
+      ),
+    },
+    AppSessionStarted: { target: '.authorized', actions: assign(({ event }) => ({ app: event.data.app, method: null })) },
     LoginSucceeded: [
       {
         guard: ({ event }) => event.data.mfaRequired,

@@ -1,0 +1,106 @@
+import type { Principal } from '../../core/index.js';
+import { isAppError, streamId } from '../../core/index.js';
+import type { ClientConnection } from '../../edge/index.js';
+import type { ResumeFailure } from '../../protocol/topics/resume.js';
+import type { ActorRuntime } from '../../runtime/index.js';
+import { CONNECTION_CATEGORY, type connectionMachine } from './domain/index.js';
+import { newResumeSecret, resumeDigest, secretMatchesDigest, type ResumeToken } from './resume-token.js';
+
+/** What adoption.ts needs of the connections module (lifecycle.ts keeps the state). */
+export interface AdoptionSessions {
+  /** Waits until the cluster knows `node` lost (true), or gives up while it still looks alive (false). */
+  whenLost(node: string): Promise<boolean>;
+  /** The principal the connection's session stream shows (the identity module), or undefined. */
+  restorePrincipal(connectionId: string): Principal | undefined;
+  /** The streams whose committed events were pushed to the connection (its rooms). */
+  pushedFrom(connectionId: string): readonly string[];
+  /** The connection is this node's from now on (recorded): it joins the open connections, detached. */
+  adopt(connection: ClientConnection): void;
+  /** Ends a lost node's connection that cannot be resumed after all, taking it out of its rooms. */
+  endLost(connectionId: string, node: string): Promise<void>;
+}
+
+/**
+ * `adopted`: the connection is this node's (recorded), detached until the caller hands it the
+ * carrier's socket; `missed` when a push it should have had was committed meanwhile (the caller
+ * ends it: a gap). `gone`: the carrier closed while the node's loss was awaited.
+ */
+export type Adoption = { kind: 'adopted'; connection: ClientConnection; missed: boolean } | { kind: 'failed'; reason: ResumeFailure } | { kind: 'gone' };
+
+/**
+ * A resume on a cluster node of a connection whose node was lost (PROTOCOL.md sections 11 and
+ * 12): this node adopts it. Its memory went with its node, so what comes back is what the log
+ * keeps: the session (identity) and the room memberships, under the same peer_id. A connection
+ * that held more (`pinned`: an audience, a chat follow) is `restarted`. The pushes it missed are
+ * not replayed (they went with the node's memory too): when any stream that pushed to it has
+ * an event past `since`, the resume is a `gap`; otherwise nothing was missed.
+ *
+ * The log decides who adopts: the resume is recorded only if the connection is still on the
+ * lost node (`fromNode`), so of two nodes racing for one token exactly one wins, and the node
+ * taking over the lost one (takeover.ts) leaves alone a connection that has moved.
+ */
+export class Adoptions {
+  constructor(
+    private readonly sessions: AdoptionSessions,
+    private readonly deps: { node: string; runtime: Pick<ActorRuntime, 'read' | 'execute' | 'catchUp' | 'lastPosition'> },
+  ) {}
+
+  async adopt(carrier: ClientConnection, token: ResumeToken, since: number, now: number): Promise<Adoption> {
+    const { runtime, node } = this.deps;
+    // A node that died a moment ago still looks alive until its heartbeats are missed.
+    if (!(await this.sessions.whenLost(token.node))) return failed('unknown');
+    if (carrier.closed) return { kind: 'gone' };
+    await runtime.catchUp();
+    const stream = streamId(CONNECTION_CATEGORY, token.connectionId);
+    const snapshot = runtime.read<typeof connectionMachine>(stream);
+    const { context } = snapshot;
+    const holder = secretMatchesDigest(context.resumeDigest, token.secret);
+    // Ended (its window ran out, or it could not be kept), or adopted elsewhere: the token's holder hears the node is gone.
+    if (snapshot.status === 'done' || snapshot.value === 'idle' || context.node !== token.node) return failed(holder && snapshot.status === 'done' ? 'restarted' : 'unknown');
+    if (!holder) return failed('unknown');
+    if (context.pinned === true) return failed('restarted');
+    if (context.codec !== carrier.codec || context.transport !== carrier.info.transport) return failed('forbidden');
+    if (context.detachedUntil !== undefined && now >= context.detachedUntil) return failed('expired');
+    const principal = this.sessions.restorePrincipal(token.connectionId);
+    if (!principal) return failed('restarted');
+    if (this.missedSince(token.connectionId, since)) {
+      await this.sessions.endLost(token.connectionId, token.node);
+      return failed('gap');
+    }
+
+    const { remoteAddress, userAgent, origin } = carrier.info;
+    const connection = carrier.successor({ id: token.connectionId, codec: carrier.codec, transport: carrier.info.transport, remoteAddress, userAgent, origin });
+    connection.principal = principal;
+    connection.resumeSecret = newResumeSecret();
+    try {
+      await runtime.execute(
+        stream,
+        {
+          type: 'ResumeConnection',
+          carrier: carrier.id,
+          remoteAddress,
+          since,
+          replacedSocket: false,
+          node,
+          resumeDigest: resumeDigest(connection.resumeSecret),
+          fromNode: token.node,
+          now,
+        },
+        { actor: `connection:${carrier.id}` },
+      );
+    } catch (error) {
+      // Another node adopted it first.
+      if (isAppError(error) && error.code === 'CONFLICT') return failed('unknown');
+      throw error;
+    }
+    this.sessions.adopt(connection);
+    // Once more, now that it is ours: a room event committed meanwhile was pushed by nobody.
+    return { kind: 'adopted', connection, missed: this.missedSince(token.connectionId, since) };
+  }
+
+  private missedSince(connectionId: string, since: number): boolean {
+    return this.sessions.pushedFrom(connectionId).some((source) => this.deps.runtime.lastPosition(source) > since);
+  }
+}
+
+const failed = (reason: ResumeFailure): Adoption => ({ kind: 'failed', reason });

@@ -1,0 +1,103 @@
+import type { Clock } from '../../core/index.js';
+import { streamId } from '../../core/index.js';
+import type { ActorRuntime, Scheduler } from '../../runtime/index.js';
+import type { ReadModelDatabase } from '../../store/index.js';
+import { CONNECTION_CATEGORY, type CloseConnection, type connectionMachine } from './domain/index.js';
+import { openConnections } from './projection.js';
+
+export interface LostNodeSessionsDependencies {
+  runtime: Pick<ActorRuntime, 'read' | 'execute' | 'catchUp'>;
+  scheduler: Scheduler;
+  clock: Clock;
+  resumeWindowSeconds: number;
+  /** This node's id: its own connections are never another's to take over. */
+  node: string;
+  isLive(node: string): boolean;
+  readModels: ReadModelDatabase;
+}
+
+/** Takes the peers whose connections ended out of their rooms (the rooms module's `peersLost`). */
+export type PeersLost = (peerIds: readonly string[]) => Promise<void>;
+
+/**
+ * The connections of cluster nodes that are lost (PROTOCOL.md sections 11 and 12), kept for a
+ * resume on another node the way a cut socket is kept on its own: a connection whose token the
+ * log can check (its resume digest) and that holds nothing but its session and rooms (not
+ * pinned) is detached for `resumeWindowSeconds` from the loss, still a member of its rooms, so
+ * the members that remain hear `room-user-leave` only if it is not resumed by then. The rest
+ * (pinned, anonymous-era connections without a digest, resume off) end at once, as before.
+ *
+ * Every write names the lost node (`ifOnNode`): a connection another node adopted meanwhile
+ * has moved there, and is left alone. So two nodes doing this at once, or this node doing it
+ * twice (each loss sweeps every lost node), decide nothing twice.
+ */
+export class LostNodeSessions {
+  /** The takeover's `peersLost`, for the windows' ends, which have no caller to pass it. */
+  private peersLost: PeersLost | undefined;
+
+  constructor(private readonly deps: LostNodeSessionsDependencies) {}
+
+  /** Sweeps the connections of every node that is not alive; returns how many ended at once. */
+  async takeOver(peersLost: PeersLost): Promise<number> {
+    const { runtime, readModels, isLive, node: self } = this.deps;
+    this.peersLost = peersLost;
+    // The local copy of the log may lag what the lost node wrote before it died.
+    await runtime.catchUp();
+    const lost = openConnections(readModels).filter((row) => row.node !== null && row.node !== self && !isLive(row.node));
+    const endNow: { id: string; node: string }[] = [];
+    await Promise.all(
+      lost.map(async ({ connection_id: id, node }) => {
+        const kept = await this.keep(id, node!);
+        if (!kept) endNow.push({ id, node: node! });
+      }),
+    );
+    const ended = await this.end(endNow, 'node lost');
+    await peersLost(ended);
+    return ended.length;
+  }
+
+  /** Detaches the connection for a resume elsewhere (or finds it detached); false when it cannot be resumed. */
+  private async keep(id: string, node: string): Promise<boolean> {
+    const { runtime, clock, resumeWindowSeconds } = this.deps;
+    const stream = streamId(CONNECTION_CATEGORY, id);
+    const { context, value } = runtime.read<typeof connectionMachine>(stream);
+    if (resumeWindowSeconds === 0 || context.resumeDigest === undefined || context.pinned === true) return false;
+    let until = context.detachedUntil;
+    if (value === 'open') {
+      const now = clock.now();
+      until = now + resumeWindowSeconds * 1000;
+      const reason = 'node lost';
+      await runtime.execute(stream, { type: 'DetachConnection', code: 1006, reason, framesIn: 0, framesOut: 0, until, ifOnNode: node, now }, { actor: 'system' });
+    }
+    if (until === undefined) return false;
+    this.deps.scheduler.at(windowKey(id), until, () => this.windowEnded(id, node));
+    return true;
+  }
+
+  /** The window of a lost node's connection ended: unless another node adopted it, it ends now. */
+  private async windowEnded(id: string, node: string): Promise<void> {
+    const ended = await this.end([{ id, node }], `node lost; not resumed within ${this.deps.resumeWindowSeconds} s`);
+    if (ended.length > 0) await this.peersLost?.(ended);
+  }
+
+  /** Ends one lost node's connection at once (a resume found it could not be replayed whole) and takes it out of its rooms. */
+  async endNow(id: string, node: string): Promise<void> {
+    this.deps.scheduler.cancel(windowKey(id));
+    const ended = await this.end([{ id, node }], 'node lost; resume impossible: pushes after since are no longer kept');
+    if (ended.length > 0) await this.peersLost?.(ended);
+  }
+
+  private async end(connections: readonly { id: string; node: string }[], reason: string): Promise<string[]> {
+    const now = this.deps.clock.now();
+    const results = await Promise.all(
+      connections.map(async ({ id, node }) => {
+        const close: CloseConnection = { type: 'CloseConnection', code: 1006, reason, unclean: true, framesIn: 0, framesOut: 0, ifOnNode: node, now };
+        const { events } = await this.deps.runtime.execute(streamId(CONNECTION_CATEGORY, id), close, { actor: 'system' });
+        return events.length > 0 ? id : undefined;
+      }),
+    );
+    return results.filter((id): id is string => id !== undefined);
+  }
+}
+
+const windowKey = (connectionId: string) => `lost-node-window:${connectionId}`;
