@@ -156,3 +156,36 @@ describe('decideConnection', () => {
     expect(command).toEqual(closeCommand);
   });
 });
+
+describe('decideConnection in a cluster (PROTOCOL.md section 12)', () => {
+  const onNode = (node: string): ConnectionEvent => ({ ...openedEvent, data: { ...openedEvent.data, node, resumeDigest: 'D1' } } as ConnectionEvent);
+  const resume = { type: 'ResumeConnection', carrier: 'c-2', remoteAddress: '192.0.2.11', since: 7, replacedSocket: false, now: T0 + 5 } as const;
+
+  it('records the resume digest with the open, and a resume on another node moves the connection there with its new digest', () => {
+    const [opened] = spec.given().when({ ...openCommand, node: 'node-a', resumeDigest: 'D1' }).events;
+    expect(opened!.data).toMatchObject({ node: 'node-a', resumeDigest: 'D1' });
+    const moved = spec.given([onNode('node-a')]).when({ ...resume, node: 'node-b', resumeDigest: 'D2', fromNode: 'node-a' });
+    expect(moved.events).toMatchObject([{ type: 'ConnectionResumed', data: { node: 'node-b', resumeDigest: 'D2' } }]);
+    expect(moved.after.state.context).toMatchObject({ node: 'node-b', resumeDigest: 'D2', remoteAddress: '192.0.2.11' });
+  });
+
+  it('refuses an adoption from a node the connection is no longer on (another node won) with CONFLICT', () => {
+    spec.given([onNode('node-c')]).when({ ...resume, node: 'node-b', fromNode: 'node-a' }).thenThrows('CONFLICT');
+  });
+
+  it('pins an open connection once; a detached or closed one is not pinned', () => {
+    const pin = { type: 'PinConnection', topic: 'consumer_event_get', now: T0 + 2 } as const;
+    const pinned = spec.given([onNode('node-a')]).when(pin);
+    expect(pinned.events).toEqual([{ type: 'ConnectionPinned', data: { connectionId: 'c-1', topic: 'consumer_event_get', pinnedAt: T0 + 2 } }]);
+    expect(pinned.after.state.context.pinned).toBe(true);
+    spec.given([onNode('node-a'), ...pinned.events]).when(pin).then([]);
+    spec.given([onNode('node-a'), closedEvent]).when(pin).then([]);
+  });
+
+  it('decides nothing for a lost node when the connection has moved: no detach, no close', () => {
+    const moved: ConnectionEvent = { type: 'ConnectionResumed', data: { connectionId: 'c-1', carrier: 'c-2', remoteAddress: 'x', since: 0, replacedSocket: false, resumedAt: T0, node: 'node-b' } };
+    spec.given([onNode('node-a'), moved]).when({ type: 'DetachConnection', code: 1006, reason: 'node lost', framesIn: 0, framesOut: 0, until: T0 + 1, ifOnNode: 'node-a', now: T0 }).then([]);
+    spec.given([onNode('node-a'), moved]).when({ ...closeCommand, ifOnNode: 'node-a' }).then([]);
+    expect(spec.given([onNode('node-a')]).when({ ...closeCommand, ifOnNode: 'node-a' }).events).toHaveLength(1);
+  });
+});
