@@ -49,12 +49,10 @@ export interface ClusterAttachments {
   connection(peerId: string): ClientConnection | undefined;
   /**
    * Keeps the connections of lost nodes for a resume on another node, or ends them (the
-   * connections module); those that end leave their rooms through `peersLost`, now or when
-   * their window ends. Returns how many ended at once.
+   * connections module; their peers leave their rooms, now or when their window ends).
+   * Returns how many ended at once.
    */
-  takeOverLostNodes(peersLost: (peerIds: readonly string[]) => Promise<void>): Promise<number>;
-  /** Takes peers whose connections ended out of their rooms. */
-  peersLost(peerIds: readonly string[]): Promise<void>;
+  takeOverLostNodes(): Promise<number>;
   onError(where: string, error: unknown): void;
 }
 
@@ -258,7 +256,7 @@ export class ClusterNode {
    */
   private async takeOver(lost: NodeLost, modules: ClusterAttachments): Promise<void> {
     if (!(await this.directory.claim(`takeover.${lost.node}.${lost.incarnation}`, this.node))) return;
-    const ended = await modules.takeOverLostNodes((peerIds) => modules.peersLost(peerIds));
+    const ended = await modules.takeOverLostNodes();
     this.logger.info({ lostNode: lost.node, reason: lost.reason, endedConnections: ended }, 'took over a lost cluster node');
   }
 

@@ -102,8 +102,7 @@ export class Gateway {
     });
     cluster?.attach({
       connection: (peerId) => this.connections.get(peerId),
-      takeOverLostNodes: (peersLost) => this.connections.takeOverLostNodes(peersLost),
-      peersLost: (peerIds) => this.rooms.peersLost(peerIds),
+      takeOverLostNodes: () => this.connections.takeOverLostNodes(),
       onError: (where, error) => this.uncaught(where, error),
     });
     this.metrics.watchResumes(this.modules.connections.api);

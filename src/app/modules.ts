@@ -164,6 +164,8 @@ export function createModules(platform: PlatformServices): CreatedModules {
       forward: cluster.forward,
     },
   });
+  // A lost node's connection that ends (at once, or when its window runs out) leaves its rooms.
+  connections.api.leaveRoomsWith((peerIds) => rooms.api.service.peersLost(peerIds));
   const grid = gridModule.create({
     config,
     logger,

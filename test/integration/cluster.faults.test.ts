@@ -105,6 +105,7 @@ describe.skipIf(skipWithoutNats())('a gateway node killed (kill -9) under relay 
   const peers: Peer[] = [];
   let sdk: SwitchyardClient | undefined;
   let pinned: SwitchyardClient | undefined;
+  let handedOver: SwitchyardClient | undefined;
 
   beforeAll(async () => {
     // Losses are noticed quickly: a node silent for 1.5 s is lost. The relay load is as fast as
@@ -116,6 +117,7 @@ describe.skipIf(skipWithoutNats())('a gateway node killed (kill -9) under relay 
     for (const peer of peers) peer.client.close();
     await sdk?.close();
     await pinned?.close();
+    await handedOver?.close();
     await cluster?.dispose();
     removeTempDataDirs();
   });
@@ -216,6 +218,46 @@ describe.skipIf(skipWithoutNats())('a gateway node killed (kill -9) under relay 
     expect(endedSurvivors).toEqual([]);
     expect(await ask(owner, 'relay-ice-candidate', { room, to: member.peerId, ice_candidate: { candidate: 'after-restart' } })).toMatchObject({ event: 'result', data: { delivered: true } });
     for (const node of [a, b, c]) await expectReplayEqualsLive(node);
+  });
+
+  it("hands B's sessions over at a clean stop (SIGTERM): its client resumes on A as the same peer, still in its room", async () => {
+    const [a, b, c] = cluster.nodes as [ChildGateway, ChildGateway, ChildGateway];
+    const room = 'survives-clean-stop';
+    const token = await appTokenOf(a);
+    const owner = await connectPeerTo(a, token);
+    peers.push(owner);
+    expect(await ask(owner, 'room-create-request', { room })).toMatchObject({ event: 'room-create-accept' });
+
+    let target: ChildGateway = b;
+    handedOver = new SwitchyardClient({ url: () => target.wsUrl(), WebSocket, reconnect: { baseMs: 50, maxMs: 500 }, auth: { method: 'auth-request' } });
+    const lifecycle = recordLifecycle(handedOver);
+    await handedOver.connect();
+    await handedOver.request('auth-request', { token });
+    const asked = nextFrame(owner, 'room-join-request');
+    const joined = handedOver.request('room-join-request', { room }, { timeoutMs: FRAME_MS });
+    const peer = ((await asked).data as { peer_id: string }).peer_id;
+    await ask(owner, 'room-join-accept', { room, peer_id: peer });
+    await joined;
+    await nextFrame(owner, 'room-user-join', (data) => data.peer_id === peer);
+
+    const resumed = nextEvent(handedOver, 'resumed');
+    // A load balancer stops sending new sockets to a node that is draining.
+    target = a;
+    const exited = new Promise((resolve) => b.child.once('exit', resolve));
+    b.child.kill('SIGTERM');
+    await exited;
+    expect(await resumed).toEqual({ missed: 0, peerId: peer });
+    expect(handedOver.peerId).toBe(peer);
+    expect(lifecycle.some((event) => event.name === 'restarted')).toBe(false);
+    const relayed = nextEvent(handedOver, 'ice-candidate');
+    expect(await ask(owner, 'relay-ice-candidate', { room, to: peer, ice_candidate: { candidate: 'after-the-stop' } })).toMatchObject({ data: { delivered: true } });
+    expect(await relayed).toMatchObject({ peer_id: owner.peerId });
+    expect(owner.client.frames.filter((frame) => frame.event === 'room-user-leave')).toEqual([]);
+
+    // B kept the session detached in the log as it stopped; A adopted it from there.
+    const [log] = await clusterLogs([a]);
+    expect(log!.filter((event) => event.streamId.endsWith(peer) && event.streamId.startsWith('connection-')).map((event) => event.type)).toEqual(['ConnectionOpened', 'ConnectionDetached', 'ConnectionResumed']);
+    for (const node of [a, c]) await expectReplayEqualsLive(node);
   });
 });
 

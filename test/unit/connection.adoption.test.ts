@@ -80,8 +80,8 @@ async function openOn(node: string, id: string, options: { digest?: boolean; pin
 const stateOf = (id: string) => runtime.read<typeof connectionMachine>(streamId(CONNECTION_CATEGORY, id));
 const idOf = (n: number) => `conn${String(n).padStart(18, '0')}`;
 
-function lostNodeSessions(timers: ManualTimers, live: readonly string[] = [SELF, LIVE]): LostNodeSessions {
-  return new LostNodeSessions({
+function lostNodeSessions(timers: ManualTimers, left: string[][] = [], live: readonly string[] = [SELF, LIVE]): LostNodeSessions {
+  const sessions = new LostNodeSessions({
     runtime,
     scheduler: timers as unknown as Scheduler,
     clock,
@@ -90,6 +90,8 @@ function lostNodeSessions(timers: ManualTimers, live: readonly string[] = [SELF,
     isLive: (node) => live.includes(node),
     readModels: store.readModels,
   });
+  sessions.leaveRoomsWith(async (peers) => void left.push([...peers]));
+  return sessions;
 }
 
 describe('the connections of a lost node (takeover.ts)', () => {
@@ -100,7 +102,7 @@ describe('the connections of a lost node (takeover.ts)', () => {
     const timers = new ManualTimers();
     const left: string[][] = [];
     now = T0 + 5_000;
-    expect(await lostNodeSessions(timers).takeOver(async (peers) => void left.push([...peers]))).toBe(2);
+    expect(await lostNodeSessions(timers, left).takeOver()).toBe(2);
     expect(left.flat().sort()).toEqual([idOf(2), idOf(3)]);
     expect(stateOf(idOf(1)).value).toBe('detached');
     expect(stateOf(idOf(1)).context.detachedUntil).toBe(T0 + 5_000 + WINDOW_SECONDS * 1000);
@@ -114,13 +116,13 @@ describe('the connections of a lost node (takeover.ts)', () => {
     await openOn(LOST, idOf(1));
     await openOn(LOST, idOf(2));
     const timers = new ManualTimers();
-    const left: string[] = [];
-    await lostNodeSessions(timers).takeOver(async (peers) => void left.push(...peers));
+    const left: string[][] = [];
+    await lostNodeSessions(timers, left).takeOver();
     // Another node adopts the second.
     await runtime.execute(streamId(CONNECTION_CATEGORY, idOf(2)), { type: 'ResumeConnection', carrier: 'carrier', remoteAddress: '192.0.2.2', since: 0, replacedSocket: false, node: LIVE, fromNode: LOST, now });
     now = T0 + WINDOW_SECONDS * 1000;
     await timers.fireDue();
-    expect(left).toEqual([idOf(1)]);
+    expect(left.flat()).toEqual([idOf(1)]);
     expect(stateOf(idOf(1)).value).toBe('closed');
     expect(stateOf(idOf(1)).context.closeReason).toBe(`node lost; not resumed within ${WINDOW_SECONDS} s`);
     expect(stateOf(idOf(2)).value).toBe('open');
@@ -133,11 +135,11 @@ describe('the connections of a lost node (takeover.ts)', () => {
     await openOn(LOST, idOf(3));
     const timers = new ManualTimers();
     const sessions = lostNodeSessions(timers);
-    await sessions.takeOver(async () => undefined);
+    await sessions.takeOver();
     const before = store.headPosition();
     // A second loss sweeps every lost node again; a second node taking over does the same.
-    await sessions.takeOver(async () => undefined);
-    await lostNodeSessions(new ManualTimers()).takeOver(async () => undefined);
+    await sessions.takeOver();
+    await lostNodeSessions(new ManualTimers()).takeOver();
     expect(store.headPosition()).toBe(before);
     expect(stateOf(idOf(1)).value).toBe('open');
     expect(stateOf(idOf(2)).value).toBe('open');
@@ -218,7 +220,7 @@ describe('a resume on this node of a lost node connection (adoption.ts)', () => 
 
   it('adopts one the takeover already detached, inside its window', async () => {
     const token = await openOn(LOST, idOf(1));
-    await lostNodeSessions(new ManualTimers()).takeOver(async () => undefined);
+    await lostNodeSessions(new ManualTimers()).takeOver();
     now += 60_000;
     expect(await adoptions.adopt(carrier(), token, 0, now)).toMatchObject({ kind: 'adopted' });
   });
@@ -261,7 +263,7 @@ describe('a resume on this node of a lost node connection (adoption.ts)', () => 
     expect(await adoptions.adopt(carrier(), pinned, 0, now)).toEqual({ kind: 'failed', reason: 'restarted' });
 
     const late = await openOn(LOST, idOf(2));
-    await lostNodeSessions(new ManualTimers()).takeOver(async () => undefined);
+    await lostNodeSessions(new ManualTimers()).takeOver();
     now += WINDOW_SECONDS * 1000;
     expect(await adoptions.adopt(carrier(), late, 0, now)).toEqual({ kind: 'failed', reason: 'expired' });
 

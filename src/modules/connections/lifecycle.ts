@@ -290,10 +290,13 @@ export class Connections {
   }
 
   private resumable(connection: ClientConnection, code: number): boolean {
-    if (this.stopping || this.deps.config.resumeWindowSeconds === 0 || connection.resumeSecret === undefined) return false;
+    if (this.deps.config.resumeWindowSeconds === 0 || connection.resumeSecret === undefined) return false;
     if (this.open.get(connection.id) !== connection) return false;
     const kind = connection.principal.kind;
     if (kind === 'anonymous' || kind === 'mfa-pending') return false;
+    // A single node's sessions die with it; a cluster node's clean stop leaves to the other
+    // nodes the sessions they can adopt (PROTOCOL.md section 12): those the log holds whole.
+    if (this.stopping) return connection.endedBy === DISCONNECT.shuttingDown && this.movable(connection);
     const byServer = connection.endedBy;
     return byServer ? byServer.keepsSession === true : code === ABNORMAL_CLOSURE;
   }
@@ -342,10 +345,23 @@ export class Connections {
     this.record(connection, { type: 'CloseConnection', code, reason, framesIn: connection.framesIn, framesOut: connection.framesOut, now: this.deps.clock.now() });
   }
 
-  /** Closes every socket with 1001 (shutdown), ends detached connections, and waits for what is in flight. */
+  /** In a cluster: whether another node could adopt the connection (not pinned, its session in the log). */
+  private movable(connection: ClientConnection): boolean {
+    return this.deps.cluster !== undefined && !this.pins.has(connection) && this.principalRestorer?.(connection.id) !== undefined;
+  }
+
+  /**
+   * Closes every socket with 1001 (shutdown) and waits for what is in flight. A single node ends
+   * every connection; a cluster node keeps those another node can adopt detached in the log
+   * (their clients reconnect and resume elsewhere: the node taking over this one keeps them for
+   * their window) and ends the rest.
+   */
   async closeAll(): Promise<void> {
     this.stopping = true;
-    for (const connection of this.open.values()) connection.close(DISCONNECT.shuttingDown);
+    for (const connection of [...this.open.values()]) {
+      if (connection.detached && this.movable(connection)) continue;
+      connection.close(DISCONNECT.shuttingDown);
+    }
     await Promise.allSettled([...this.inFlight]);
   }
 
@@ -358,8 +374,10 @@ export class Connections {
   async closeStale(): Promise<number> {
     const cluster = this.deps.cluster;
     if (cluster) {
-      const stale = openConnections(cluster.readModels).filter(({ node }) => node === null || (node !== this.node && !cluster.isLive(node)));
-      return this.closeUnclean(stale.map((row) => row.connection_id), 'gateway restarted');
+      // Those of nodes not alive (its own earlier run's among them) as after any node's loss: kept for their window if another node can adopt them.
+      const fromBeforeTheCluster = openConnections(cluster.readModels).filter(({ node }) => node === null);
+      const closed = await this.closeUnclean(fromBeforeTheCluster.map((row) => row.connection_id), 'gateway restarted');
+      return closed + (await this.lostNodes!.takeOver());
     }
     const stale = this.deps.runtime.streams(CONNECTION_CATEGORY).map((stream) => stream.slice(CONNECTION_CATEGORY.length + 1));
     return this.closeUnclean(stale, 'gateway restarted');
@@ -368,11 +386,16 @@ export class Connections {
   /**
    * A cluster node was lost (PROTOCOL.md section 12): the connections of every node not alive
    * are kept for a resume on another node, or end at once (takeover.ts); those that end leave
-   * their rooms (`peersLost`), now or when their window ends. Run by the node that won the
+   * their rooms (`leaveRoomsWith`), now or when their window ends. Run by the node that won the
    * takeover; idempotent anyway. Returns how many ended at once.
    */
-  async takeOverLostNodes(peersLost: PeersLost): Promise<number> {
-    return (await this.lostNodes?.takeOver(peersLost)) ?? 0;
+  async takeOverLostNodes(): Promise<number> {
+    return (await this.lostNodes?.takeOver()) ?? 0;
+  }
+
+  /** In a cluster: how the peers of lost nodes' connections that end leave their rooms (the rooms module's `peersLost`). */
+  leaveRoomsWith(peersLost: PeersLost): void {
+    this.lostNodes?.leaveRoomsWith(peersLost);
   }
 
   private async closeUnclean(connectionIds: readonly string[], reason: string): Promise<number> {

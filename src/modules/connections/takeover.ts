@@ -32,15 +32,18 @@ export type PeersLost = (peerIds: readonly string[]) => Promise<void>;
  * twice (each loss sweeps every lost node), decide nothing twice.
  */
 export class LostNodeSessions {
-  /** The takeover's `peersLost`, for the windows' ends, which have no caller to pass it. */
-  private peersLost: PeersLost | undefined;
+  /** How ended connections' peers leave their rooms (the rooms module, wired once both exist). */
+  private peersLost: PeersLost = async () => undefined;
 
   constructor(private readonly deps: LostNodeSessionsDependencies) {}
 
-  /** Sweeps the connections of every node that is not alive; returns how many ended at once. */
-  async takeOver(peersLost: PeersLost): Promise<number> {
-    const { runtime, readModels, isLive, node: self } = this.deps;
+  leaveRoomsWith(peersLost: PeersLost): void {
     this.peersLost = peersLost;
+  }
+
+  /** Sweeps the connections of every node that is not alive; returns how many ended at once. */
+  async takeOver(): Promise<number> {
+    const { runtime, readModels, isLive, node: self } = this.deps;
     // The local copy of the log may lag what the lost node wrote before it died.
     await runtime.catchUp();
     const lost = openConnections(readModels).filter((row) => row.node !== null && row.node !== self && !isLive(row.node));
@@ -52,7 +55,7 @@ export class LostNodeSessions {
       }),
     );
     const ended = await this.end(endNow, 'node lost');
-    await peersLost(ended);
+    await this.peersLost(ended);
     return ended.length;
   }
 
@@ -77,14 +80,14 @@ export class LostNodeSessions {
   /** The window of a lost node's connection ended: unless another node adopted it, it ends now. */
   private async windowEnded(id: string, node: string): Promise<void> {
     const ended = await this.end([{ id, node }], `node lost; not resumed within ${this.deps.resumeWindowSeconds} s`);
-    if (ended.length > 0) await this.peersLost?.(ended);
+    if (ended.length > 0) await this.peersLost(ended);
   }
 
   /** Ends one lost node's connection at once (a resume found it could not be replayed whole) and takes it out of its rooms. */
   async endNow(id: string, node: string): Promise<void> {
     this.deps.scheduler.cancel(windowKey(id));
     const ended = await this.end([{ id, node }], 'node lost; resume impossible: pushes after since are no longer kept');
-    if (ended.length > 0) await this.peersLost?.(ended);
+    if (ended.length > 0) await this.peersLost(ended);
   }
 
   private async end(connections: readonly { id: string; node: string }[], reason: string): Promise<string[]> {
