@@ -98,7 +98,7 @@ export class Gateway {
       clock,
       onHandlerError: (connection, event, error) => logger.error({ err: error, connectionId: connection.id, event }, 'event handler failed'),
       // A node's loss must not hand another node a connection without the state only this node held.
-      ...(cluster ? { pin: (connection: ClientConnection, topic: string) => connections.pin(connection, topic) } : {}),
+      ...(cluster ? { pin: (connection: ClientConnection, topic: string) => connections.moves.pin(connection, topic) } : {}),
     });
     cluster?.attach({
       connection: (peerId) => this.connections.get(peerId),

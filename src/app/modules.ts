@@ -165,7 +165,7 @@ export function createModules(platform: PlatformServices): CreatedModules {
     },
   });
   // A lost node's connection that ends (at once, or when its window runs out) leaves its rooms.
-  connections.api.leaveRoomsWith((peerIds) => rooms.api.service.peersLost(peerIds));
+  connections.api.moves.leaveRoomsWith((peerIds) => rooms.api.service.peersLost(peerIds));
   const grid = gridModule.create({
     config,
     logger,

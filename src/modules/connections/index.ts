@@ -6,6 +6,7 @@ import { connectionCountsProjection, connectionsProjection } from './projection.
 
 export { Connections, type ConnectionsConfig, type ConnectionsDependencies, type ClosedListener, type DetachListener } from './lifecycle.js';
 export { resumeConfigShape, type ResumeConfig } from './config.js';
+export type { SessionMoves } from './moves.js';
 export type { ResumeObserver, ResumeOutcome } from './resume.js';
 export { connectionsProjection, connectionCountsProjection } from './projection.js';
 export { CONNECTION_CATEGORY, connectionAggregate } from './domain/index.js';

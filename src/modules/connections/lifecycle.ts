@@ -11,8 +11,7 @@ import { Admissions, type AdmissionConfig } from './admission.js';
 import { Resumptions, type ResumeObserver, type ResumeSessions } from './resume.js';
 import { newNodeId, newResumeSecret, resumeDigest } from './resume-token.js';
 import { Adoptions, type AdoptionSessions } from './adoption.js';
-import { LostNodeSessions, type PeersLost } from './takeover.js';
-import type { Principal } from '../../core/index.js';
+import { SessionMoves } from './moves.js';
 
 export interface ConnectionsConfig extends ResumeConfig, AdmissionConfig {
   /** A socket not authenticated by then is closed with 4401; 0 = off. */
@@ -86,14 +85,8 @@ export class Connections {
   private readonly opening = new WeakMap<ClientConnection, Promise<unknown>>();
   private readonly admissions: Admissions;
   private readonly resumptions: Resumptions;
-  /** In a cluster: a lost node's connections, kept for a resume elsewhere. */
-  private readonly lostNodes: LostNodeSessions | undefined;
-  /** In a cluster with resume on: each connection's pin (ConnectionPinned) once asked for, settled or in flight. */
-  private readonly pins = new WeakMap<ClientConnection, Promise<unknown> | 'pinned'>();
-  /** The identity module's reading of a session, for a connection adopted from a lost node. */
-  private principalRestorer: ((connectionId: string) => Principal | undefined) | undefined;
-  private readonly pushSources: ((connectionId: string) => readonly string[])[] = [];
-  private readonly adoptedListeners: DetachListener[] = [];
+  /** What lets a connection move to another cluster node: pins, adoption's ports, a lost node's connections (moves.ts). */
+  readonly moves: SessionMoves;
   private stopping = false;
   /** Sockets refused at open (no upgrade hook yet, or a race past it), for tests and metrics. */
   refusedAtOpen = 0;
@@ -105,19 +98,17 @@ export class Connections {
     // Detached connections hold no socket: only attached ones count against the descriptors.
     this.admissions = new Admissions(config, clock, () => this.open.size - this.detachments.size);
     const cluster = deps.cluster;
+    this.moves = new SessionMoves({
+      runtime: deps.runtime,
+      clock,
+      scheduler: deps.scheduler,
+      resumeWindowSeconds: config.resumeWindowSeconds,
+      node: this.node,
+      cluster,
+      track: (promise) => this.track(promise),
+    });
     const adoptions = cluster && new Adoptions(this.adoptionSessions(cluster), { node: this.node, runtime: deps.runtime });
     this.resumptions = new Resumptions(this.sessions(), { config, clock, node: this.node, runtime: deps.runtime, ...(adoptions ? { adoptions } : {}) });
-    this.lostNodes =
-      cluster &&
-      new LostNodeSessions({
-        runtime: deps.runtime,
-        scheduler: deps.scheduler,
-        clock,
-        resumeWindowSeconds: config.resumeWindowSeconds,
-        node: this.node,
-        isLive: cluster.isLive,
-        readModels: cluster.readModels,
-      });
   }
 
   /**
@@ -176,47 +167,6 @@ export class Connections {
   /** Hears each connection a new socket resumed. */
   onResumed(listener: DetachListener): void {
     this.resumedListeners.push(listener);
-  }
-
-  /**
-   * In a cluster (PROTOCOL.md section 12): how the identity module reads a connection's
-   * principal from its session stream, for a resume on this node of a lost node's connection.
-   */
-  restorePrincipalsWith(restore: (connectionId: string) => Principal | undefined): void {
-    this.principalRestorer = restore;
-  }
-
-  /** Names the streams whose events a module pushed to a connection (the rooms it is in): an adoption checks them for missed pushes. */
-  pushedFrom(sources: (connectionId: string) => readonly string[]): void {
-    this.pushSources.push(sources);
-  }
-
-  /** Hears each connection adopted from a lost node once it has its new socket: a module restores what it held of it. */
-  onAdopted(listener: DetachListener): void {
-    this.adoptedListeners.push(listener);
-  }
-
-  /**
-   * Before a topic that leaves state only this node's memory holds (an audience, a follow: any
-   * topic not marked `portable`): in a cluster with resume on, the connection is recorded as
-   * pinned once (ConnectionPinned), so no other node adopts it without that state after a node
-   * loss. Undefined when there is nothing to wait for.
-   */
-  pin(connection: ClientConnection, topic: string): Promise<unknown> | undefined {
-    if (!this.deps.cluster || !this.resumptions.enabled || connection.closed) return undefined;
-    const pin = this.pins.get(connection);
-    if (pin === 'pinned') return undefined;
-    if (pin) return pin;
-    const recording = this.track(
-      this.deps.runtime.execute(streamId(CONNECTION_CATEGORY, connection.id), { type: 'PinConnection', topic, now: this.deps.clock.now() }, { actor: `connection:${connection.id}` }),
-    );
-    this.pins.set(connection, recording);
-    // Settled, a pin costs the next topics nothing; a failed one is asked for again by the next.
-    recording.then(
-      () => this.pins.set(connection, 'pinned'),
-      () => this.pins.delete(connection),
-    );
-    return recording;
   }
 
   /** Counts resumes by outcome and watches detached connections (the gateway's metrics). */
@@ -296,7 +246,7 @@ export class Connections {
     if (kind === 'anonymous' || kind === 'mfa-pending') return false;
     // A single node's sessions die with it; a cluster node's clean stop leaves to the other
     // nodes the sessions they can adopt (PROTOCOL.md section 12): those the log holds whole.
-    if (this.stopping) return connection.endedBy === DISCONNECT.shuttingDown && this.movable(connection);
+    if (this.stopping) return connection.endedBy === DISCONNECT.shuttingDown && this.moves.movable(connection);
     const byServer = connection.endedBy;
     return byServer ? byServer.keepsSession === true : code === ABNORMAL_CLOSURE;
   }
@@ -345,11 +295,6 @@ export class Connections {
     this.record(connection, { type: 'CloseConnection', code, reason, framesIn: connection.framesIn, framesOut: connection.framesOut, now: this.deps.clock.now() });
   }
 
-  /** In a cluster: whether another node could adopt the connection (not pinned, its session in the log). */
-  private movable(connection: ClientConnection): boolean {
-    return this.deps.cluster !== undefined && !this.pins.has(connection) && this.principalRestorer?.(connection.id) !== undefined;
-  }
-
   /**
    * Closes every socket with 1001 (shutdown) and waits for what is in flight. A single node ends
    * every connection; a cluster node keeps those another node can adopt detached in the log
@@ -359,7 +304,7 @@ export class Connections {
   async closeAll(): Promise<void> {
     this.stopping = true;
     for (const connection of [...this.open.values()]) {
-      if (connection.detached && this.movable(connection)) continue;
+      if (connection.detached && this.moves.movable(connection)) continue;
       connection.close(DISCONNECT.shuttingDown);
     }
     await Promise.allSettled([...this.inFlight]);
@@ -377,7 +322,7 @@ export class Connections {
       // Those of nodes not alive (its own earlier run's among them) as after any node's loss: kept for their window if another node can adopt them.
       const fromBeforeTheCluster = openConnections(cluster.readModels).filter(({ node }) => node === null);
       const closed = await this.closeUnclean(fromBeforeTheCluster.map((row) => row.connection_id), 'gateway restarted');
-      return closed + (await this.lostNodes!.takeOver());
+      return closed + (await this.moves.lostNodes!.takeOver());
     }
     const stale = this.deps.runtime.streams(CONNECTION_CATEGORY).map((stream) => stream.slice(CONNECTION_CATEGORY.length + 1));
     return this.closeUnclean(stale, 'gateway restarted');
@@ -390,12 +335,7 @@ export class Connections {
    * takeover; idempotent anyway. Returns how many ended at once.
    */
   async takeOverLostNodes(): Promise<number> {
-    return (await this.lostNodes?.takeOver()) ?? 0;
-  }
-
-  /** In a cluster: how the peers of lost nodes' connections that end leave their rooms (the rooms module's `peersLost`). */
-  leaveRoomsWith(peersLost: PeersLost): void {
-    this.lostNodes?.leaveRoomsWith(peersLost);
+    return (await this.moves.lostNodes?.takeOver()) ?? 0;
   }
 
   private async closeUnclean(connectionIds: readonly string[], reason: string): Promise<number> {
@@ -465,9 +405,7 @@ export class Connections {
         });
         for (const listener of this.resumedListeners) listener(connection);
       },
-      adopted: (connection) => {
-        for (const listener of this.adoptedListeners) listener(connection);
-      },
+      adopted: (connection) => this.moves.adopted(connection),
       execute: (connection, command) => this.track(this.deps.runtime.execute(streamId(CONNECTION_CATEGORY, connection.id), command, { actor: `connection:${connection.id}` })),
     };
   }
@@ -476,15 +414,15 @@ export class Connections {
   private adoptionSessions(cluster: NonNullable<ConnectionsDependencies['cluster']>): AdoptionSessions {
     return {
       whenLost: (node) => cluster.whenLost(node),
-      restorePrincipal: (connectionId) => this.principalRestorer?.(connectionId),
-      pushedFrom: (connectionId) => this.pushSources.flatMap((sources) => sources(connectionId)),
+      restorePrincipal: (connectionId) => this.moves.principalOf(connectionId),
+      pushedFrom: (connectionId) => this.moves.sourcesOf(connectionId),
       adopt: (connection) => {
         this.open.set(connection.id, connection);
         connection.detach(this.detachedSink(connection));
         // Held as a resume in progress: no window runs until the caller hands it a socket or gives it one.
         this.detachments.set(connection, { code: ABNORMAL_CLOSURE, reason: 'node lost', until: this.deps.clock.now(), resuming: true });
       },
-      endLost: (connectionId, node) => this.lostNodes!.endNow(connectionId, node),
+      endLost: (connectionId, node) => this.moves.lostNodes!.endNow(connectionId, node),
     };
   }
 

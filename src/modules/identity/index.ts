@@ -140,8 +140,8 @@ export const identityModule = defineModule<IdentityDependencies, IdentityApi, Cl
     };
     // A connection another cluster node adopts after its node was lost (PROTOCOL.md section 12)
     // speaks for whom its session stream says, and is bound like a fresh sign-in once adopted.
-    connections.restorePrincipalsWith((connectionId) => principalFromSession(runtime.read<typeof sessionMachine>(`${SESSION_CATEGORY}-${connectionId}`)));
-    connections.onAdopted((connection) => {
+    connections.moves.restorePrincipalsWith((connectionId) => principalFromSession(runtime.read<typeof sessionMachine>(`${SESSION_CATEGORY}-${connectionId}`)));
+    connections.moves.onAdopted((connection) => {
       const { principal } = connection;
       if (principal.kind === 'user') bindToUser(connection, principal.userId);
       else principalChanged(connection);

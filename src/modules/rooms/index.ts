@@ -1,7 +1,7 @@
 import type { Clock } from '../../core/index.js';
 import { streamId } from '../../core/index.js';
 import type { ClientConnection } from '../../edge/index.js';
-import type { Connections } from '../connections/index.js';
+import type { Connections, SessionMoves } from '../connections/index.js';
 import { defineModule, portableTopics, type ActorRuntime, type IdleEviction, type Scheduler, type StartReport } from '../../runtime/index.js';
 import type { RoomsConfig } from './config.js';
 import { demoRoutes } from './demo/index.js';
@@ -28,7 +28,7 @@ export interface RoomsDependencies {
   config: RoomsConfig;
   clock: Clock;
   /** Open sockets by id, and word of the ones that close. */
-  connections: Pick<Connections, 'get' | 'onClosed' | 'onAdopted' | 'pushedFrom'>;
+  connections: Pick<Connections, 'get' | 'onClosed'> & { moves: Pick<SessionMoves, 'onAdopted' | 'pushedFrom'> };
   /** Runs the idle sweep of room actors; without one (unit tests) only closed rooms are dropped. */
   scheduler?: Scheduler;
   /** Overrides the config's roomIdleSeconds / roomMaxActors / roomSweepSeconds (tests). */
@@ -66,8 +66,8 @@ export const roomsModule = defineModule<RoomsDependencies, { service: RoomHost }
     connections.onClosed((closed) => host.connectionClosed(closed));
     // A connection adopted from a lost cluster node: its memberships are this node's now, and
     // the room events past the client's last seq are what it may have missed.
-    connections.onAdopted((adopted) => members.relocate(adopted.id));
-    connections.pushedFrom((peerId) => [...members.roomsOf(peerId)].map((room) => streamId(ROOM_CATEGORY, room)));
+    connections.moves.onAdopted((adopted) => members.relocate(adopted.id));
+    connections.moves.pushedFrom((peerId) => [...members.roomsOf(peerId)].map((room) => streamId(ROOM_CATEGORY, room)));
     scheduler?.every('rooms.evict-idle', idleEviction.sweepIntervalMs, (now) => runtime.evictIdle(ROOM_CATEGORY, now, idleEviction));
     return {
       api: { service: host },
