@@ -21,12 +21,6 @@ import type { Config } from './config.js';
 export interface ClusterPorts {
   node: string;
   isLive(node: string): boolean;
-  /**
-   * Resolves true once `node` is known lost (at once when it is not alive now), false when it
-   * still looks alive after a heartbeat timeout's worth of waiting: a node that died a moment
-   * ago is lost only when its heartbeats have been missed (clusterNodeLostAfterMs).
-   */
-  whenLost(node: string): Promise<boolean>;
   forward(node: string, peerId: string, frame: MeshFrame): boolean;
   /** The gateway nodes alive now, for `Info`. */
   nodes(): Record<string, unknown>[];
@@ -88,8 +82,6 @@ export class ClusterNode {
     readonly mesh: Mesh,
     private readonly logger: Logger,
     private readonly info: NodeInfo,
-    private readonly lostAfterMs: number,
-    private readonly heartbeatMs: number,
   ) {}
 
   /** The gateway listens: the node's address in the directory (and `Info`) gets its real port (port 0 picks one). */
@@ -142,7 +134,7 @@ export class ClusterNode {
       // Before the gateway closes the connections of nodes that are not alive.
       await directory.settled();
       const mesh = new Mesh(connection, node, { maxPendingBytes: config.clusterMaxPendingBytes, logger });
-      const cluster = new ClusterNode(node, connection, keys, store, directory, mesh, logger, info, config.clusterNodeLostAfterMs, config.clusterHeartbeatMs);
+      const cluster = new ClusterNode(node, connection, keys, store, directory, mesh, logger, info);
       cluster.registerMetrics(options.registry);
       return cluster;
     } catch (error) {
@@ -156,7 +148,6 @@ export class ClusterNode {
     return {
       node: this.node,
       isLive: (node) => this.isLive(node),
-      whenLost: (node) => this.whenLost(node),
       forward: (node, peerId, frame) => this.mesh.forward(node, peerId, frame),
       nodes: () => this.nodes(),
       channel: (name) => this.channel(name),
@@ -165,25 +156,6 @@ export class ClusterNode {
 
   private isLive(node: string): boolean {
     return node === this.node || this.directory.live().some((live) => live.node === node);
-  }
-
-  private whenLost(node: string): Promise<boolean> {
-    if (!this.isLive(node)) return Promise.resolve(true);
-    if (node === this.node) return Promise.resolve(false);
-    return new Promise((resolve) => {
-      let unsubscribe: () => void = () => {};
-      // The loss is declared lostAfterMs after the last heartbeat; a heartbeat's time more for the check that notices it.
-      const timer = setTimeout(() => {
-        unsubscribe();
-        resolve(!this.isLive(node));
-      }, this.lostAfterMs + this.heartbeatMs);
-      unsubscribe = this.directory.onLost((lost) => {
-        if (lost.node !== node) return;
-        clearTimeout(timer);
-        unsubscribe();
-        resolve(true);
-      });
-    });
   }
 
   private channel(name: string): ClusterChannelPort {

@@ -95,7 +95,7 @@ export function createModules(platform: PlatformServices): CreatedModules {
     scheduler,
     config: { ...config, maxConnections: maxConnectionsOf(config) },
     node,
-    cluster: cluster && { isLive: cluster.isLive, whenLost: cluster.whenLost, readModels: store.readModels },
+    cluster: cluster && { isLive: cluster.isLive, readModels: store.readModels },
   });
   const identity = identityModule.create({
     runtime,

@@ -169,8 +169,8 @@ describe.skipIf(skipWithoutNats())('a gateway node killed (kill -9) under relay 
     target = c;
     expect(await cut).toMatchObject({ code: 1006, willReconnect: true });
 
-    // C holds the resume until B is known lost (clusterNodeLostAfterMs), then adopts the
-    // connection: same peer_id, still in its room, nothing missed.
+    // C adopts the connection at once, before B is even known lost: same peer_id, still in its
+    // room, nothing missed.
     expect(await resumed).toEqual({ missed: 0, peerId: sdkPeer });
     expect(await reopened).toMatchObject({ resumed: true });
     expect(sdk.peerId).toBe(sdkPeer);

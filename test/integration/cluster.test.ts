@@ -17,6 +17,9 @@ import { skipWithoutNats } from '../helpers/nats-cluster.js';
 import { INTERNAL_TOKEN, gatewayToken, gridOverrides, testCustomer } from '../helpers/odin.js';
 import type { Peer } from '../helpers/rooms.js';
 import { connectV4, type V4Client } from '../helpers/socketio.js';
+import { SwitchyardClient } from '../../packages/client/src/index.js';
+import { nextEvent, recordLifecycle } from '../../packages/client/test/events.js';
+import { Network } from '../../packages/client/test/network.js';
 import type { Frame } from '../helpers/ws-client.js';
 
 /**
@@ -62,6 +65,7 @@ describe.skipIf(skipWithoutNats())('three gateway nodes on three NATS servers', 
   let token: string;
   const peers: Peer[] = [];
   let socketIo: V4Client | undefined;
+  const sdks: SwitchyardClient[] = [];
 
   beforeAll(async () => {
     // Every node serves the same customers: a room API token verifies on any of them.
@@ -74,6 +78,7 @@ describe.skipIf(skipWithoutNats())('three gateway nodes on three NATS servers', 
   afterAll(async () => {
     for (const peer of peers) peer.client.close();
     socketIo?.socket.close();
+    for (const sdk of sdks) await sdk.close();
     await cluster?.dispose();
     removeTempDataDirs();
   });
@@ -209,6 +214,63 @@ describe.skipIf(skipWithoutNats())('three gateway nodes on three NATS servers', 
     expect((await nextFrame(owner, 'room-message')).data).toEqual({ room, message: [111] });
     // Each message went to its addressee only.
     expect(joiner.client.frames.some((frame) => frame.event === 'room-message')).toBe(false);
+  });
+
+  it("resumes on C at once a client whose socket to B broke while B is alive: same peer, same room; B lets go of its copy", async () => {
+    const owner = await peerOn(a);
+    const neighbour = await peerOn(b);
+    const room = 'moves-between-live-nodes';
+    expect((await ask(owner, 'room-create-request', { room })).event).toBe('room-create-accept');
+    neighbour.client.sendJson({ event: 'room-join-request', data: { room } });
+    await approve(owner, room, neighbour.peerId);
+
+    const network = new Network();
+    let target: ChildGateway = b;
+    const client = new SwitchyardClient({ url: () => target.wsUrl(), WebSocket: network.WebSocket, reconnect: { baseMs: 20, maxMs: 100 }, auth: { method: 'auth-request' } });
+    sdks.push(client);
+    const lifecycle = recordLifecycle(client);
+    await client.connect();
+    await client.request('auth-request', { token });
+    const joined = client.request('room-join-request', { room }, { timeoutMs: FRAME_MS });
+    await approve(owner, room, client.peerId!);
+    await joined;
+    const peer = client.peerId!;
+
+    // The network drops the socket; the next attempt reaches C (a load balancer's choice).
+    const resumed = nextEvent(client, 'resumed');
+    network.cut();
+    target = c;
+    network.restore();
+    expect(await resumed).toEqual({ missed: 0, peerId: peer });
+    expect(lifecycle.some((event) => event.name === 'restarted')).toBe(false);
+
+    // Relays reach it on C from A and from B (B forgot its copy and points the member at C), and
+    // back. A node that has not yet read the move may forward one more to B, where it is dropped
+    // (relays are not state): each is sent until one arrives.
+    const candidateOf = (data: unknown) => (data as { ice_candidate?: { candidate?: string } }).ice_candidate?.candidate;
+    for (const from of [owner, neighbour]) {
+      let arrived = false;
+      for (let attempt = 0; attempt < 40 && !arrived; attempt++) {
+        const candidate = `to-${from.peerId}-${attempt}`;
+        const received = nextEvent(client, 'ice-candidate', (data) => candidateOf(data) === candidate, 500).then(
+          () => true,
+          () => false,
+        );
+        from.client.sendJson({ event: 'relay-ice-candidate', data: { room, to: peer, ice_candidate: ice(candidate) } });
+        arrived = await received;
+      }
+      expect(arrived, `a relay from ${from.peerId} arrived on C`).toBe(true);
+    }
+    const back = nextFrame(neighbour, 'ice-candidate', (data) => data.peer_id === peer);
+    expect(await client.requestAny('relay-ice-candidate', { room, to: neighbour.peerId, ice_candidate: ice('back') })).toMatchObject({ data: { delivered: true } });
+    await back;
+    // Nobody heard it leave; in the log it moved to C and never closed.
+    for (const member of [owner, neighbour]) expect(member.client.frames.filter((frame) => frame.event === 'room-user-leave' && (frame.data as { room: string }).room === room)).toEqual([]);
+    const [log] = await clusterLogs([a]);
+    const history = log!.filter((event) => event.streamId === `connection-${peer}`);
+    expect(history.map((event) => event.type)).not.toContain('ConnectionClosed');
+    expect(history.at(-1)).toMatchObject({ type: 'ConnectionResumed', data: { node: expect.any(String) } });
+    expect(await metricOf(b, 'switchyard_detached_connections')).toBe(0);
   });
 
   it('shows the whole cluster log, at the same positions, in `switchyard events` and `replay` on every node', async () => {

@@ -159,16 +159,10 @@ describe('the connections of a lost node (takeover.ts)', () => {
 
 /** Adoption's view of the connections module, with what each test sets. */
 class FakeSessions implements AdoptionSessions {
-  lost = true;
   principal: Principal | undefined = USER;
   sources: string[] = [];
   readonly adopted: ClientConnection[] = [];
   readonly endedLost: string[] = [];
-  waited: string[] = [];
-  async whenLost(node: string): Promise<boolean> {
-    this.waited.push(node);
-    return this.lost;
-  }
   restorePrincipal(): Principal | undefined {
     return this.principal;
   }
@@ -200,7 +194,7 @@ describe('a resume on this node of a lost node connection (adoption.ts)', () => 
     adoptions = new Adoptions(sessions, { node: SELF, runtime });
   });
 
-  it('adopts it: the same id and principal, the log moves it here with a new secret, and only the lost node is waited for', async () => {
+  it('adopts it: the same id and principal, the log moves it here with a new secret', async () => {
     const token = await openOn(LOST, idOf(1));
     const adoption = await adoptions.adopt(carrier(), token, 0, now);
     expect(adoption).toMatchObject({ kind: 'adopted', missed: false });
@@ -209,7 +203,6 @@ describe('a resume on this node of a lost node connection (adoption.ts)', () => 
     expect(connection.principal).toEqual(USER);
     expect(connection.info.remoteAddress).toBe('198.51.100.7');
     expect(sessions.adopted).toEqual([connection]);
-    expect(sessions.waited).toEqual([LOST]);
     const { context, value } = stateOf(idOf(1));
     expect(value).toBe('open');
     expect(context.node).toBe(SELF);
@@ -239,16 +232,6 @@ describe('a resume on this node of a lost node connection (adoption.ts)', () => 
           return refused;
         },
         'restarted',
-      ],
-      [
-        'its node still alive',
-        async () => {
-          sessions.lost = false;
-          const refused = await adoptions.adopt(carrier(), token, 0, now);
-          sessions.lost = true;
-          return refused;
-        },
-        'unknown',
       ],
       ['an unknown connection', () => adoptions.adopt(carrier(), { ...token, connectionId: idOf(99) }, 0, now), 'unknown'],
     ];
@@ -295,7 +278,7 @@ describe('a resume on this node of a lost node connection (adoption.ts)', () => 
     expect(await adoptions.adopt(carrier('carrier-socket-000003'), token, 0, now)).toEqual({ kind: 'failed', reason: 'unknown' });
   });
 
-  it('gives up quietly when the socket closed while the loss was awaited', async () => {
+  it('gives up quietly when the socket closed while the log was caught up', async () => {
     const token = await openOn(LOST, idOf(1));
     const socket = carrier();
     socket.closed = true;

@@ -8,8 +8,6 @@ import { newResumeSecret, resumeDigest, secretMatchesDigest, type ResumeToken } 
 
 /** What adoption.ts needs of the connections module (lifecycle.ts keeps the state). */
 export interface AdoptionSessions {
-  /** Waits until the cluster knows `node` lost (true), or gives up while it still looks alive (false). */
-  whenLost(node: string): Promise<boolean>;
   /** The principal the connection's session stream shows (the identity module), or undefined. */
   restorePrincipal(connectionId: string): Principal | undefined;
   /** The streams whose committed events were pushed to the connection (its rooms). */
@@ -23,21 +21,24 @@ export interface AdoptionSessions {
 /**
  * `adopted`: the connection is this node's (recorded), detached until the caller hands it the
  * carrier's socket; `missed` when a push it should have had was committed meanwhile (the caller
- * ends it: a gap). `gone`: the carrier closed while the node's loss was awaited.
+ * ends it: a gap). `gone`: the carrier closed while the log was caught up.
  */
 export type Adoption = { kind: 'adopted'; connection: ClientConnection; missed: boolean } | { kind: 'failed'; reason: ResumeFailure } | { kind: 'gone' };
 
 /**
- * A resume on a cluster node of a connection whose node was lost (PROTOCOL.md sections 11 and
- * 12): this node adopts it. Its memory went with its node, so what comes back is what the log
- * keeps: the session (identity) and the room memberships, under the same peer_id. A connection
- * that held more (`pinned`: an audience, a chat follow) is `restarted`. The pushes it missed are
- * not replayed (they went with the node's memory too): when any stream that pushed to it has
- * an event past `since`, the resume is a `gap`; otherwise nothing was missed.
+ * A resume on this cluster node of a connection another node holds, or held before it was lost
+ * (PROTOCOL.md sections 11 and 12): this node adopts it. What comes over is what the log keeps:
+ * the session (identity) and the room memberships, under the same peer_id. A connection that
+ * held more (`pinned`: an audience, a chat follow) is `restarted`. The pushes kept for a resume
+ * stay in the other node's memory: when any stream that pushed to the connection has an event
+ * past `since`, the resume is a `gap`; otherwise nothing was missed.
  *
- * The log decides who adopts: the resume is recorded only if the connection is still on the
- * lost node (`fromNode`), so of two nodes racing for one token exactly one wins, and the node
- * taking over the lost one (takeover.ts) leaves alone a connection that has moved.
+ * The log decides who has it: the resume is recorded only if the connection is still on the
+ * node the token names (`fromNode`), so of two nodes racing for one token exactly one wins; a
+ * node still alive lets go of its copy when it reads that record (lifecycle.ts, `movedAway`),
+ * and the node taking over a lost one (takeover.ts) leaves alone a connection that has moved.
+ * No node is asked or waited for: a client whose socket broke resumes on whichever node it
+ * reaches next, at once.
  */
 export class Adoptions {
   constructor(
@@ -47,10 +48,8 @@ export class Adoptions {
 
   async adopt(carrier: ClientConnection, token: ResumeToken, since: number, now: number): Promise<Adoption> {
     const { runtime, node } = this.deps;
-    // A node that died a moment ago still looks alive until its heartbeats are missed.
-    if (!(await this.sessions.whenLost(token.node))) return failed('unknown');
-    if (carrier.closed) return { kind: 'gone' };
     await runtime.catchUp();
+    if (carrier.closed) return { kind: 'gone' };
     const stream = streamId(CONNECTION_CATEGORY, token.connectionId);
     const snapshot = runtime.read<typeof connectionMachine>(stream);
     const { context } = snapshot;

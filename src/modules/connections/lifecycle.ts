@@ -6,7 +6,7 @@ import type { ActorRuntime, Scheduler } from '../../runtime/index.js';
 import type { ReadModelDatabase } from '../../store/index.js';
 import { openConnections } from './projection.js';
 import type { ResumeConfig } from './config.js';
-import { CONNECTION_CATEGORY, type CloseConnection, type ConnectionCommand, type OpenConnection, type connectionMachine } from './domain/index.js';
+import { CONNECTION_CATEGORY, type CloseConnection, type DetachConnection, type OpenConnection, type connectionMachine } from './domain/index.js';
 import { Admissions, type AdmissionConfig } from './admission.js';
 import { Resumptions, type ResumeObserver, type ResumeSessions } from './resume.js';
 import { newNodeId, newResumeSecret, resumeDigest } from './resume-token.js';
@@ -38,12 +38,7 @@ export interface ConnectionsDependencies {
    * the read models, to find the connections of the nodes that are not. Without it, every
    * connection the log shows open at start died with the last process.
    */
-  cluster?: {
-    isLive(node: string): boolean;
-    /** Resolves true once the node is known lost, false when it still looks alive after its heartbeats' grace. */
-    whenLost(node: string): Promise<boolean>;
-    readModels: ReadModelDatabase;
-  };
+  cluster?: { isLive(node: string): boolean; readModels: ReadModelDatabase };
 }
 
 export type ClosedListener = (connection: ClientConnection) => Promise<unknown> | void;
@@ -107,7 +102,7 @@ export class Connections {
       cluster,
       track: (promise) => this.track(promise),
     });
-    const adoptions = cluster && new Adoptions(this.adoptionSessions(cluster), { node: this.node, runtime: deps.runtime });
+    const adoptions = cluster && new Adoptions(this.adoptionSessions(), { node: this.node, runtime: deps.runtime });
     this.resumptions = new Resumptions(this.sessions(), { config, clock, node: this.node, runtime: deps.runtime, ...(adoptions ? { adoptions } : {}) });
   }
 
@@ -296,6 +291,24 @@ export class Connections {
   }
 
   /**
+   * In a cluster: another node adopted a connection this node still holds (its client reached
+   * that node first; PROTOCOL.md section 12). This node lets go of its copy without recording
+   * anything (the connection lives on there): the old socket, if it had one still, is closed
+   * with 4509, and modules forget it here (`moves.onMovedAway`) without leaving its rooms.
+   */
+  movedAway(connectionId: string): void {
+    const connection = this.open.get(connectionId);
+    if (!connection) return;
+    this.open.delete(connectionId);
+    if (this.detachments.delete(connection)) this.deps.scheduler.cancel(windowKey(connectionId));
+    this.deps.scheduler.cancel(deadlineKey(connectionId));
+    this.admissions.release(connection);
+    if (!connection.detached && !connection.closed) connection.releaseSocket(DISCONNECT.resumedElsewhere, NOWHERE);
+    connection.closed = true;
+    this.moves.movedAway(connection);
+  }
+
+  /**
    * Closes every socket with 1001 (shutdown) and waits for what is in flight. A single node ends
    * every connection; a cluster node keeps those another node can adopt detached in the log
    * (their clients reconnect and resume elsewhere: the node taking over this one keeps them for
@@ -411,9 +424,8 @@ export class Connections {
   }
 
   /** What adoption.ts may do here: a lost node's connection becomes this node's. */
-  private adoptionSessions(cluster: NonNullable<ConnectionsDependencies['cluster']>): AdoptionSessions {
+  private adoptionSessions(): AdoptionSessions {
     return {
-      whenLost: (node) => cluster.whenLost(node),
       restorePrincipal: (connectionId) => this.moves.principalOf(connectionId),
       pushedFrom: (connectionId) => this.moves.sourcesOf(connectionId),
       adopt: (connection) => {
@@ -426,9 +438,11 @@ export class Connections {
     };
   }
 
-  private record(connection: ClientConnection, command: ConnectionCommand): void {
+  private record(connection: ClientConnection, command: DetachConnection | CloseConnection): void {
     const { id } = connection;
-    this.track(this.deps.runtime.execute(streamId(CONNECTION_CATEGORY, id), command, { actor: `connection:${id}` })).catch((error: unknown) =>
+    // In a cluster another node may have adopted the connection meanwhile: then it is not ours to detach or close.
+    const ours = this.deps.cluster ? { ...command, ifOnNode: this.node } : command;
+    this.track(this.deps.runtime.execute(streamId(CONNECTION_CATEGORY, id), ours, { actor: `connection:${id}` })).catch((error: unknown) =>
       this.deps.logger.error({ err: error, connectionId: id, command: command.type }, 'could not record connection change'),
     );
   }
@@ -440,6 +454,9 @@ export class Connections {
     return promise;
   }
 }
+
+/** Where a connection that moved to another node writes: nowhere, and its socket's late close changes nothing. */
+const NOWHERE: SocketSink = { send: () => 2, end: () => undefined, bufferedAmount: () => 0 };
 
 const deadlineKey = (connectionId: string) => `auth-deadline:${connectionId}`;
 const windowKey = (connectionId: string) => `resume-window:${connectionId}`;

@@ -32,6 +32,7 @@ export class SessionMoves {
   private principalRestorer: ((connectionId: string) => Principal | undefined) | undefined;
   private readonly pushSources: ((connectionId: string) => readonly string[])[] = [];
   private readonly adoptedListeners: ((connection: ClientConnection) => void)[] = [];
+  private readonly movedAwayListeners: ((connection: ClientConnection) => void)[] = [];
   /** A lost node's connections, kept for a resume elsewhere. */
   readonly lostNodes: LostNodeSessions | undefined;
 
@@ -63,6 +64,18 @@ export class SessionMoves {
   /** Hears each connection adopted from a lost node once it has its new socket: a module restores what it held of it. */
   onAdopted(listener: (connection: ClientConnection) => void): void {
     this.adoptedListeners.push(listener);
+  }
+
+  /**
+   * Hears each connection another node adopted while this node held it: it is gone from here
+   * without having closed (it did not leave its rooms); a module forgets what it held of it.
+   */
+  onMovedAway(listener: (connection: ClientConnection) => void): void {
+    this.movedAwayListeners.push(listener);
+  }
+
+  movedAway(connection: ClientConnection): void {
+    for (const listener of this.movedAwayListeners) listener(connection);
   }
 
   /** How the peers of lost nodes' connections that end leave their rooms (the rooms module's `peersLost`). */

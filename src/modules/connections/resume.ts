@@ -1,5 +1,5 @@
 import type { Clock } from '../../core/index.js';
-import { RateLimiter, streamId } from '../../core/index.js';
+import { RateLimiter, isAppError, streamId } from '../../core/index.js';
 import type { ClientConnection } from '../../edge/index.js';
 import {
   RESUME_ANSWERS,
@@ -171,12 +171,15 @@ export class Resumptions {
         remoteAddress: address,
         since,
         replacedSocket: was === 'attached',
-        // In a cluster the log keeps the new secret's digest: another node checks it after a node loss.
-        ...(this.deps.adoptions ? { resumeDigest: resumeDigest(connection.resumeSecret) } : {}),
+        // In a cluster the log keeps the new secret's digest (another node checks it), and the
+        // resume is ours only while the connection is (another node may have adopted it).
+        ...(this.deps.adoptions ? { resumeDigest: resumeDigest(connection.resumeSecret), fromNode: this.deps.node } : {}),
         now,
       });
     } catch (error) {
       giveBack(false);
+      // In a cluster: another node adopted it a moment ago (this node lets go of it on reading that).
+      if (isAppError(error) && error.code === 'CONFLICT') return this.fail(carrier, id, 'unknown', now);
       throw error;
     }
     if (connection.closed) return this.fail(carrier, id, 'unknown', now);

@@ -146,6 +146,11 @@ export const identityModule = defineModule<IdentityDependencies, IdentityApi, Cl
       if (principal.kind === 'user') bindToUser(connection, principal.userId);
       else principalChanged(connection);
     });
+    // Adopted by another node: nothing of it stays here.
+    connections.moves.onMovedAway((connection) => {
+      unbind(connection);
+      runtime.release(`${SESSION_CATEGORY}-${connection.id}`);
+    });
     connections.onClosed((connection) => {
       unbind(connection);
       // A session lives as long as its socket: its actor need not stay in memory.

@@ -28,7 +28,7 @@ export interface RoomsDependencies {
   config: RoomsConfig;
   clock: Clock;
   /** Open sockets by id, and word of the ones that close. */
-  connections: Pick<Connections, 'get' | 'onClosed'> & { moves: Pick<SessionMoves, 'onAdopted' | 'pushedFrom'> };
+  connections: Pick<Connections, 'get' | 'onClosed'> & { moves: Pick<SessionMoves, 'onAdopted' | 'onMovedAway' | 'pushedFrom'> };
   /** Runs the idle sweep of room actors; without one (unit tests) only closed rooms are dropped. */
   scheduler?: Scheduler;
   /** Overrides the config's roomIdleSeconds / roomMaxActors / roomSweepSeconds (tests). */
@@ -67,6 +67,7 @@ export const roomsModule = defineModule<RoomsDependencies, { service: RoomHost }
     // A connection adopted from a lost cluster node: its memberships are this node's now, and
     // the room events past the client's last seq are what it may have missed.
     connections.moves.onAdopted((adopted) => members.relocate(adopted.id));
+    connections.moves.onMovedAway((moved) => members.relocate(moved.id));
     connections.moves.pushedFrom((peerId) => [...members.roomsOf(peerId)].map((room) => streamId(ROOM_CATEGORY, room)));
     scheduler?.every('rooms.evict-idle', idleEviction.sweepIntervalMs, (now) => runtime.evictIdle(ROOM_CATEGORY, now, idleEviction));
     return {
