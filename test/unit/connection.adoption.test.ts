@@ -278,7 +278,7 @@ describe('a resume on this node of a lost node connection (adoption.ts)', () => 
     expect(await adoptions.adopt(carrier('carrier-socket-000003'), token, 0, now)).toEqual({ kind: 'failed', reason: 'unknown' });
   });
 
-  it('gives up quietly when the socket closed while the log was caught up', async () => {
+  it('gives up quietly when the socket closed before anything was recorded', async () => {
     const token = await openOn(LOST, idOf(1));
     const socket = carrier();
     socket.closed = true;

@@ -189,3 +189,13 @@ describe('decideConnection in a cluster (PROTOCOL.md section 12)', () => {
     expect(spec.given([onNode('node-a')]).when({ ...closeCommand, ifOnNode: 'node-a' }).events).toHaveLength(1);
   });
 });
+
+describe('decideConnection: a pinned connection does not move', () => {
+  it('refuses an adoption by another node with CONFLICT, and allows its own node to resume it', () => {
+    const opened: ConnectionEvent = { ...openedEvent, data: { ...openedEvent.data, node: 'node-a', resumeDigest: 'D1' } } as ConnectionEvent;
+    const pinned: ConnectionEvent = { type: 'ConnectionPinned', data: { connectionId: 'c-1', topic: 'consumer_event_get', pinnedAt: T0 } };
+    const resume = { type: 'ResumeConnection', carrier: 'c-2', remoteAddress: '192.0.2.11', since: 0, replacedSocket: false, now: T0 + 5 } as const;
+    spec.given([opened, pinned]).when({ ...resume, node: 'node-b', fromNode: 'node-a' }).thenThrows('CONFLICT', 'a pinned connection cannot move to another node');
+    expect(spec.given([opened, pinned]).when({ ...resume, resumeDigest: 'D2', fromNode: 'node-a' }).events).toHaveLength(1);
+  });
+});

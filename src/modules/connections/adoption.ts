@@ -1,4 +1,5 @@
 import type { Principal } from '../../core/index.js';
+import type { SnapshotFrom } from 'xstate';
 import { isAppError, streamId } from '../../core/index.js';
 import type { ClientConnection } from '../../edge/index.js';
 import type { ResumeFailure } from '../../protocol/topics/resume.js';
@@ -21,7 +22,7 @@ export interface AdoptionSessions {
 /**
  * `adopted`: the connection is this node's (recorded), detached until the caller hands it the
  * carrier's socket; `missed` when a push it should have had was committed meanwhile (the caller
- * ends it: a gap). `gone`: the carrier closed while the log was caught up.
+ * ends it: a gap). `gone`: the carrier closed before anything was recorded.
  */
 export type Adoption = { kind: 'adopted'; connection: ClientConnection; missed: boolean } | { kind: 'failed'; reason: ResumeFailure } | { kind: 'gone' };
 
@@ -48,10 +49,17 @@ export class Adoptions {
 
   async adopt(carrier: ClientConnection, token: ResumeToken, since: number, now: number): Promise<Adoption> {
     const { runtime, node } = this.deps;
-    await runtime.catchUp();
     if (carrier.closed) return { kind: 'gone' };
     const stream = streamId(CONNECTION_CATEGORY, token.connectionId);
-    const snapshot = runtime.read<typeof connectionMachine>(stream);
+    let snapshot = runtime.read<typeof connectionMachine>(stream);
+    // This node's copy of the log may lag the token's node (a secret rotated, a pin, the open
+    // itself a moment ago): before refusing, it catches up and looks again. What it accepts is
+    // checked again by the append, which expects the stream's last version.
+    if (!adoptable(snapshot, token)) {
+      await runtime.catchUp();
+      if (carrier.closed) return { kind: 'gone' };
+      snapshot = runtime.read<typeof connectionMachine>(stream);
+    }
     const { context } = snapshot;
     const holder = secretMatchesDigest(context.resumeDigest, token.secret);
     // Ended (its window ran out, or it could not be kept), or adopted elsewhere: the token's holder hears the node is gone.
@@ -88,8 +96,8 @@ export class Adoptions {
         { actor: `connection:${carrier.id}` },
       );
     } catch (error) {
-      // Another node adopted it first.
-      if (isAppError(error) && error.code === 'CONFLICT') return failed('unknown');
+      // Another node adopted it first, or it was pinned a moment ago.
+      if (isAppError(error) && error.code === 'CONFLICT') return failed(runtime.read<typeof connectionMachine>(stream).context.pinned === true ? 'restarted' : 'unknown');
       throw error;
     }
     this.sessions.adopt(connection);
@@ -103,3 +111,9 @@ export class Adoptions {
 }
 
 const failed = (reason: ResumeFailure): Adoption => ({ kind: 'failed', reason });
+
+/** Whether the log, as this node has it, shows the token's connection open on its node, unpinned, with the token's secret. */
+function adoptable(snapshot: SnapshotFrom<typeof connectionMachine>, token: ResumeToken): boolean {
+  const { context } = snapshot;
+  return snapshot.status !== 'done' && snapshot.value !== 'idle' && context.node === token.node && context.pinned !== true && secretMatchesDigest(context.resumeDigest, token.secret);
+}

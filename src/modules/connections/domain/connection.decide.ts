@@ -47,6 +47,10 @@ export function decideConnection(command: ConnectionCommand, snapshot: Connectio
     }
     case 'ResumeConnection': {
       if (command.fromNode !== undefined && context.node !== command.fromNode) throw new AppError('CONFLICT', 'another node resumed this connection first');
+      // Its node's memory holds state no other node could rebuild (ConnectionPinned).
+      if (command.fromNode !== undefined && command.node !== undefined && command.node !== command.fromNode && context.pinned === true) {
+        throw new AppError('CONFLICT', 'a pinned connection cannot move to another node');
+      }
       const event: ConnectionEvent = {
         type: 'ConnectionResumed',
         data: {
