@@ -286,3 +286,18 @@ describe('a resume on this node of a lost node connection (adoption.ts)', () => 
     expect(stateOf(idOf(1)).context.node).toBe(LOST);
   });
 });
+
+describe('a lost node that comes back within the window (a healed partition)', () => {
+  it('keeps its connections: the window end closes nothing', async () => {
+    await openOn(LOST, idOf(1));
+    const timers = new ManualTimers();
+    const live = [SELF, LIVE];
+    const left: string[][] = [];
+    await lostNodeSessions(timers, left, live).takeOver();
+    live.push(LOST);
+    now = T0 + WINDOW_SECONDS * 1000;
+    await timers.fireDue();
+    expect(stateOf(idOf(1)).value).toBe('detached');
+    expect(left.flat()).toEqual([]);
+  });
+});

@@ -79,6 +79,8 @@ export class LostNodeSessions {
 
   /** The window of a lost node's connection ended: unless another node adopted it, it ends now. */
   private async windowEnded(id: string, node: string): Promise<void> {
+    // Back after all (a healed partition): its connections are its own again.
+    if (this.deps.isLive(node)) return;
     const ended = await this.end([{ id, node }], `node lost; not resumed within ${this.deps.resumeWindowSeconds} s`);
     if (ended.length > 0) await this.peersLost(ended);
   }
