@@ -6,6 +6,15 @@ import type { StoreObserver } from '../store/index.js';
  * Prometheus metrics. Per-frame counts are kept in plain numbers and handed to prom-client
  * at scrape time: a labelled `inc()` per frame costs more than the rest of a relay.
  */
+/** Sessions that moved between cluster nodes (the connections module's counts). */
+export interface SessionMoveCounts {
+  adopted: number;
+  movedAway: number;
+  pinned: number;
+}
+
+const NO_MOVES: SessionMoveCounts = { adopted: 0, movedAway: 0, pinned: 0 };
+
 export class GatewayMetrics {
   readonly registry = new Registry();
   readonly frames = {
@@ -22,6 +31,7 @@ export class GatewayMetrics {
   readonly resumes: Counter<'outcome'>;
   readonly detachedConnections: Gauge;
   private detachedCount: () => number = () => 0;
+  private sessionMoves: () => SessionMoveCounts = () => NO_MOVES;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'switchyard_' });
@@ -87,6 +97,18 @@ export class GatewayMetrics {
         this.set(metrics.detachedCount());
       },
     });
+    new Gauge({
+      name: 'switchyard_session_moves',
+      help: 'In a cluster, since this node started: connections it adopted from another node, connections another node adopted from it, connections pinned to it',
+      labelNames: ['kind'],
+      registers: [this.registry],
+      collect() {
+        const moves = metrics.sessionMoves();
+        this.set({ kind: 'adopted' }, moves.adopted);
+        this.set({ kind: 'moved_away' }, moves.movedAway);
+        this.set({ kind: 'pinned' }, moves.pinned);
+      },
+    });
     this.batchSize = new Histogram({
       name: 'switchyard_event_log_batch_appends',
       help: 'Appends sharing one group-commit transaction',
@@ -96,9 +118,10 @@ export class GatewayMetrics {
   }
 
   /** Counts the resumes of `connections` and reads its detached count at each scrape. */
-  watchResumes(connections: { observe(observer: { resume(outcome: string): void }): void; readonly detachedCount: number }): void {
+  watchResumes(connections: { observe(observer: { resume(outcome: string): void }): void; readonly detachedCount: number; readonly moves: { readonly counts: SessionMoveCounts } }): void {
     connections.observe({ resume: (outcome) => this.resumes.inc({ outcome }) });
     this.detachedCount = () => connections.detachedCount;
+    this.sessionMoves = () => connections.moves.counts;
   }
 
   connectionOpened(transport: Transport, codec: Codec): void {

@@ -271,6 +271,8 @@ describe.skipIf(skipWithoutNats())('three gateway nodes on three NATS servers', 
     expect(history.map((event) => event.type)).not.toContain('ConnectionClosed');
     expect(history.at(-1)).toMatchObject({ type: 'ConnectionResumed', data: { node: expect.any(String) } });
     expect(await metricOf(b, 'switchyard_detached_connections')).toBe(0);
+    expect(await metricOf(c, 'switchyard_session_moves{kind="adopted"}')).toBe(1);
+    expect(await metricOf(b, 'switchyard_session_moves{kind="moved_away"}')).toBe(1);
   });
 
   it('shows the whole cluster log, at the same positions, in `switchyard events` and `replay` on every node', async () => {

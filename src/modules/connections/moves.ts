@@ -33,6 +33,8 @@ export class SessionMoves {
   private readonly pushSources: ((connectionId: string) => readonly string[])[] = [];
   private readonly adoptedListeners: ((connection: ClientConnection) => void)[] = [];
   private readonly movedAwayListeners: ((connection: ClientConnection) => void)[] = [];
+  /** Since this node started, for `/metrics` (switchyard_session_moves). */
+  readonly counts = { adopted: 0, movedAway: 0, pinned: 0 };
   /** A lost node's connections, kept for a resume elsewhere. */
   readonly lostNodes: LostNodeSessions | undefined;
 
@@ -75,6 +77,7 @@ export class SessionMoves {
   }
 
   movedAway(connection: ClientConnection): void {
+    this.counts.movedAway += 1;
     for (const listener of this.movedAwayListeners) listener(connection);
   }
 
@@ -92,6 +95,7 @@ export class SessionMoves {
   }
 
   adopted(connection: ClientConnection): void {
+    this.counts.adopted += 1;
     for (const listener of this.adoptedListeners) listener(connection);
   }
 
@@ -116,7 +120,10 @@ export class SessionMoves {
     this.pins.set(connection, recording);
     // Settled, a pin costs the next topics nothing; a failed one is asked for again by the next.
     recording.then(
-      () => this.pins.set(connection, 'pinned'),
+      () => {
+        this.pins.set(connection, 'pinned');
+        this.counts.pinned += 1;
+      },
       () => this.pins.delete(connection),
     );
     return recording;
