@@ -1,6 +1,6 @@
 // One gateway node of bench/cluster/cluster.mjs, run as its own (pinned) child process:
 //
-//   node bench/cluster/node.mjs '<json: {dataDir, natsUrls, user, password, replicas, appPassword}>'
+//   node bench/cluster/node.mjs '<json: {dataDir, natsUrls, user, password, replicas, appPassword, env?}>'
 //
 // The real gateway from dist/ in cluster mode (SWITCHYARD_CLUSTER and its credentials), data
 // in `dataDir` (fresh; the caller removes it, also after killing this process), listening on
@@ -27,6 +27,8 @@ const config = loadConfig({
     SWITCHYARD_RELAY_SDP_PER_SECOND: '1000000',
     SWITCHYARD_RELAY_ICE_PER_SECOND: '1000000',
     SWITCHYARD_RATE_LIMIT_STRIKES: '100000',
+    // A bench's own limits (bench/cluster/failover.mjs raises the per-address ones).
+    ...options.env,
   },
 });
 let gateway;

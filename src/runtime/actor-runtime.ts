@@ -232,6 +232,12 @@ export class ActorRuntime {
     return version === 0 ? 0 : (this.store.readStream(streamId, version)[0]?.position ?? 0);
   }
 
+  /** The stream's events past the log position `after`, oldest first. */
+  eventsAfter(streamId: string, after: number): RecordedEvent[] {
+    if (this.lastPosition(streamId) <= after) return [];
+    return this.store.readStream(streamId).filter((event) => event.position > after);
+  }
+
   /** On a cluster node: reads what other nodes committed up to now into the local copy first. */
   async catchUp(): Promise<void> {
     await this.store.catchUp?.();

@@ -51,7 +51,7 @@ async function runScenario(steps: Step[]): Promise<void> {
     runtime,
     config,
     clock,
-    connections: { get: (id) => connections.get(id), onClosed: (listener) => closedListeners.push(listener), moves: { onAdopted: () => undefined, onMovedAway: () => undefined, pushedFrom: () => undefined } },
+    connections: { get: (id) => connections.get(id), onClosed: (listener) => closedListeners.push(listener), moves: { onAdopted: () => undefined, onMovedAway: () => undefined, missedWith: () => undefined } },
   });
   store.onCommitted((events) => {
     runtime.applyCommitted(events);

@@ -7,6 +7,7 @@ import { isSessionToken, principalFromSession, tokenDigest } from '../../src/mod
 import { sessionAggregate, type SessionEvent } from '../../src/modules/identity/domain/index.js';
 import type { RoomEvent } from '../../src/modules/rooms/domain/index.js';
 import { RoomMembers } from '../../src/modules/rooms/members.js';
+import { pushedSince } from '../../src/modules/rooms/missed-pushes.js';
 import { defineTopic, portableTopics } from '../../src/runtime/index.js';
 import { deciderSpec } from '../helpers/spec.js';
 
@@ -189,5 +190,32 @@ describe('the dispatcher pin', () => {
     const { dispatch, ran } = dispatcher(() => undefined);
     dispatch.dispatch(connectionOf('c-3'), { event: 'subscribe', data: null, id: undefined }, 1_000);
     expect(ran).toEqual(['subscribe']);
+  });
+});
+
+describe('pushedSince (what the rooms pushed a peer after a seq)', () => {
+  const event = (position: number, type: string, data: Record<string, unknown>, actor = 'connection:owner') =>
+    ({ position, streamId: 'room-r', version: position, type, data: { room: 'r', ...data }, metadata: { actor }, recordedAt: 0 }) as never;
+  const log = [
+    event(1, 'RoomCreated', { owner: { peerId: 'owner' } }),
+    event(2, 'JoinRequested', { peerId: 'joiner' }, 'connection:joiner'),
+    event(3, 'JoinApproved', { peerId: 'joiner' }),
+    event(4, 'JoinRequested', { peerId: 'other' }, 'connection:other'),
+    event(5, 'JoinRejected', { peerId: 'other', reason: 'rejected' }),
+    event(6, 'RoomUpdated', { userData: 'x' }, 'connection:joiner'),
+  ];
+  const runtime = { eventsAfter: (_stream: string, after: number) => log.filter((entry: { position: number }) => entry.position > after) };
+  const owners = () => ['owner'];
+  const pushed = (peerId: string, since: number) => pushedSince(runtime, ['r'], owners, peerId, since);
+
+  it('counts what went to the peer, not its own commands, a creation, or what went to others', () => {
+    // The owner created the room itself (answered, not pushed); the join request after it was pushed to it.
+    expect(pushed('owner', 0)).toBe(true);
+    expect(pushed('owner', 6)).toBe(false);
+    // The joiner's own request and update were answered; its approval at 3 was pushed to it.
+    expect(pushed('joiner', 2)).toBe(true);
+    // After 3: another's request (to the owners only) and its rejection (to that peer only), its own update.
+    expect(pushed('joiner', 3)).toBe(false);
+    expect(pushed('other', 4)).toBe(true);
   });
 });

@@ -68,7 +68,7 @@ function harness(store: EventStore, rebuilt?: ActorRuntime): Harness {
   if (!rebuilt) runtime.register(roomAggregate);
   const clock = fixedClock(T0, 1);
   const connections = new Map<string, ClientConnection>();
-  const rooms = roomsModule.create({ runtime, config: loadConfig({ env: {} }), clock, connections: { get: (id) => connections.get(id), onClosed: () => undefined, moves: { onAdopted: () => undefined, onMovedAway: () => undefined, pushedFrom: () => undefined } } });
+  const rooms = roomsModule.create({ runtime, config: loadConfig({ env: {} }), clock, connections: { get: (id) => connections.get(id), onClosed: () => undefined, moves: { onAdopted: () => undefined, onMovedAway: () => undefined, missedWith: () => undefined } } });
   store.onCommitted((events) => {
     runtime.applyCommitted(events);
     for (const processor of rooms.processors ?? []) void processor.handle(events.filter((event) => processor.canHandle(event)));

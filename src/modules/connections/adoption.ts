@@ -11,8 +11,8 @@ import { newResumeSecret, resumeDigest, secretMatchesDigest, type ResumeToken } 
 export interface AdoptionSessions {
   /** The principal the connection's session stream shows (the identity module), or undefined. */
   restorePrincipal(connectionId: string): Principal | undefined;
-  /** The streams whose committed events were pushed to the connection (its rooms). */
-  pushedFrom(connectionId: string): readonly string[];
+  /** Whether a module pushed the connection something after `since` (its rooms' events). */
+  missedSince(connectionId: string, since: number): boolean;
   /** The connection is this node's from now on (recorded): it joins the open connections, detached. */
   adopt(connection: ClientConnection): void;
   /** Ends a lost node's connection that cannot be resumed after all, taking it out of its rooms. */
@@ -31,8 +31,9 @@ export type Adoption = { kind: 'adopted'; connection: ClientConnection; missed: 
  * (PROTOCOL.md sections 11 and 12): this node adopts it. What comes over is what the log keeps:
  * the session (identity) and the room memberships, under the same peer_id. A connection that
  * held more (`pinned`: an audience, a chat follow) is `restarted`. The pushes kept for a resume
- * stay in the other node's memory: when any stream that pushed to the connection has an event
- * past `since`, the resume is a `gap`; otherwise nothing was missed.
+ * stay in the other node's memory: when a module pushed the connection anything past `since`
+ * (the rooms module: an event of one of its rooms that went to it), the resume is a `gap`;
+ * otherwise nothing was missed.
  *
  * The log decides who has it: the resume is recorded only if the connection is still on the
  * node the token names (`fromNode`), so of two nodes racing for one token exactly one wins; a
@@ -44,7 +45,7 @@ export type Adoption = { kind: 'adopted'; connection: ClientConnection; missed: 
 export class Adoptions {
   constructor(
     private readonly sessions: AdoptionSessions,
-    private readonly deps: { node: string; runtime: Pick<ActorRuntime, 'read' | 'execute' | 'catchUp' | 'lastPosition'> },
+    private readonly deps: { node: string; runtime: Pick<ActorRuntime, 'read' | 'execute' | 'catchUp'> },
   ) {}
 
   async adopt(carrier: ClientConnection, token: ResumeToken, since: number, now: number): Promise<Adoption> {
@@ -106,7 +107,7 @@ export class Adoptions {
   }
 
   private missedSince(connectionId: string, since: number): boolean {
-    return this.sessions.pushedFrom(connectionId).some((source) => this.deps.runtime.lastPosition(source) > since);
+    return this.sessions.missedSince(connectionId, since);
   }
 }
 

@@ -427,7 +427,7 @@ export class Connections {
   private adoptionSessions(): AdoptionSessions {
     return {
       restorePrincipal: (connectionId) => this.moves.principalOf(connectionId),
-      pushedFrom: (connectionId) => this.moves.sourcesOf(connectionId),
+      missedSince: (connectionId, since) => this.moves.missedSince(connectionId, since),
       adopt: (connection) => {
         this.open.set(connection.id, connection);
         connection.detach(this.detachedSink(connection));

@@ -6,6 +6,9 @@ import type { ReadModelDatabase } from '../../store/index.js';
 import { CONNECTION_CATEGORY } from './domain/index.js';
 import { LostNodeSessions, type PeersLost } from './takeover.js';
 
+/** Whether a module pushed the connection something after the log position `since`. */
+export type MissedPushes = (connectionId: string, since: number) => boolean;
+
 export interface SessionMovesDependencies {
   runtime: ActorRuntime;
   clock: Clock;
@@ -30,7 +33,7 @@ export class SessionMoves {
   /** Each connection's pin (ConnectionPinned) once asked for, settled or in flight. */
   private readonly pins = new WeakMap<ClientConnection, Promise<unknown> | 'pinned'>();
   private principalRestorer: ((connectionId: string) => Principal | undefined) | undefined;
-  private readonly pushSources: ((connectionId: string) => readonly string[])[] = [];
+  private readonly missedChecks: MissedPushes[] = [];
   private readonly adoptedListeners: ((connection: ClientConnection) => void)[] = [];
   private readonly movedAwayListeners: ((connection: ClientConnection) => void)[] = [];
   /** Since this node started, for `/metrics` (switchyard_session_moves). */
@@ -58,9 +61,12 @@ export class SessionMoves {
     this.principalRestorer = restore;
   }
 
-  /** Names the streams whose events a module pushed to a connection (the rooms it is in): an adoption checks them for missed pushes. */
-  pushedFrom(sources: (connectionId: string) => readonly string[]): void {
-    this.pushSources.push(sources);
+  /**
+   * How a module tells whether it pushed a connection something after `since` (a room event
+   * the rooms module sent its members): an adoption cannot replay those, so it is a gap.
+   */
+  missedWith(check: MissedPushes): void {
+    this.missedChecks.push(check);
   }
 
   /** Hears each connection adopted from a lost node once it has its new socket: a module restores what it held of it. */
@@ -90,8 +96,8 @@ export class SessionMoves {
     return this.principalRestorer?.(connectionId);
   }
 
-  sourcesOf(connectionId: string): readonly string[] {
-    return this.pushSources.flatMap((sources) => sources(connectionId));
+  missedSince(connectionId: string, since: number): boolean {
+    return this.missedChecks.some((check) => check(connectionId, since));
   }
 
   adopted(connection: ClientConnection): void {

@@ -1,5 +1,4 @@
 import type { Clock } from '../../core/index.js';
-import { streamId } from '../../core/index.js';
 import type { ClientConnection } from '../../edge/index.js';
 import type { Connections, SessionMoves } from '../connections/index.js';
 import { defineModule, portableTopics, type ActorRuntime, type IdleEviction, type Scheduler, type StartReport } from '../../runtime/index.js';
@@ -9,6 +8,7 @@ import { ROOM_CATEGORY, roomAggregate } from './domain/index.js';
 import { JoinRequestFrames } from './join-frames.js';
 import { RoomMembers, type PeerLocator } from './members.js';
 import { roomProcessors } from './processors.js';
+import { pushedSince } from './missed-pushes.js';
 import { roomsProjection } from './projection.js';
 import { Relay } from './relay.js';
 import { RemotePeers, type ForwardToNode } from './remote-peer.js';
@@ -28,7 +28,7 @@ export interface RoomsDependencies {
   config: RoomsConfig;
   clock: Clock;
   /** Open sockets by id, and word of the ones that close. */
-  connections: Pick<Connections, 'get' | 'onClosed'> & { moves: Pick<SessionMoves, 'onAdopted' | 'onMovedAway' | 'pushedFrom'> };
+  connections: Pick<Connections, 'get' | 'onClosed'> & { moves: Pick<SessionMoves, 'onAdopted' | 'onMovedAway' | 'missedWith'> };
   /** Runs the idle sweep of room actors; without one (unit tests) only closed rooms are dropped. */
   scheduler?: Scheduler;
   /** Overrides the config's roomIdleSeconds / roomMaxActors / roomSweepSeconds (tests). */
@@ -68,7 +68,7 @@ export const roomsModule = defineModule<RoomsDependencies, { service: RoomHost }
     // the room events past the client's last seq are what it may have missed.
     connections.moves.onAdopted((adopted) => members.relocate(adopted.id));
     connections.moves.onMovedAway((moved) => members.relocate(moved.id));
-    connections.moves.pushedFrom((peerId) => [...members.roomsOf(peerId)].map((room) => streamId(ROOM_CATEGORY, room)));
+    connections.moves.missedWith((peerId, since) => pushedSince(runtime, members.roomsOf(peerId), (room) => host.state(room).context.owners, peerId, since));
     scheduler?.every('rooms.evict-idle', idleEviction.sweepIntervalMs, (now) => runtime.evictIdle(ROOM_CATEGORY, now, idleEviction));
     return {
       api: { service: host },
