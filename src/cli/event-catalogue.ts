@@ -76,7 +76,7 @@ const MEANINGS: Readonly<Record<GatewayEventType, string>> = {
   ConnectionOpened: 'a socket connected (/ws, Socket.IO or raw), with its codec, transport, address and origin',
   ConnectionDetached: "a signed-in socket was cut (no close frame, or the server's 4008/4408): the connection keeps its rooms and subscriptions for resumeWindowSeconds, waiting for a resume",
   ConnectionResumed: 'a new socket resumed a detached connection (resume {session, since}): same peer_id, rooms and subscriptions, the missed pushes replayed; with a node: another cluster node adopted it after its node was lost',
-  ConnectionPinned: 'in a cluster: the connection now holds state only its node keeps in memory (an audience, a chat follow), so no other node can resume it after a node loss',
+  ConnectionPinned: 'in a cluster: the connection now holds state only its node keeps in memory (an audience, a chat follow), so no other node can adopt it (a resume there is restarted)',
   ConnectionClosed: 'a socket closed, with its close code, reason and frame counts (unclean: still open when the gateway stopped; resumedConnection: the socket carried a resume and is now that connection)',
   OrganisationAuthenticated: 'a socket authenticated as an organisation with an organisation token',
   LoginSucceeded: "a socket's username and password were accepted",
