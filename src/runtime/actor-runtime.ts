@@ -223,19 +223,11 @@ export class ActorRuntime {
     return live && (this.stateOf(live) as SnapshotFrom<Machine>);
   }
 
-  /**
-   * The log position of the stream's last event, 0 for none: no push made from the stream
-   * carried a higher `seq` (PROTOCOL.md section 11).
-   */
-  lastPosition(streamId: string): number {
-    const version = this.store.streamVersion(streamId);
-    return version === 0 ? 0 : (this.store.readStream(streamId, version)[0]?.position ?? 0);
-  }
-
-  /** The stream's events past the log position `after`, oldest first. */
+  /** The stream's events past the log position `after`, oldest first; its last event is read first, to read no more when none is. */
   eventsAfter(streamId: string, after: number): RecordedEvent[] {
-    if (this.lastPosition(streamId) <= after) return [];
-    return this.store.readStream(streamId).filter((event) => event.position > after);
+    const version = this.store.streamVersion(streamId);
+    const last = version === 0 ? undefined : this.store.readStream(streamId, version)[0];
+    return last === undefined || last.position <= after ? [] : this.store.readStream(streamId).filter((event) => event.position > after);
   }
 
   /** On a cluster node: reads what other nodes committed up to now into the local copy first. */

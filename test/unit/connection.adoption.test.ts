@@ -302,3 +302,17 @@ describe('a lost node that comes back within the window (a healed partition)', (
     expect(left.flat()).toEqual([]);
   });
 });
+
+describe('ending a connection whose resume found a gap (endNow)', () => {
+  it('ends a lost node connection and takes its peer out of its rooms; leaves a live node its own', async () => {
+    await openOn(LOST, idOf(1));
+    await openOn(LIVE, idOf(2));
+    const left: string[][] = [];
+    const sessions = lostNodeSessions(new ManualTimers(), left);
+    await sessions.endNow(idOf(1), LOST);
+    await sessions.endNow(idOf(2), LIVE);
+    expect(stateOf(idOf(1)).value).toBe('closed');
+    expect(stateOf(idOf(2)).value).toBe('open');
+    expect(left.flat()).toEqual([idOf(1)]);
+  });
+});

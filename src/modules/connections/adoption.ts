@@ -15,7 +15,7 @@ export interface AdoptionSessions {
   missedSince(connectionId: string, since: number): boolean;
   /** The connection is this node's from now on (recorded): it joins the open connections, detached. */
   adopt(connection: ClientConnection): void;
-  /** Ends a lost node's connection that cannot be resumed after all, taking it out of its rooms. */
+  /** Ends a lost node's connection that cannot be resumed after all, taking it out of its rooms (a live node's is left to it). */
   endLost(connectionId: string, node: string): Promise<void>;
 }
 

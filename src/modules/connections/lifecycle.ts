@@ -4,7 +4,6 @@ import { streamId } from '../../core/index.js';
 import type { ClientConnection, SocketSink } from '../../edge/index.js';
 import type { ActorRuntime, Scheduler } from '../../runtime/index.js';
 import type { ReadModelDatabase } from '../../store/index.js';
-import { openConnections } from './projection.js';
 import type { ResumeConfig } from './config.js';
 import { CONNECTION_CATEGORY, type CloseConnection, type DetachConnection, type OpenConnection, type connectionMachine } from './domain/index.js';
 import { Admissions, type AdmissionConfig } from './admission.js';
@@ -12,6 +11,7 @@ import { Resumptions, type ResumeObserver, type ResumeSessions } from './resume.
 import { newNodeId, newResumeSecret, resumeDigest } from './resume-token.js';
 import { Adoptions, type AdoptionSessions } from './adoption.js';
 import { SessionMoves } from './moves.js';
+import { closeStaleConnections } from './takeover.js';
 
 export interface ConnectionsConfig extends ResumeConfig, AdmissionConfig {
   /** A socket not authenticated by then is closed with 4401; 0 = off. */
@@ -323,22 +323,10 @@ export class Connections {
     await Promise.allSettled([...this.inFlight]);
   }
 
-  /**
-   * Connections the log still shows open (or detached) died with the last process (sockets do
-   * not survive a restart): they are closed as unclean, so the audit trail has an end for every
-   * connection. In a cluster only those of nodes that are gone: the others' sockets are alive.
-   * Returns how many.
-   */
+  /** At start: the connections of the processes that are gone (takeover.ts, `closeStaleConnections`); returns how many ended. */
   async closeStale(): Promise<number> {
-    const cluster = this.deps.cluster;
-    if (cluster) {
-      // Those of nodes not alive (its own earlier run's among them) as after any node's loss: kept for their window if another node can adopt them.
-      const fromBeforeTheCluster = openConnections(cluster.readModels).filter(({ node }) => node === null);
-      const closed = await this.closeUnclean(fromBeforeTheCluster.map((row) => row.connection_id), 'gateway restarted');
-      return closed + (await this.moves.lostNodes!.takeOver());
-    }
-    const stale = this.deps.runtime.streams(CONNECTION_CATEGORY).map((stream) => stream.slice(CONNECTION_CATEGORY.length + 1));
-    return this.closeUnclean(stale, 'gateway restarted');
+    const { runtime, clock, cluster } = this.deps;
+    return closeStaleConnections({ runtime, clock, readModels: cluster?.readModels, lostNodes: this.moves.lostNodes });
   }
 
   /**
@@ -349,20 +337,6 @@ export class Connections {
    */
   async takeOverLostNodes(): Promise<number> {
     return (await this.moves.lostNodes?.takeOver()) ?? 0;
-  }
-
-  private async closeUnclean(connectionIds: readonly string[], reason: string): Promise<number> {
-    const close: CloseConnection = {
-      type: 'CloseConnection',
-      code: 1006,
-      reason,
-      unclean: true,
-      framesIn: 0,
-      framesOut: 0,
-      now: this.deps.clock.now(),
-    };
-    await Promise.all(connectionIds.map((id) => this.deps.runtime.execute(streamId(CONNECTION_CATEGORY, id), close, { actor: 'system' })));
-    return connectionIds.length;
   }
 
   /** What resume.ts may do with the connections here. */

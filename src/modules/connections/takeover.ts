@@ -85,8 +85,12 @@ export class LostNodeSessions {
     if (ended.length > 0) await this.peersLost(ended);
   }
 
-  /** Ends one lost node's connection at once (a resume found it could not be replayed whole) and takes it out of its rooms. */
+  /**
+   * Ends one lost node's connection at once (a resume found it could not be replayed whole) and
+   * takes it out of its rooms. A node alive ends its own connections: this one is left to it.
+   */
   async endNow(id: string, node: string): Promise<void> {
+    if (this.deps.isLive(node)) return;
     this.deps.scheduler.cancel(windowKey(id));
     const ended = await this.end([{ id, node }], 'node lost; resume impossible: pushes after since are no longer kept');
     if (ended.length > 0) await this.peersLost(ended);
@@ -106,3 +110,28 @@ export class LostNodeSessions {
 }
 
 const windowKey = (connectionId: string) => `lost-node-window:${connectionId}`;
+
+/**
+ * At start: the connections the log still shows open (or detached) died with the last process
+ * (sockets do not survive a restart). A single node closes them all as unclean (`gateway
+ * restarted`), so the audit trail has an end for every connection. A cluster node closes those
+ * from before the cluster (no node) and treats the rest of nodes not alive, its own earlier run
+ * among them, as after any node's loss (`LostNodeSessions.takeOver`). Returns how many ended.
+ */
+export async function closeStaleConnections(deps: {
+  runtime: Pick<ActorRuntime, 'execute' | 'streams'>;
+  clock: Clock;
+  readModels: ReadModelDatabase | undefined;
+  lostNodes: LostNodeSessions | undefined;
+}): Promise<number> {
+  const { runtime, clock, readModels, lostNodes } = deps;
+  const stale =
+    readModels && lostNodes
+      ? openConnections(readModels)
+          .filter(({ node }) => node === null)
+          .map((row) => row.connection_id)
+      : runtime.streams(CONNECTION_CATEGORY).map((stream) => stream.slice(CONNECTION_CATEGORY.length + 1));
+  const close: CloseConnection = { type: 'CloseConnection', code: 1006, reason: 'gateway restarted', unclean: true, framesIn: 0, framesOut: 0, now: clock.now() };
+  await Promise.all(stale.map((id) => runtime.execute(streamId(CONNECTION_CATEGORY, id), close, { actor: 'system' })));
+  return stale.length + (lostNodes && readModels ? await lostNodes.takeOver() : 0);
+}
