@@ -52,26 +52,19 @@ export class Adoptions {
     const { runtime, node } = this.deps;
     if (carrier.closed) return { kind: 'gone' };
     const stream = streamId(CONNECTION_CATEGORY, token.connectionId);
-    let snapshot = runtime.read<typeof connectionMachine>(stream);
+    let refused = refusal(runtime.read<typeof connectionMachine>(stream), token, carrier, now);
     // This node's copy of the log may lag the token's node (a secret rotated, a pin, the open
     // itself a moment ago): before refusing, it catches up and looks again. What it accepts is
     // checked again by the append, which expects the stream's last version.
-    if (!adoptable(snapshot, token)) {
+    if (refused) {
       await runtime.catchUp();
       if (carrier.closed) return { kind: 'gone' };
-      snapshot = runtime.read<typeof connectionMachine>(stream);
+      refused = refusal(runtime.read<typeof connectionMachine>(stream), token, carrier, now);
+      if (refused) return failed(refused);
     }
-    const { context } = snapshot;
-    const holder = secretMatchesDigest(context.resumeDigest, token.secret);
-    // Ended (its window ran out, or it could not be kept), or adopted elsewhere: the token's holder hears the node is gone.
-    if (snapshot.status === 'done' || snapshot.value === 'idle' || context.node !== token.node) return failed(holder && snapshot.status === 'done' ? 'restarted' : 'unknown');
-    if (!holder) return failed('unknown');
-    if (context.pinned === true) return failed('restarted');
-    if (context.codec !== carrier.codec || context.transport !== carrier.info.transport) return failed('forbidden');
-    if (context.detachedUntil !== undefined && now >= context.detachedUntil) return failed('expired');
     const principal = this.sessions.restorePrincipal(token.connectionId);
     if (!principal) return failed('restarted');
-    if (this.missedSince(token.connectionId, since)) {
+    if (this.sessions.missedSince(token.connectionId, since)) {
       await this.sessions.endLost(token.connectionId, token.node);
       return failed('gap');
     }
@@ -103,18 +96,21 @@ export class Adoptions {
     }
     this.sessions.adopt(connection);
     // Once more, now that it is ours: a room event committed meanwhile was pushed by nobody.
-    return { kind: 'adopted', connection, missed: this.missedSince(token.connectionId, since) };
-  }
-
-  private missedSince(connectionId: string, since: number): boolean {
-    return this.sessions.missedSince(connectionId, since);
+    return { kind: 'adopted', connection, missed: this.sessions.missedSince(token.connectionId, since) };
   }
 }
 
 const failed = (reason: ResumeFailure): Adoption => ({ kind: 'failed', reason });
 
-/** Whether the log, as this node has it, shows the token's connection open on its node, unpinned, with the token's secret. */
-function adoptable(snapshot: SnapshotFrom<typeof connectionMachine>, token: ResumeToken): boolean {
+/** Why the log, as this node has it, refuses the token's connection to `carrier`; undefined when it may be adopted. */
+function refusal(snapshot: SnapshotFrom<typeof connectionMachine>, token: ResumeToken, carrier: ClientConnection, now: number): ResumeFailure | undefined {
   const { context } = snapshot;
-  return snapshot.status !== 'done' && snapshot.value !== 'idle' && context.node === token.node && context.pinned !== true && secretMatchesDigest(context.resumeDigest, token.secret);
+  const holder = secretMatchesDigest(context.resumeDigest, token.secret);
+  // Ended (its window ran out, or it could not be kept), or adopted elsewhere: the token's holder hears the node is gone.
+  if (snapshot.status === 'done' || snapshot.value === 'idle' || context.node !== token.node) return holder && snapshot.status === 'done' ? 'restarted' : 'unknown';
+  if (!holder) return 'unknown';
+  if (context.pinned === true) return 'restarted';
+  if (context.codec !== carrier.codec || context.transport !== carrier.info.transport) return 'forbidden';
+  if (context.detachedUntil !== undefined && now >= context.detachedUntil) return 'expired';
+  return undefined;
 }

@@ -100,8 +100,7 @@ export class LostNodeSessions {
     const now = this.deps.clock.now();
     const results = await Promise.all(
       connections.map(async ({ id, node }) => {
-        const close: CloseConnection = { type: 'CloseConnection', code: 1006, reason, unclean: true, framesIn: 0, framesOut: 0, ifOnNode: node, now };
-        const { events } = await this.deps.runtime.execute(streamId(CONNECTION_CATEGORY, id), close, { actor: 'system' });
+        const { events } = await this.deps.runtime.execute(streamId(CONNECTION_CATEGORY, id), uncleanClose(reason, now, node), { actor: 'system' });
         return events.length > 0 ? id : undefined;
       }),
     );
@@ -110,6 +109,11 @@ export class LostNodeSessions {
 }
 
 const windowKey = (connectionId: string) => `lost-node-window:${connectionId}`;
+
+/** The close of a connection whose process is gone (its socket with it); `node`: only while it is still that node's. */
+function uncleanClose(reason: string, now: number, node?: string): CloseConnection {
+  return { type: 'CloseConnection', code: 1006, reason, unclean: true, framesIn: 0, framesOut: 0, ...(node === undefined ? {} : { ifOnNode: node }), now };
+}
 
 /**
  * At start: the connections the log still shows open (or detached) died with the last process
@@ -131,7 +135,7 @@ export async function closeStaleConnections(deps: {
           .filter(({ node }) => node === null)
           .map((row) => row.connection_id)
       : runtime.streams(CONNECTION_CATEGORY).map((stream) => stream.slice(CONNECTION_CATEGORY.length + 1));
-  const close: CloseConnection = { type: 'CloseConnection', code: 1006, reason: 'gateway restarted', unclean: true, framesIn: 0, framesOut: 0, now: clock.now() };
+  const close = uncleanClose('gateway restarted', clock.now());
   await Promise.all(stale.map((id) => runtime.execute(streamId(CONNECTION_CATEGORY, id), close, { actor: 'system' })));
   return stale.length + (lostNodes && readModels ? await lostNodes.takeOver() : 0);
 }

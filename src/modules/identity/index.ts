@@ -146,16 +146,14 @@ export const identityModule = defineModule<IdentityDependencies, IdentityApi, Cl
       if (principal.kind === 'user') bindToUser(connection, principal.userId);
       else principalChanged(connection);
     });
-    // Adopted by another node: nothing of it stays here.
-    connections.moves.onMovedAway((connection) => {
+    // A session lives as long as its socket here: its actor need not stay in memory after a
+    // close, nor after another node adopted the connection.
+    const forget = (connection: ClientConnection) => {
       unbind(connection);
       runtime.release(`${SESSION_CATEGORY}-${connection.id}`);
-    });
-    connections.onClosed((connection) => {
-      unbind(connection);
-      // A session lives as long as its socket: its actor need not stay in memory.
-      runtime.release(`${SESSION_CATEGORY}-${connection.id}`);
-    });
+    };
+    connections.moves.onMovedAway(forget);
+    connections.onClosed(forget);
 
     /**
      * Committed events, from this process or the CLI: a disabled user's sockets close
