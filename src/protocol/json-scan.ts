@@ -1,4 +1,5 @@
 import { isUtf8 } from 'node:buffer';
+import { checkStringContent, endOfEscape, INVALID, NON_ASCII } from './json-strings.js';
 
 /**
  * A validating JSON scanner over raw bytes that records where values are instead of
@@ -37,100 +38,14 @@ function skipSpace(bytes: Uint8Array, position: number): number {
   return position;
 }
 
-function isHexDigit(byte: number | undefined): boolean {
-  return byte !== undefined && ((byte >= 0x30 && byte <= 0x39) || ((byte | 0x20) >= 0x61 && (byte | 0x20) <= 0x66));
-}
-
-/** 1 for the characters that may follow a backslash on their own: " \ / b f n r t. */
-const SIMPLE_ESCAPES = new Uint8Array(256);
-for (const character of '"\\/bfnrt') SIMPLE_ESCAPES[character.charCodeAt(0)] = 1;
-
-/** End of the escape at `at` (a backslash) within [.., end), or -1 when JSON does not allow it. */
-function endOfEscape(bytes: Uint8Array, at: number, end: number): number {
-  if (at + 1 >= end) return -1;
-  const escaped = bytes[at + 1]!;
-  if (SIMPLE_ESCAPES[escaped] === 1) return at + 2;
-  return escaped === 0x75 && at + 5 < end && isHexDigit(bytes[at + 2]) && isHexDigit(bytes[at + 3]) && isHexDigit(bytes[at + 4]) && isHexDigit(bytes[at + 5]) ? at + 6 : -1;
-}
-
 /**
- * Bits of every string byte the current scan has read, OR-ed together (whole words for long
- * strings): a 0x80 bit in some lane of 0x80808080 means a string held a byte of 0x80 or more.
- * Only string contents may hold such bytes (the grammar refuses them anywhere else), so a frame
- * whose strings are all ASCII is valid UTF-8 without another pass; any other gets the native
- * `isUtf8` in `scanFrame`. Module state because a scan is synchronous and never re-entered;
- * `scanFrame` resets it.
+ * Bits of every string byte the current scan has read, OR-ed together: a 0x80 bit means a
+ * string held a byte of 0x80 or more. Only string contents may hold such bytes (the grammar
+ * refuses them anywhere else), so a frame whose strings are all ASCII is valid UTF-8 without
+ * another pass; any other gets the native `isUtf8` in `scanFrame`. Module state because a
+ * scan is synchronous and never re-entered; `scanFrame` resets it.
  */
 let highBits = 0;
-
-/**
- * Checks [from, to) byte by byte as string content; returns the index validated up to (past
- * an escape that crosses `to`, which must end before `end`), or -1.
- */
-function checkBytes(bytes: Buffer, from: number, to: number, end: number): number {
-  let index = from;
-  let seen = 0;
-  while (index < to) {
-    const byte = bytes[index]!;
-    if (byte < 0x20) return -1;
-    if (byte === BACKSLASH) {
-      index = endOfEscape(bytes, index, end);
-      if (index === -1) return -1;
-    } else {
-      seen |= byte;
-      index++;
-    }
-  }
-  highBits |= seen;
-  return index;
-}
-
-/** Int32Array lanes are read in memory order only on little-endian machines (all Node targets in practice). */
-const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
-
-/**
- * True when [from, to) is valid JSON string content (no raw control character, only the
- * escapes JSON allows), `from` being an escape boundary. One pass, four bytes at a time through
- * an Int32Array view. Each word gets one test for "a byte below 0x20 or a backslash" (the
- * classic "has a byte less than n" trick, on the word and, for n = 1, on `word ^ 0x5c5c5c5c`:
- * a borrow only spreads upward from a lane that really matched, so each is exact as to whether
- * any lane does). Most words of an SDP pass it; in one that does not, a control byte refuses the
- * string (it is never valid, escaped or not) and each backslash, found by the exact "which lanes
- * are zero" trick, must start an escape JSON allows, which may reach into the next words.
- * (The previous version found each backslash with a native `indexOf`: a 4 KB SDP has about 200,
- * its `\r\n`s, and those calls were most of the 4 KB relay's cost.)
- */
-function validLongContent(bytes: Buffer, from: number, to: number): boolean {
-  if (to - from < 8 || !LITTLE_ENDIAN) return checkBytes(bytes, from, to, to) === to;
-  const base = bytes.byteOffset;
-  const first = from + ((4 - ((base + from) & 3)) & 3);
-  const count = (to - first) >>> 2;
-  const words = new Int32Array(bytes.buffer, base + first, count);
-  /** Bytes before this are validated (the last escape may reach into the next words). */
-  let checkedTo = checkBytes(bytes, from, first, to);
-  if (checkedTo === -1) return false;
-  let seen = 0;
-  for (let word = 0; word < count; word++) {
-    const value = words[word]!;
-    const backslashes = value ^ 0x5c5c5c5c;
-    seen |= value;
-    // One test for the common word, with neither; then which of the two it was.
-    if ((((((value - 0x20202020) | 0) & ~value) | (((backslashes - 0x01010101) | 0) & ~backslashes)) & 0x80808080) === 0) continue;
-    if (((((value - 0x20202020) | 0) & ~value) & 0x80808080) !== 0) return false;
-    // Exactly the lanes that hold a backslash, lowest address first.
-    let lanes = ~((((backslashes & 0x7f7f7f7f) + 0x7f7f7f7f) | 0) | backslashes | 0x7f7f7f7f);
-    const wordStart = first + word * 4;
-    while (lanes !== 0) {
-      const at = wordStart + ((31 - Math.clz32(lanes & -lanes)) >>> 3);
-      lanes &= lanes - 1;
-      if (at < checkedTo) continue; // the escaped character of the previous escape
-      checkedTo = endOfEscape(bytes, at, to);
-      if (checkedTo === -1) return false;
-    }
-  }
-  highBits |= seen;
-  return checkBytes(bytes, Math.max(checkedTo, first + count * 4), to, to) === to;
-}
 
 /** Strings are read byte by byte for this many bytes; a longer one goes on in `endOfLongString`. */
 const SHORT_STRING_BYTES = 48;
@@ -176,7 +91,7 @@ function endOfString(bytes: Buffer, position: number): number {
  * The rest of a long string, valid up to `from` (an escape boundary). The closing quote is
  * found with the native memchr of `Buffer#indexOf` (a quote after an odd run of backslashes is
  * escaped: search on; a run that began before `from` is whole escapes there, so its parity
- * still tells), then [from, quote) is checked in one pass by `validLongContent`.
+ * still tells), then [from, quote) is checked in one pass by `checkStringContent`.
  */
 function endOfLongString(bytes: Buffer, position: number, from: number): number {
   let search = from;
@@ -186,7 +101,9 @@ function endOfLongString(bytes: Buffer, position: number, from: number): number 
     let backslashes = 0;
     for (let index = quote - 1; index > position && bytes[index] === BACKSLASH; index--) backslashes++;
     if ((backslashes & 1) === 0) {
-      if (!validLongContent(bytes, from, quote)) throw bail;
+      const verdict = checkStringContent(bytes, from, quote);
+      if (verdict === INVALID) throw bail;
+      if (verdict === NON_ASCII) highBits |= 0x80;
       return quote + 1;
     }
     search = quote + 1;
@@ -347,7 +264,7 @@ export function scanFrame(bytes: Buffer, maxDepth: number, envelopeKeys: KeySet,
     if (skipSpace(bytes, end) !== bytes.length) return undefined;
     // The generic path refuses a text frame that is not UTF-8 (BAD_REQUEST); so does this one,
     // rather than forward its bytes. (uWS already drops a socket that sends one, before any of this.)
-    if ((highBits & 0x80808080) !== 0 && !isUtf8(bytes)) return undefined;
+    if ((highBits & 0x80) !== 0 && !isUtf8(bytes)) return undefined;
     return { envelope, data: nested.members };
   } catch (error) {
     if (error === bail) return undefined;

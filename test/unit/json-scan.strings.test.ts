@@ -48,8 +48,11 @@ function expectGenericVerdict(bytes: Buffer): boolean {
   return verdict;
 }
 
-/** Lengths around the short loop's end (48) and across word boundaries, and a 4 KB one. */
-const LENGTHS = [0, 1, 3, 4, 7, 8, 9, 31, 44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 64, 100, 4203];
+/**
+ * Lengths around the short loop's end (48), across the long check's 64-byte chunks (it starts
+ * where the short loop stopped) and a 4 KB one.
+ */
+const LENGTHS = [0, 1, 3, 4, 7, 8, 9, 31, 44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 64, 100, 110, 111, 112, 113, 114, 175, 176, 177, 4203];
 const filler = (length: number) => 'a=candidate:1 udp 2113937151 '.repeat(Math.ceil(length / 29) + 1).slice(0, length);
 
 describe('json-scan: unterminated strings', () => {
@@ -95,8 +98,8 @@ describe('json-scan: escaped quotes and runs of backslashes', () => {
     ['a \\u escape with a non-hex digit', String.raw`\u00g0`],
     ['a backslash before a raw control character', '\\\u0001'],
     ['an escaped newline written raw', '\\\n'],
-  ])('refuses %s in a long string, at every position of its word', (_name, escape) => {
-    for (let shift = 0; shift < 4; shift++) {
+  ])('refuses %s in a long string, at every position of its 64-byte chunk', (_name, escape) => {
+    for (let shift = 0; shift < 64; shift++) {
       for (const where of ['start', 'middle', 'end'] as const) {
         const before = where === 'start' ? shift : where === 'middle' ? 2000 + shift : 4000 + shift;
         const content = `${filler(before)}${escape}${where === 'end' ? '' : filler(200)}`;
