@@ -42,9 +42,13 @@ const PARK_WAIT_MS = 50;
  * of the whole 16 MiB held the writer 11-54 ms four times a second, and that wait was the
  * append-to-ack p99 (33 ms). Of it, copying took 2-6 ms (now done before the gate), truncating
  * the rest: freeing the file's blocks, then growing it again, every fdatasync of a growing file
- * also committing its size. A rewound WAL is overwritten in place. What is left of a hold
- * (3-12 ms measured, the same with PASSIVE in RESTART's place) is mostly the database fsync
- * that must end before the WAL may be rewritten. TRUNCATE stays for a file
+ * also committing its size. A rewound WAL is overwritten in place. The 3-12 ms a hold still
+ * took (the same with PASSIVE in RESTART's place) was the database fsync that must end before
+ * the WAL may be rewritten: SQLite syncs the database only when a checkpoint reaches the WAL's
+ * end, so that fsync flushed every page copied since the last rewind. The worker now syncs the
+ * database after each checkpoint that copied frames, and copies in slices as the WAL fills
+ * (COPY_SLICES), so the hold's fsync has only its last pages left (holds of 0.6-1.5 ms measured,
+ * append-to-ack p99 4.2-4.3 ms at 20,000 appends/s, from 8.8-9.4 ms). TRUNCATE stays for a file
  * grown past the writer's own limit (half the bound: a reader held the WAL, or the worker fell
  * behind), which only shrinking brings back under it.
  *
@@ -56,7 +60,7 @@ const PARK_WAIT_MS = 50;
  */
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
-const { closeSync, openSync, readSync, statSync } = require('node:fs');
+const { closeSync, fdatasyncSync, openSync, readSync, statSync } = require('node:fs');
 const { endianness } = require('node:os');
 const Database = require(workerData.driver);
 const db = new Database(workerData.path);
@@ -67,12 +71,35 @@ db.pragma('synchronous = FULL');
 const frameBytes = db.pragma('page_size', { simple: true }) + 24;
 const walPath = workerData.path + '-wal';
 const walSize = () => { try { return statSync(walPath).size; } catch { return 0; } };
-const checkpoint = () => { try { db.pragma('wal_checkpoint(PASSIVE)'); } catch { /* busy: next tick */ } };
+// Our own descriptor of the database file, for fdatasync: it flushes the file, whichever descriptor wrote it.
+const database = openSync(workerData.path, 'r');
+/** The WAL's backfill count when the database was last synced. */
+let syncedBackfill = -1;
+/**
+ * A PASSIVE checkpoint, then the database's fdatasync when it copied frames. SQLite syncs the
+ * database only when a checkpoint reaches the WAL's end, which under steady writes only the
+ * bounding RESTART below does (commits are held for it): it then flushed every page copied
+ * since the last rewind, megabytes, and that fsync was most of its hold (3-12 ms at 20,000
+ * appends/s). Flushed here, as they are copied and while commits go on, the RESTART has only
+ * its last few pages left to sync. The extra syncs only add durability, never remove any.
+ */
+const checkpoint = () => {
+  try {
+    const [result] = db.pragma('wal_checkpoint(PASSIVE)');
+    if (result.checkpointed > 0 && result.checkpointed !== syncedBackfill) {
+      fdatasyncSync(database);
+      syncedBackfill = result.checkpointed;
+    }
+  } catch { /* busy, or the sync failed: the next tick, and the RESTART's own sync, cover it */ }
+};
 const indexHeader = Buffer.alloc(100);
 const littleEndian = endianness() === 'LE';
 let shm = -1;
-/** Frames written to the WAL since its start and not yet all copied back, 0 when all are; undefined when unknown. */
-const framesToRewind = () => {
+/**
+ * The WAL's frames: how many it holds since its start (0 when all are copied back: the next
+ * commit rewinds it by itself) and how many of those are not yet copied; undefined when unknown.
+ */
+const walFrames = () => {
   try {
     if (shm < 0) shm = openSync(workerData.path + '-shm', 'r');
     if (readSync(shm, indexHeader, 0, 100, 0) < 100) return undefined;
@@ -80,8 +107,7 @@ const framesToRewind = () => {
   if (indexHeader[12] !== 1 || indexHeader.compare(indexHeader, 48, 96, 0, 48) !== 0) return undefined;
   const mxFrame = littleEndian ? indexHeader.readUInt32LE(16) : indexHeader.readUInt32BE(16);
   const nBackfill = littleEndian ? indexHeader.readUInt32LE(96) : indexHeader.readUInt32BE(96);
-  // Every frame copied: the next commit rewinds the WAL by itself.
-  return nBackfill >= mxFrame ? 0 : mxFrame;
+  return nBackfill >= mxFrame ? { held: 0, uncopied: 0 } : { held: mxFrame, uncopied: mxFrame - nBackfill };
 };
 const gate = new Int32Array(workerData.gate);
 const bound = () => {
@@ -89,11 +115,17 @@ const bound = () => {
   // (all of them copied: a rewind would wait for a commit that is itself waiting).
   const oversized = walSize() > workerData.shrinkAtBytes;
   if (!oversized) {
-    const frames = framesToRewind();
-    if (frames === undefined || frames * frameBytes <= workerData.truncateAtBytes) return;
+    const frames = walFrames();
+    if (frames === undefined) return;
+    if (frames.held * frameBytes <= workerData.truncateAtBytes) {
+      // Not yet time to rewind: copy (and sync) in slices as frames arrive, so that neither the
+      // bulk copy below nor its sync comes all at once.
+      if (frames.uncopied * frameBytes >= workerData.copyAtBytes) checkpoint();
+      return;
+    }
   }
-  // The bulk first, while commits go on (2-6 ms at 20,000 appends/s), then the frames they added
-  // meanwhile; with them held, the RESTART has only the last few frames left to copy.
+  // The bulk first, while commits go on, then the frames they added meanwhile; with them
+  // held, the RESTART has only the last few frames left to copy and sync.
   checkpoint();
   checkpoint();
   Atomics.store(gate, 0, ${GATE_ASKED});
@@ -113,6 +145,7 @@ parentPort.on('message', (message) => {
   clearInterval(watch);
   checkpoint();
   db.close();
+  closeSync(database);
   if (shm >= 0) closeSync(shm);
   parentPort.postMessage('stopped');
 });
@@ -121,6 +154,14 @@ parentPort.on('message', (message) => {
 /** The WAL bound when none is configured (`walMaxBytes`). */
 export const DEFAULT_WAL_MAX_BYTES = 64 * 1024 * 1024;
 const WATCH_MS = 10;
+/**
+ * Frames not yet copied past 1/64 of the bound (1 MiB of the default 64) are copied and the
+ * database synced at the next watch: about every 15-20 ms at 20,000 appends/s. Copied only by
+ * the bounding checkpoint, the database's sync came in bursts of megabytes that also slowed the
+ * commits' own fsyncs (tried as a fixed period: append-to-ack p99 5.4 ms at 50 ms, 4.4-4.7 ms
+ * at 20 ms; bench/micro/append.mjs).
+ */
+const COPY_SLICES = 64;
 
 declare global {
   // In Node since 16 (V8 8.7), typed in TypeScript's lib only from ES2024; tsconfig's lib is ES2023.
@@ -226,6 +267,7 @@ export class WalCheckpointer {
       intervalMs,
       driver,
       truncateAtBytes: Math.floor(maxBytes / 4),
+      copyAtBytes: Math.floor(maxBytes / COPY_SLICES),
       parkWaitMs: PARK_WAIT_MS,
       shrinkAtBytes: this.writerLimitBytes,
       watchMs: Math.min(WATCH_MS, intervalMs),

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteEventStore } from '../../src/store/index.js';
@@ -21,6 +21,18 @@ const ROUNDS = 400;
 const PER_ROUND = 250;
 
 const walSize = (path: string): number => (existsSync(`${path}-wal`) ? statSync(`${path}-wal`).size : 0);
+
+/** mxFrame and nBackfill from the wal-index header at the start of the -shm file (sqlite.org/walformat.html). */
+function walIndex(path: string): { frames: number; copied: number } {
+  const header = Buffer.alloc(100);
+  const fd = openSync(`${path}-shm`, 'r');
+  try {
+    readSync(fd, header, 0, 100, 0);
+  } finally {
+    closeSync(fd);
+  }
+  return { frames: header.readUInt32LE(16), copied: header.readUInt32LE(96) };
+}
 
 describe('WAL bound', () => {
   let dir: ReturnType<typeof tempDir> | undefined;
@@ -51,6 +63,29 @@ describe('WAL bound', () => {
     console.info(`largest WAL seen: ${(largest / MiB).toFixed(2)} MiB`);
     expect(largest).toBeLessThan(BOUND + SLACK);
   }, 60_000);
+
+  it('copies the WAL back in slices as it fills, long before the rewind and without the periodic checkpoint', async () => {
+    dir = tempDir();
+    const path = join(dir.path, 'switchyard.db');
+    // The periodic checkpoint a minute away: what copies frames within the test is the slice
+    // copy (1/64 of the bound, 64 KiB here), which also syncs the database as it goes.
+    store = new SqliteEventStore({ path, walCheckpointIntervalMs: 60_000, walMaxBytes: BOUND });
+    const payload = { note: 'x'.repeat(200) };
+    for (let round = 0; round < 20; round++) {
+      await Promise.all(Array.from({ length: PER_ROUND }, (_, index) => store!.append(`s-${index}`, [{ type: 'Noted', data: payload }], round)));
+    }
+    const written = walIndex(path);
+    // Past a slice, and short of the quarter of the bound at which the WAL is rewound.
+    expect(written.frames * 4120).toBeGreaterThan(BOUND / 64);
+    expect(written.frames * 4120).toBeLessThan(BOUND / 4);
+    let copied = 0;
+    for (let wait = 0; wait < 100 && copied === 0; wait++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      copied = walIndex(path).copied;
+    }
+    expect(copied).toBeGreaterThan(0);
+    expect(store.headPosition()).toBe(20 * PER_ROUND);
+  });
 
   it('folds a WAL left by a kill -9 into the database before serving', async () => {
     dir = tempDir();
