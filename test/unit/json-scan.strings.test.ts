@@ -196,3 +196,47 @@ describe('json-scan: strings far past the frame limit', () => {
     expect(scan(sdpFrame(`${content}\\`, Buffer.from('"')))).toBeUndefined();
   });
 });
+
+describe('json-scan: escapes across the 64-byte steps of the string check', () => {
+  /** Pieces that make escapes, runs of backslashes and chunk-straddling escapes likely. */
+  const PIECES = ['a', 'a', 'a', 'v=0 ', '\\\\', '\\"', '\\n', '\\r\\n', '\\/', '\\u00e9', '\\uD83D\\uDE00', '\\u12G4', '\\u12', '\\x', '\\q', '\\', '\u0001', '\u001f', '\t', '\u007f', 'é', '0123456789abcdefABCDEF'];
+
+  /** True when a quote in `content` is not escaped (it would end the string there). */
+  function hasUnescapedQuote(content: string): boolean {
+    let backslashes = 0;
+    for (const character of content) {
+      if (character === '"' && backslashes % 2 === 0) return true;
+      backslashes = character === '\\' ? backslashes + 1 : 0;
+    }
+    return false;
+  }
+
+  it('agrees with the generic path on any mix of escapes in a string of up to ~700 bytes', () => {
+    fc.assert(
+      fc.property(fc.array(fc.constantFrom(...PIECES), { maxLength: 80 }), (pieces) => {
+        const content = pieces.join('');
+        fc.pre(!hasUnescapedQuote(content));
+        expectGenericVerdict(sdpFrame(content));
+      }),
+      { numRuns: 1500, seed: 20261202 },
+    );
+  });
+
+  it('takes a run of backslashes at every place of a chunk by its parity', () => {
+    for (let before = 0; before < 140; before++) {
+      for (let run = 1; run <= 4; run++) {
+        const escapes = '\\'.repeat(run);
+        expect(expectGenericVerdict(sdpFrame(`${filler(before)}${escapes}n`))).toBe(true);
+        expect(expectGenericVerdict(sdpFrame(`${filler(before)}${escapes}q`))).toBe(run % 2 === 0);
+      }
+    }
+  });
+
+  it('checks a \\u escape whose hex digits cross a chunk boundary or the string end', () => {
+    for (let before = 100; before < 180; before++) {
+      expect(expectGenericVerdict(sdpFrame(`${filler(before)}\\u00e9tail`))).toBe(true);
+      expect(expectGenericVerdict(sdpFrame(`${filler(before)}\\u00g9tail`))).toBe(false);
+      expect(expectGenericVerdict(sdpFrame(`${filler(before)}\\u00e`))).toBe(false);
+    }
+  });
+});

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { KeySet, parseSpan, scanFrame as scanWith, spanEqualsString } from '../../src/protocol/json-scan.js';
@@ -137,5 +138,45 @@ describe('json-scan long strings (the word-wise check past the short loop)', () 
       }),
       { numRuns: 3000, seed: 20261201 },
     );
+  });
+
+  it('agrees with JSON.parse on numbers, literals and whitespace in every value position', () => {
+    const token = fc.constantFrom('0', '1', '9', '-', '+', '.', 'e', 'E', '00', 'true', 'false', 'null', 'tru', 'nul', 'fals', ' ', '\t', '\n', '\r', '\u000b', ',', '"x"', '[', ']', '{}');
+    fc.assert(
+      fc.property(fc.array(token, { minLength: 1, maxLength: 8 }), fc.constantFrom(0, 1, 2), (tokens, where) => {
+        const value = tokens.join('');
+        const text = [`{"event":${value}}`, `{"event":"e","data":{"room":${value}}}`, `{"event":"e","data":{"body":[${value}]}}`][where]!;
+        let parses = true;
+        try {
+          JSON.parse(text);
+        } catch {
+          parses = false;
+        }
+        expect(scanFrame(Buffer.from(text), 32) !== undefined, text).toBe(parses);
+      }),
+      { numRuns: 3000, seed: 20261202 },
+    );
+  });
+
+  it('leaves a frame with more members than it records (64 at the top and in object values) to the generic path', () => {
+    const members = (count: number) => Object.fromEntries(Array.from({ length: count }, (_, index) => [`k${index}`, index]));
+    // The three envelope members and data's own: 64 records, scanned; one more, not.
+    const fits = encode({ event: 'relay-ice-candidate', data: { room: 'r', ...members(60) }, id: 1 });
+    expect(scanFrame(fits, 32)).toBeDefined();
+    const over = encode({ event: 'relay-ice-candidate', data: { room: 'r', ...members(61) }, id: 1 });
+    expect(scanFrame(over, 32)).toBeUndefined();
+    // Members deeper down are checked, not recorded: any number of them.
+    expect(scanFrame(encode({ event: 'e', data: { room: 'r', body: members(500) } }), 32)).toBeDefined();
+  });
+
+  it('leaves a frame nested deeper than its 256 levels to the generic path, whatever the limit asked', () => {
+    const nested = (levels: number) => Buffer.from(`{"event":"e","data":${'['.repeat(levels)}${']'.repeat(levels)}}`);
+    expect(scanFrame(nested(254), 1000)).toBeDefined();
+    expect(scanFrame(nested(300), 1000)).toBeUndefined();
+  });
+
+  it('runs the module built from json-scan.wat as committed', () => {
+    // The committed bytes must be the build of the committed source (`npm run build:wasm`).
+    expect(() => execFileSync(process.execPath, ['src/protocol/wasm/build.mjs', '--check'], { stdio: 'pipe' })).not.toThrow();
   });
 });
