@@ -19,8 +19,9 @@ const { values } = parseArgs({ options: { seconds: { type: 'string', default: '2
 // --dist DIR measures another build (a copy of dist/ from before a change) for A/B runs.
 const dist = values.dist ? pathToFileURL(resolve(values.dist)).href : new URL('../../dist', import.meta.url).href;
 if (!values.dist) assertBuilt();
-const { nativeSocketRoute } = await import(`${dist}/server/native-socket.js`);
-const { EventHandlers, pingHandler } = await import(`${dist}/server/handlers.js`);
+const { nativeSocketRoute } = await import(`${dist}/edge/native-socket.js`);
+const { pingTopic } = await import(`${dist}/edge/handlers.js`);
+const { Dispatcher } = await import(`${dist}/edge/dispatch.js`);
 
 const roundMs = (Number(values.seconds) * 1000) / 5;
 
@@ -41,18 +42,21 @@ const metrics = {
   frames: { in: { json: 0, msgpack: 0 }, out: { json: 0, msgpack: 0 } },
   errors: { inc() {} },
 };
+const clock = { now: () => Date.now() };
+const onHandlerError = (_connection, _event, error) => {
+  throw error;
+};
+// The gateway's dispatcher with its one topic here, `ping`, as src/app/gateway.ts adds it.
+const dispatcher = new Dispatcher({ metrics, clock, onHandlerError }).add(pingTopic);
 const route = nativeSocketRoute({
-  handlers: new EventHandlers().on('ping', pingHandler),
+  dispatcher,
   metrics,
-  clock: { now: () => Date.now() },
+  clock,
   limits: { maxBackpressureBytes: 1 << 20, badFrameLimit: 20, badFrameWindowMs: 10_000, maxFrameBytes: 65536, maxFrameDepth: 32 },
   allowedOrigins: [],
   accepting: () => true,
   opened() {},
   closed() {},
-  onHandlerError(_connection, _event, error) {
-    throw error;
-  },
 });
 
 function measure(codec) {
