@@ -294,14 +294,15 @@ export function encodePong(codec: Codec, ts: number, id: number | undefined): st
   const target = pongSlab;
   const start = pongSlabUsed;
   const head = msgpackPongHead(ts);
-  // Byte by byte: for a few dozen bytes a loop is cheaper than TypedArray#set's call.
-  for (let index = 1; index < head.length; index++) target[start + index] = head[index]!;
+  // TypedArray#set, not a byte loop: once uWS has detached a buffer V8 checks every typed-array
+  // access, and the loop cost more than the call.
+  target.set(head, start);
   let end = start + head.length;
   if (id === undefined) {
     target[start] = MSGPACK_FIXMAP_2;
   } else {
     target[start] = MSGPACK_FIXMAP_3;
-    for (let index = 0; index < MSGPACK_ID_KEY.length; index++) target[end + index] = MSGPACK_ID_KEY[index]!;
+    target.set(MSGPACK_ID_KEY, end);
     end = writeMsgpackUint(target, end + MSGPACK_ID_KEY.length, id);
   }
   pongSlabUsed = end;
