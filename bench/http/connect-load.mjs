@@ -12,7 +12,10 @@
 // succeeded, not just returned HTTP 200.
 
 import autocannon from 'autocannon';
-import { readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Histogram, sampleCpu } from '../lib/system.mjs';
 import { internalCall, startFleet } from './fleet.mjs';
 
@@ -63,6 +66,7 @@ async function main() {
     setupClient,
     ...(settings.rate ? { overallRate: settings.rate } : {}),
   };
+  if (settings.loader === 'wrk' && !settings.rate) return measureWithWrk(tokens, fleet);
   await autocannon({ ...options, duration: settings.warmupMs / 1000 });
 
   const before = sampleCpu([settings.serverPid, process.pid]);
@@ -94,6 +98,88 @@ async function main() {
     cpu: { before, after, seconds },
     connects: callsAfter && callsBefore ? diff(callsAfter, callsBefore) : undefined,
     fleetErrors: fleet ? fleet.errors.length : 0,
+  };
+}
+
+/**
+ * wrk (Debian's package, C, one thread) instead of autocannon at full load: autocannon used its
+ * whole core before bare uWS used its own, so the baseline's cost per request was a ceiling.
+ * A Lua script hands out the requests, each the next token of the list (one list for all
+ * connections, so two connections never send the same user's token at once). The generator's
+ * CPU is this process's plus wrk's (counted as its waited-for child).
+ */
+async function measureWithWrk(tokens, fleet) {
+  const dir = mkdtempSync(join(tmpdir(), 'connect-wrk-'));
+  const tokensPath = join(dir, 'tokens.txt');
+  const scriptPath = join(dir, 'connect.lua');
+  writeFileSync(tokensPath, `${tokens.join('\n')}\n`);
+  writeFileSync(
+    scriptPath,
+    [
+      `local body = ${JSON.stringify(CONNECT_BODY)}`,
+      'local requests = {}',
+      'local index = 0',
+      'function init(args)',
+      `  for token in io.lines(${JSON.stringify(tokensPath)}) do`,
+      '    requests[#requests + 1] = wrk.format("POST", "/", { ["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. token }, body)',
+      '  end',
+      'end',
+      'function request()',
+      '  index = index % #requests + 1',
+      '  return requests[index]',
+      'end',
+      '',
+    ].join('\n'),
+  );
+  const wrk = (seconds) =>
+    new Promise((resolve, reject) => {
+      const child = spawn('wrk', ['-t1', `-c${settings.connections}`, `-d${seconds}s`, '--latency', '-s', scriptPath, url], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let output = '';
+      child.stdout.on('data', (chunk) => (output += chunk));
+      child.on('error', reject);
+      child.on('close', (code) => (code === 0 ? resolve(output) : reject(new Error(`wrk exited ${code}: ${output}`))));
+    });
+  try {
+    await wrk(settings.warmupMs / 1000);
+    const before = sampleCpu([settings.serverPid, process.pid], { withChildren: true });
+    const callsBefore = fleet ? await connectCalls() : undefined;
+    const output = await wrk(settings.durationMs / 1000);
+    const after = sampleCpu([settings.serverPid, process.pid], { withChildren: true });
+    const callsAfter = fleet ? await connectCalls() : undefined;
+    await fleet?.stop();
+    const parsed = parseWrk(output);
+    return {
+      ...parsed,
+      requestsPerSecond: parsed.total / parsed.seconds,
+      timeouts: 0,
+      autocannon: { p50: '-', p99: '-', max: '-' },
+      cpu: { before, after, seconds: (after.at - before.at) / 1000 },
+      connects: callsAfter && callsBefore ? diff(callsAfter, callsBefore) : undefined,
+      fleetErrors: fleet ? fleet.errors.length : 0,
+      loader: 'wrk',
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** wrk's summary: requests and seconds, non-2xx, socket errors, and its latency distribution (p50, p99, max) in ms. */
+function parseWrk(output) {
+  const ms = (text) => {
+    const [, value, unit] = /([\d.]+)(us|ms|s)/.exec(text);
+    return Number(value) * (unit === 'us' ? 0.001 : unit === 's' ? 1000 : 1);
+  };
+  const totals = /(\d+) requests in ([\d.]+)(ms|s)/.exec(output);
+  if (!totals) throw new Error(`wrk printed no totals: ${output}`);
+  const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(output);
+  return {
+    total: Number(totals[1]),
+    seconds: Number(totals[2]) / (totals[3] === 'ms' ? 1000 : 1),
+    non2xx: Number(/Non-2xx or 3xx responses: (\d+)/.exec(output)?.[1] ?? 0),
+    errors: socketErrors ? socketErrors.slice(1).reduce((sum, count) => sum + Number(count), 0) : 0,
+    p50: ms(/ 50%\s+(\S+)/.exec(output)[1]),
+    p99: ms(/ 99%\s+(\S+)/.exec(output)[1]),
+    max: ms(/Latency\s+\S+\s+\S+\s+(\S+)/.exec(output)[1]),
   };
 }
 

@@ -4,7 +4,10 @@
 //
 //   npm run build && node bench/http/connect.mjs [--servers 50] [--connections 50] [--rate 2000]
 //                      [--warmup 3] [--duration 10] [--tokens 1000] [--rooms 200] [--write] [--json]
-//                      [--dist /abs/dist] [--only switchyard|uws] [--cpu-prof /abs/dir]
+//                      [--dist /abs/dist] [--only switchyard|uws] [--cpu-prof /abs/dir] [--wrk]
+//
+// `--wrk` drives the two full-load rows with wrk (Debian's package: apt-get install wrk)
+// instead of autocannon, which otherwise uses its whole core before bare uWS uses its own.
 //
 // Four runs, each with the server pinned to core 0 (`taskset -c 0`) and the load generator
 // (autocannon, plus the fleet of fake SFU servers for Switchyard) pinned to core 1:
@@ -49,6 +52,8 @@ const { values } = parseArgs({
     dist: { type: 'string' },
     only: { type: 'string' },
     'cpu-prof': { type: 'string' },
+    /** The full-load rows by wrk (Debian's package) instead of autocannon, which is the bottleneck there. */
+    wrk: { type: 'boolean', default: false },
   },
 });
 
@@ -65,6 +70,7 @@ const settings = {
   dist: values.dist,
   only: values.only,
   cpuProfileDir: values['cpu-prof'],
+  wrk: values.wrk,
 };
 if (settings.only !== undefined && settings.only !== 'uws' && settings.only !== 'switchyard') throw new Error('--only is uws or switchyard');
 const TARGET = { ratio: 0.6, p99Ms: 10 };
@@ -168,6 +174,7 @@ async function run(kind, rate) {
       rooms: settings.rooms,
       connections: settings.connections,
       rate,
+      loader: settings.wrk && !rate ? 'wrk' : 'autocannon',
       warmupMs: settings.warmupMs,
       durationMs: settings.durationMs,
     }),
@@ -241,7 +248,7 @@ if (values.json) {
 
 const command =
   `npm run build && node bench/http/connect.mjs --servers ${settings.servers} --connections ${settings.connections} --rate ${settings.rate} ` +
-  `--warmup ${settings.warmupMs / 1000} --duration ${settings.durationMs / 1000} --tokens ${settings.tokens} --rooms ${settings.rooms}`;
+  `--warmup ${settings.warmupMs / 1000} --duration ${settings.durationMs / 1000} --tokens ${settings.tokens} --rooms ${settings.rooms}${settings.wrk ? ' --wrk' : ''}`;
 const label = { uws: 'bare uWS (same JSON)', switchyard: 'Switchyard Connect' };
 const out = [];
 out.push(SECTION);
@@ -251,7 +258,7 @@ out.push('');
 out.push(`- machine: ${machine.nproc} × ${machine.cpu}, Linux ${machine.kernel}, Node ${machine.node}; code ${revision()}`);
 out.push(`- command: \`${command}\``);
 out.push(
-  `- setup: server \`taskset -c ${settings.serverCore}\`; autocannon 9 and the fleet \`taskset -c ${settings.generatorCore}\`; ` +
+  `- setup: server \`taskset -c ${settings.serverCore}\`; ${settings.wrk ? 'wrk 4.1 (one thread) at full load, autocannon 9 at the fixed rate,' : 'autocannon 9'} and the fleet \`taskset -c ${settings.generatorCore}\`; ` +
     `${settings.connections} connections, no pipelining, ${settings.warmupMs / 1000} s warm-up, ${settings.durationMs / 1000} s window, loopback. ` +
     `Switchyard: ${settings.servers} fake SFU servers (bench/http/fleet.mjs) reporting every 5 s, ${settings.tokens} client tokens ` +
     `(@4players/odin-tokens) over ${settings.rooms} rooms, all verified and placed during warm-up; every measured Connect ` +

@@ -27,11 +27,13 @@ export function ticksPerSecond() {
 }
 
 /** utime+stime of a process in ticks (fields 14 and 15 of /proc/<pid>/stat). */
-export function processTicks(pid) {
+export function processTicks(pid, withChildren = false) {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // The command name (field 2) may hold spaces; fields are counted after its ")".
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[11]) + Number(fields[12]);
+  // utime + stime, and with children cutime + cstime: the children it has waited for (a load
+  // tool such as wrk, run to its end, is counted with the process that ran it).
+  return Number(fields[11]) + Number(fields[12]) + (withChildren ? Number(fields[13]) + Number(fields[14]) : 0);
 }
 
 /** Whole-machine CPU ticks by kind, summed over cores (the `cpu` line of /proc/stat). */
@@ -42,8 +44,8 @@ export function machineTicks() {
 }
 
 /** A sample of the given processes and the machine, to be diffed with `cpuShares`. */
-export function sampleCpu(pids) {
-  return { at: performance.now(), machine: machineTicks(), processes: pids.map((pid) => processTicks(pid)) };
+export function sampleCpu(pids, { withChildren = false } = {}) {
+  return { at: performance.now(), machine: machineTicks(), processes: pids.map((pid) => processTicks(pid, withChildren)) };
 }
 
 /**
