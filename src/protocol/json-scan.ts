@@ -63,6 +63,8 @@ const RECORD_COUNT_MASK = 0xffff;
 /** Where the module keeps its records: five i32 each (parent, key start, key end, value start, value end). */
 const RECORDS_OFFSET = 512;
 const RECORD_INTS = 5;
+/** The module's MAX_RECORDS. */
+const MAX_RECORDS = 64;
 const TOP_LEVEL = -1;
 const PAGE_BYTES = 65536;
 
@@ -80,8 +82,9 @@ function wasmScanner(): Scanner | undefined {
   const scan = exports.scan as (length: number, maxDepth: number) => number;
   const input = (exports.INPUT as { value: number }).value;
   const padding = (exports.PADDING as { value: number }).value;
+  // Views of the memory, made again when it grows (growing detaches the old buffer).
   let bytesView = new Uint8Array(memory.buffer);
-  let recordsView = new Int32Array(memory.buffer, RECORDS_OFFSET, 64 * RECORD_INTS);
+  let recordsView = new Int32Array(memory.buffer, RECORDS_OFFSET, MAX_RECORDS * RECORD_INTS);
   return {
     scan(bytes, maxDepth) {
       const needed = input + bytes.length + padding;
@@ -89,7 +92,7 @@ function wasmScanner(): Scanner | undefined {
         // Frames are bounded by the socket's payload limit, so the memory stops growing there.
         memory.grow(Math.ceil((needed - bytesView.length) / PAGE_BYTES));
         bytesView = new Uint8Array(memory.buffer);
-        recordsView = new Int32Array(memory.buffer, RECORDS_OFFSET, 64 * RECORD_INTS);
+        recordsView = new Int32Array(memory.buffer, RECORDS_OFFSET, MAX_RECORDS * RECORD_INTS);
       }
       bytes.copy(bytesView, input);
       return scan(bytes.length, maxDepth);
