@@ -7,6 +7,11 @@
 //                          [--codecs json,msgpack] [--servers uws,switchyard] [--dist DIR] [--json]
 //                          [--profile DIR]
 //
+// `--servers uws,uws-pong,switchyard` adds a third server: bare uWS answering each ping with a
+// pong through Switchyard's own ping codec (pingFrameOf, encodePong, Date.now()) and nothing
+// else. Against the echo it shows what a fresh pong costs any server; against it, the gateway's
+// own share (dispatch, connection, coalescing).
+//
 // For each codec it runs the bare echo, then Switchyard: the server pinned to core 0
 // (`taskset -c 0`), the raw-socket generator (load.mjs) to core 1, N connections each
 // keeping K frames in flight, a warm-up and then a fixed window. A run is valid only when
@@ -126,7 +131,7 @@ async function run(serverKind, codec) {
       codec,
       subprotocol: codec === 'msgpack' ? 'switchyard.v1.msgpack' : null,
       expectWelcome: serverKind === 'switchyard',
-      replyEvent: serverKind === 'switchyard' ? 'pong' : 'ping',
+      replyEvent: serverKind === 'uws' ? 'ping' : 'pong',
     }),
   ]);
   let report;
@@ -195,7 +200,7 @@ const command =
   `node bench/ws/ping.mjs --connections ${settings.connections} --depth ${settings.depth} ` +
   `--warmup ${settings.warmupMs / 1000} --duration ${settings.durationMs / 1000} --codecs ${codecs.join(',')} --servers ${servers.join(',')}` +
   (values.dist ? ` --dist ${values.dist}` : '');
-const label = { uws: 'bare uWS echo', switchyard: 'Switchyard ping/pong' };
+const label = { uws: 'bare uWS echo', 'uws-pong': "bare uWS + Switchyard's ping codec", switchyard: 'Switchyard ping/pong' };
 const out = [];
 out.push(`### bench:ws — ping round trips, ${startedAt.toISOString()}`);
 out.push('');
@@ -223,6 +228,18 @@ for (const { codec, ratio, cpuRatio, met, valid } of ratios) {
   out.push(
     `- ${codec}: Switchyard / bare uWS = **${fmt.ratio(cpuRatio)}** in server CPU per message (target ≥ ${TARGET_RATIO.toFixed(2)}: ` +
       `${met ? 'met' : 'missed'}${valid ? '' : '; run not valid, see table'}); ${fmt.ratio(ratio)} in msg/s`,
+  );
+}
+// The floor a pong sets: bare uWS answering with a fresh pong through the same codec, against the echo.
+for (const codec of codecs) {
+  const bare = results.find((result) => result.server === 'uws' && result.codec === codec);
+  const floor = results.find((result) => result.server === 'uws-pong' && result.codec === codec);
+  const ours = results.find((result) => result.server === 'switchyard' && result.codec === codec);
+  if (!bare || !floor) continue;
+  out.push(
+    `- ${codec}: bare uWS + Switchyard's ping codec / bare uWS echo = **${fmt.ratio(bare.serverMicrosPerMessage / floor.serverMicrosPerMessage)}** in server CPU per message` +
+      (ours ? `; Switchyard / that = ${fmt.ratio(floor.serverMicrosPerMessage / ours.serverMicrosPerMessage)}` : '') +
+      `${bare.valid && floor.valid ? '' : ' (run not valid, see table)'}`,
   );
 }
 out.push(

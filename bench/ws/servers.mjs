@@ -1,6 +1,10 @@
 // The two servers of bench/ws/ping.mjs, each run as its own (pinned) child process:
 //
 //   node bench/ws/servers.mjs uws          bare uWebSockets.js echo: the baseline
+//   node bench/ws/servers.mjs uws-pong     bare uWebSockets.js answering each ping with a pong
+//                                          through Switchyard's own ping codec (dist/protocol),
+//                                          without the gateway: what any server that answers
+//                                          a ping with a fresh pong pays on top of an echo
 //   node bench/ws/servers.mjs switchyard [DIST]   the real gateway from dist/ (or DIST), data in a tmp dir
 //
 // Each listens on 127.0.0.1, port 0, prints one JSON line {"port", "native"} on stdout once
@@ -19,10 +23,19 @@ function ready(port) {
   process.stdout.write(`${JSON.stringify({ port, native, pid: process.pid })}\n`);
 }
 
-if (kind === 'uws') {
+if (kind === 'uws' || kind === 'uws-pong') {
   // Same socket options as src/edge/uws.ts, so the baseline differs only by the work
   // Switchyard does per frame.
   const maxFrameBytes = 64 * 1024;
+  const { encodePong, pingFrameOf } = kind === 'uws-pong' ? await import('../../dist/protocol/codecs.js') : {};
+  const echo = (ws, message, isBinary) => {
+    ws.send(message, isBinary);
+  };
+  // The codec a socket speaks is its frames' kind here (the generator sends one kind per run).
+  const pong = (ws, message, isBinary) => {
+    const ping = pingFrameOf(new Uint8Array(message), isBinary);
+    ws.send(encodePong(isBinary ? 'msgpack' : 'json', Date.now(), ping?.id), isBinary);
+  };
   const app = uWS.App().ws('/ws', {
     compression: uWS.DISABLED,
     maxPayloadLength: maxFrameBytes * 4,
@@ -30,13 +43,11 @@ if (kind === 'uws') {
     closeOnBackpressureLimit: 0,
     idleTimeout: 120,
     sendPingsAutomatically: true,
-    message: (ws, message, isBinary) => {
-      ws.send(message, isBinary);
-    },
+    message: kind === 'uws' ? echo : pong,
   });
   app.listen('127.0.0.1', 0, (listenSocket) => {
     if (!listenSocket) {
-      console.error('bare uWS echo: cannot listen');
+      console.error(`bare ${kind}: cannot listen`);
       process.exit(1);
     }
     ready(uWS.us_socket_local_port(listenSocket));
@@ -61,6 +72,6 @@ if (kind === 'uws') {
     });
   });
 } else {
-  console.error('usage: node bench/ws/servers.mjs uws|switchyard');
+  console.error('usage: node bench/ws/servers.mjs uws|uws-pong|switchyard');
   process.exit(2);
 }
