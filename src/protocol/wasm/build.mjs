@@ -11,7 +11,7 @@ const check = process.argv.includes('--check');
 const wabt = await wabtInit();
 
 /** The TypeScript module for one .wat file. */
-export function moduleText(name, source) {
+function moduleText(name, source) {
   const parsed = wabt.parseWat(`${name}.wat`, source, { simd: true, bulk_memory: true });
   try {
     parsed.validate();

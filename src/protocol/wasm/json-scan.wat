@@ -60,6 +60,17 @@
       (i32.and (i32.load8_u (i32.load8_u (i32.add (local.get $at) (i32.const 1)))) (i32.load8_u (i32.load8_u (i32.add (local.get $at) (i32.const 2)))))
       (i32.and (i32.load8_u (i32.load8_u (i32.add (local.get $at) (i32.const 3)))) (i32.load8_u (i32.load8_u (i32.add (local.get $at) (i32.const 4)))))))))
 
+  ;; End of the escape whose backslash is at $at, within [.., $end), or -1 when the byte after
+  ;; it is not one JSON allows there (the byte by byte checks; a 64-byte chunk checks its own).
+  (func $endOfEscape (param $at i32) (param $end i32) (result i32)
+    (local $class i32)
+    (if (i32.ge_u (i32.add (local.get $at) (i32.const 1)) (local.get $end)) (then (return (i32.const -1))))
+    (local.set $class (i32.load8_u (i32.load8_u (i32.add (local.get $at) (i32.const 1)))))
+    (if (i32.and (local.get $class) (i32.const 1)) (then (return (i32.add (local.get $at) (i32.const 2)))))
+    (if (i32.eqz (i32.and (local.get $class) (i32.const 4))) (then (return (i32.const -1))))
+    (if (i32.eqz (call $hexEscape (i32.add (local.get $at) (i32.const 1)) (local.get $end))) (then (return (i32.const -1))))
+    (i32.add (local.get $at) (i32.const 6)))
+
   ;; 1 when [$start, $end) is valid string content: no raw control character (below 0x20),
   ;; only the escapes \" \\ \/ \b \f \n \r \t \uXXXX. 64 bytes per step with SIMD, the rest
   ;; byte by byte.
@@ -138,13 +149,8 @@
         (if (i32.lt_u (local.get $byte) (i32.const 0x20)) (then (return (i32.const 0))))
         (if (i32.eq (local.get $byte) (i32.const 0x5c))
           (then
-            (if (i32.ge_u (i32.add (local.get $at) (i32.const 1)) (local.get $end)) (then (return (i32.const 0))))
-            (local.set $class (i32.load8_u (i32.load8_u (i32.add (local.get $at) (i32.const 1)))))
-            (if (i32.and (local.get $class) (i32.const 1))
-              (then (local.set $at (i32.add (local.get $at) (i32.const 2))) (br $bytes)))
-            (if (i32.eqz (i32.and (local.get $class) (i32.const 4))) (then (return (i32.const 0))))
-            (if (i32.eqz (call $hexEscape (i32.add (local.get $at) (i32.const 1)) (local.get $end))) (then (return (i32.const 0))))
-            (local.set $at (i32.add (local.get $at) (i32.const 6)))
+            (local.set $at (call $endOfEscape (local.get $at) (local.get $end)))
+            (if (i32.lt_s (local.get $at) (i32.const 0)) (then (return (i32.const 0))))
             (br $bytes)))
         (if (i32.ge_u (local.get $byte) (i32.const 0x80)) (then (global.set $high (i32.const 1))))
         (local.set $at (i32.add (local.get $at) (i32.const 1)))
@@ -155,7 +161,7 @@
   ;; names and ids are short: their bytes are checked one by one as the end is looked for. A
   ;; string still open after 32 bytes (an ICE candidate, an SDP) goes on in $endOfLongString.
   (func $endOfString (param $at i32) (param $end i32) (result i32)
-    (local $index i32) (local $short i32) (local $byte i32) (local $class i32)
+    (local $index i32) (local $short i32) (local $byte i32)
     (local.set $index (i32.add (local.get $at) (i32.const 1)))
     (local.set $short (i32.add (local.get $index) (i32.const 32)))
     (block $long
@@ -169,14 +175,8 @@
         (if (i32.lt_u (local.get $byte) (i32.const 0x20)) (then (return (i32.const -1))))
         (if (i32.eq (local.get $byte) (i32.const 0x5c))
           (then
-            ;; An escape: the byte after it (before the end) must be one JSON allows there.
-            (if (i32.ge_u (i32.add (local.get $index) (i32.const 1)) (local.get $end)) (then (return (i32.const -1))))
-            (local.set $class (i32.load8_u (i32.load8_u (i32.add (local.get $index) (i32.const 1)))))
-            (if (i32.and (local.get $class) (i32.const 1))
-              (then (local.set $index (i32.add (local.get $index) (i32.const 2))) (br $bytes)))
-            (if (i32.eqz (i32.and (local.get $class) (i32.const 4))) (then (return (i32.const -1))))
-            (if (i32.eqz (call $hexEscape (i32.add (local.get $index) (i32.const 1)) (local.get $end))) (then (return (i32.const -1))))
-            (local.set $index (i32.add (local.get $index) (i32.const 6)))
+            (local.set $index (call $endOfEscape (local.get $index) (local.get $end)))
+            (if (i32.lt_s (local.get $index) (i32.const 0)) (then (return (i32.const -1))))
             (br $bytes)))
         (if (i32.ge_u (local.get $byte) (i32.const 0x80)) (then (global.set $high (i32.const 1))))
         (local.set $index (i32.add (local.get $index) (i32.const 1)))
