@@ -35,6 +35,17 @@ export interface ProcessorLogger {
 const CHECKPOINT_BATCH_DELAY_MS = 50;
 const RETRY_DELAY_MS = 1000;
 const READ_BATCH = 500;
+/** The default of `ProcessorRunnerOptions.maxBufferedEvents`. */
+const MAX_BUFFERED_EVENTS = 10_000;
+
+export interface ProcessorRunnerOptions {
+  /**
+   * The wanted events a checkpointed processor keeps from live batches until its next run;
+   * past this many (a handler stuck on a slow mail server) it lets them go and reads them
+   * back from the log instead, so memory stays bounded.
+   */
+  maxBufferedEvents?: number;
+}
 
 interface Running {
   processor: Processor;
@@ -44,6 +55,16 @@ interface Running {
   scheduled: NodeJS.Timeout | undefined;
   /** The batch being handled, for a processor whose handle is asynchronous. */
   busy: Promise<void> | undefined;
+  /**
+   * Checkpointed: where its next run takes its events from. `log` reads them back from its
+   * checkpoint (at the start, after a failure, after the buffer overflowed); `live` takes the
+   * wanted events of the live batches since, kept in `buffered`, without reading the log:
+   * a storm of commits is not read back and parsed again for a mail processor that wants none.
+   */
+  from: 'log' | 'live';
+  buffered: RecordedEvent[];
+  /** The last position the live batches have shown it (in `live`); the checkpoint its next run stores. */
+  bufferedUpTo: number;
 }
 
 /** Runs every processor over one MessageSource. */
@@ -55,11 +76,12 @@ export class ProcessorRunner {
     private readonly source: MessageSource,
     private readonly checkpoints: CheckpointStore,
     private readonly logger: ProcessorLogger,
+    private readonly options: ProcessorRunnerOptions = {},
   ) {}
 
   add(processor: Processor): void {
     if (this.running.some((entry) => entry.processor.name === processor.name)) throw new Error(`processor ${processor.name} added twice`);
-    const entry: Running = { processor, checkpoint: 0, scheduled: undefined, busy: undefined };
+    const entry: Running = { processor, checkpoint: 0, scheduled: undefined, busy: undefined, from: 'log', buffered: [], bufferedUpTo: 0 };
     this.running.push(entry);
     if (this.started) this.startOne(entry);
   }
@@ -75,8 +97,10 @@ export class ProcessorRunner {
   async drain(): Promise<void> {
     for (const entry of this.running) {
       if (entry.processor.startFrom !== 'checkpoint') continue;
-      await entry.busy;
-      await this.catchUp(entry);
+      while (entry.busy) await entry.busy;
+      // From the log: events another process appended may not have been polled yet.
+      this.readFromLog(entry);
+      await this.run(entry);
     }
   }
 
@@ -86,6 +110,7 @@ export class ProcessorRunner {
       entry.stopFollowing = undefined;
       clearTimeout(entry.scheduled);
       entry.scheduled = undefined;
+      this.readFromLog(entry);
     }
     await Promise.allSettled(this.running.map((entry) => entry.busy));
     this.started = false;
@@ -102,9 +127,31 @@ export class ProcessorRunner {
       return;
     }
     entry.checkpoint = this.checkpoints.load(processor.name);
-    // Checkpointed work reads the log itself from its checkpoint; live batches only wake it.
-    entry.stopFollowing = this.source.follow(this.source.head(), () => this.schedule(entry, CHECKPOINT_BATCH_DELAY_MS));
+    // It first reads the log from its checkpoint to the end, then lives on the live batches:
+    // they follow on from the head at this moment, which that first read reaches.
+    this.readFromLog(entry);
+    entry.stopFollowing = this.source.follow(this.source.head(), (events) => this.keepLive(entry, events));
     this.schedule(entry, 0);
+  }
+
+  /** Buffers a live batch's wanted events for a checkpointed processor's next run, and schedules it. */
+  private keepLive(entry: Running, events: readonly RecordedEvent[]): void {
+    if (entry.from === 'live') {
+      for (const event of events) {
+        // A batch can overlap what the last read of the log already handed over.
+        if (event.position <= entry.bufferedUpTo) continue;
+        entry.bufferedUpTo = event.position;
+        if (entry.processor.canHandle(event)) entry.buffered.push(event);
+      }
+      if (entry.buffered.length > (this.options.maxBufferedEvents ?? MAX_BUFFERED_EVENTS)) this.readFromLog(entry);
+    }
+    this.schedule(entry, CHECKPOINT_BATCH_DELAY_MS);
+  }
+
+  /** Its next run reads the log from its checkpoint; what the buffer held is there too. */
+  private readFromLog(entry: Running): void {
+    entry.from = 'log';
+    entry.buffered = [];
   }
 
   private runLive(entry: Running, events: readonly RecordedEvent[]): void {
@@ -126,45 +173,74 @@ export class ProcessorRunner {
         this.schedule(entry, delayMs);
         return;
       }
-      entry.busy = this.catchUp(entry).finally(() => {
-        entry.busy = undefined;
-      });
+      void this.run(entry);
     }, delayMs);
     entry.scheduled.unref();
   }
 
+  /** One run of a checkpointed processor, as `busy`: never two at once, or a batch could be handled twice. */
+  private run(entry: Running): Promise<void> {
+    entry.busy = this.catchUp(entry).finally(() => {
+      entry.busy = undefined;
+    });
+    return entry.busy;
+  }
+
   private async catchUp(entry: Running): Promise<void> {
-    const { processor } = entry;
     try {
+      if (entry.from === 'live') {
+        const last = entry.bufferedUpTo;
+        if (last <= entry.checkpoint) return;
+        const wanted = entry.buffered;
+        entry.buffered = [];
+        await this.handleUpTo(entry, wanted, last);
+        return;
+      }
       for (;;) {
         const events = this.source.read(entry.checkpoint, READ_BATCH);
-        if (events.length === 0) return;
-        const last = events[events.length - 1]!.position;
-        const wanted = events.filter((event) => processor.canHandle(event));
-        if (wanted.length === 0) {
-          this.checkpoints.save(processor.name, last);
-        } else {
-          // A synchronous handler and its checkpoint commit in one transaction; an
-          // asynchronous one (a mail) first finishes, then its checkpoint is stored.
-          const pending = this.checkpoints.atomically(() => {
-            const result = processor.handle(wanted);
-            if (result instanceof Promise) return result;
-            this.checkpoints.save(processor.name, last);
-            return undefined;
-          });
-          if (pending) {
-            await pending;
-            this.checkpoints.save(processor.name, last);
-          }
+        const reachedTheEnd = events.length < READ_BATCH;
+        if (reachedTheEnd) {
+          // Everything committed until now is in this read (reads are synchronous): from
+          // here on the live batches hold what comes next.
+          entry.from = 'live';
+          entry.bufferedUpTo = events.at(-1)?.position ?? entry.checkpoint;
         }
-        entry.checkpoint = last;
-        if (events.length < READ_BATCH) return;
+        if (events.length > 0) {
+          const wanted = events.filter((event) => entry.processor.canHandle(event));
+          await this.handleUpTo(entry, wanted, events[events.length - 1]!.position);
+        }
+        if (reachedTheEnd) return;
       }
     } catch (error) {
-      // It stays at its checkpoint and tries again a little later.
+      // It stays at its checkpoint and tries again a little later, from the log.
+      this.readFromLog(entry);
       this.failed(entry, error);
       this.schedule(entry, RETRY_DELAY_MS);
     }
+  }
+
+  /** Hands `wanted` to the processor and stores `last` as its checkpoint once they are done. */
+  private async handleUpTo(entry: Running, wanted: readonly RecordedEvent[], last: number): Promise<void> {
+    const { processor } = entry;
+    if (wanted.length === 0) {
+      this.checkpoints.save(processor.name, last);
+    } else {
+      // A synchronous handler and its checkpoint commit in one transaction; an
+      // asynchronous one (a mail) first finishes, then its checkpoint is stored. Its promise
+      // must not be the transaction's result: SQLite's transaction cannot span an await
+      // (better-sqlite3 throws, and the batch would be retried forever).
+      let pending: Promise<void> | undefined;
+      this.checkpoints.atomically(() => {
+        const result = processor.handle(wanted);
+        if (result instanceof Promise) pending = result;
+        else this.checkpoints.save(processor.name, last);
+      });
+      if (pending) {
+        await pending;
+        this.checkpoints.save(processor.name, last);
+      }
+    }
+    entry.checkpoint = last;
   }
 
   private failed(entry: Running, error: unknown): void {

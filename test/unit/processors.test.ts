@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { LocalLogSource } from '../../src/cluster/index.js';
 import { systemClock } from '../../src/core/clock.js';
 import type { RecordedEvent } from '../../src/core/events.js';
-import { ProcessorRunner, Scheduler, type Processor } from '../../src/runtime/index.js';
+import { ProcessorRunner, Scheduler, type Processor, type ProcessorRunnerOptions } from '../../src/runtime/index.js';
 import { InMemoryEventStore, type Projection } from '../../src/store/index.js';
 import { until } from '../helpers/conditions.js';
 
@@ -16,10 +16,10 @@ afterEach(async () => {
   errors.length = 0;
 });
 
-function setup(projections: Projection[] = []) {
+function setup(projections: Projection[] = [], options: ProcessorRunnerOptions = {}) {
   const store = new InMemoryEventStore({ projections });
   const source = new LocalLogSource(store, 20, (error) => errors.push(error));
-  const runner = new ProcessorRunner(source, store.checkpoints, logger);
+  const runner = new ProcessorRunner(source, store.checkpoints, logger, options);
   cleanups.push(async () => {
     await runner.stop();
     source.stop();
@@ -109,6 +109,98 @@ describe('ProcessorRunner', () => {
     expect(store.checkpoints.load('projector')).toBe(0);
     await until(() => store.checkpoints.load('projector') === 1, 'retried', 2_000_000);
     expect(store.readModels.prepare('SELECT type FROM seen').all()).toEqual([{ type: 'One' }]);
+  });
+
+  /** Counts the runner's reads of the log (the source's own catch-up reads the store directly). */
+  function countReads(source: LocalLogSource): { reads: number } {
+    const counter = { reads: 0 };
+    const read = source.read.bind(source);
+    source.read = (after, limit) => {
+      counter.reads += 1;
+      return read(after, limit);
+    };
+    return counter;
+  }
+
+  it('a caught-up checkpointed processor takes the live batches without reading the log back', async () => {
+    const { store, runner, source } = setup();
+    const counter = countReads(source);
+    await append(store, 'a-1', 'Before');
+    const mails = recorder('mails', 'checkpoint', 'Wanted');
+    runner.add(mails);
+    runner.start();
+    await until(() => store.checkpoints.load('mails') === 1, 'first read of the log');
+    const readsAfterStart = counter.reads;
+    expect(readsAfterStart).toBeGreaterThan(0);
+    for (let index = 0; index < 20; index++) await append(store, `a-${index}`, index % 5 === 0 ? 'Wanted' : 'Other', { index });
+    await until(() => store.checkpoints.load('mails') === 21, 'checkpoint at the head');
+    expect(counter.reads).toBe(readsAfterStart);
+    expect(mails.seen.map((event) => (event.data as { index: number }).index)).toEqual([0, 5, 10, 15]);
+  });
+
+  it('past maxBufferedEvents it lets the buffer go and reads the log: nothing skipped, nothing twice', async () => {
+    const { store, runner, source } = setup([], { maxBufferedEvents: 3 });
+    const counter = countReads(source);
+    const all = recorder('all', 'checkpoint');
+    runner.add(all);
+    runner.start();
+    await until(() => counter.reads > 0, 'first read of the log');
+    const readsAfterStart = counter.reads;
+    // Ten events in one batch: more than the buffer keeps.
+    await store.append('a-1', Array.from({ length: 10 }, (_, index) => ({ type: 'E', data: { index } })), 'any');
+    await until(() => all.seen.length === 10, 'all ten handled');
+    expect(counter.reads).toBeGreaterThan(readsAfterStart);
+    // Back on live batches after that read: two more arrive without another read.
+    const readsAfterOverflow = counter.reads;
+    await append(store, 'a-2', 'E', { index: 10 });
+    await append(store, 'a-2', 'E', { index: 11 });
+    await until(() => store.checkpoints.load('all') === 12, 'checkpoint at the head');
+    expect(counter.reads).toBe(readsAfterOverflow);
+    expect(all.seen.map((event) => event.position)).toEqual(Array.from({ length: 12 }, (_, index) => index + 1));
+  });
+
+  it('a live batch whose handling fails is retried from the log, each event handled once when it succeeds', async () => {
+    const { store, runner } = setup();
+    const handled: number[] = [];
+    let failures = 0;
+    const mailer: Processor = {
+      name: 'mailer',
+      startFrom: 'checkpoint',
+      canHandle: () => true,
+      async handle(events) {
+        if (events.some((event) => event.type === 'Flaky') && failures === 0) {
+          failures += 1;
+          throw new Error('mail server down');
+        }
+        handled.push(...events.map((event) => event.position));
+      },
+    };
+    runner.add(mailer);
+    runner.start();
+    await append(store, 'a-1', 'First');
+    await until(() => store.checkpoints.load('mailer') === 1, 'first live batch');
+    expect(errors).toEqual([]);
+    await append(store, 'a-1', 'Flaky');
+    await until(() => errors.length === 1, 'the failure is logged');
+    expect(store.checkpoints.load('mailer')).toBe(1);
+    await append(store, 'a-1', 'Third');
+    await until(() => handled.length === 3, 'retried', 2_000_000);
+    expect(handled).toEqual([1, 2, 3]);
+    expect(store.checkpoints.load('mailer')).toBe(3);
+  });
+
+  it('drain reads what another process appended before it was polled', async () => {
+    const { store, runner, source } = setup();
+    const all = recorder('all', 'checkpoint');
+    runner.add(all);
+    runner.start();
+    await runner.drain();
+    // The source stops hearing of commits: as the CLI's appends stay unheard until the next poll.
+    source.stop();
+    await store.append('a-1', [{ type: 'FromTheCli', data: {} }], 'any');
+    await runner.drain();
+    expect(all.seen.map((event) => event.type)).toEqual(['FromTheCli']);
+    expect(store.checkpoints.load('all')).toBe(1);
   });
 
   it('a live processor that throws is logged and the others still get the batch', async () => {
