@@ -7,7 +7,8 @@
 // Round 1 uses tokens the server has never seen (signature checks: the storm after a gateway
 // restart); round 2 the same tokens on fresh sockets (the verified-token cache: clients
 // flapping). Each `authorize` also appends SessionAuthorized to the log. Also shown: connect ->
-// welcome, and the kernel's listen-queue overflows (SYNs a full accept queue dropped).
+// welcome, the kernel's listen-queue overflows (SYNs a full accept queue dropped), and the
+// server's CPU per socket for closing them all at once after each round.
 //
 //   npm run build && node bench/ws/authorize.mjs [--connections 1000] [--users 4] [--ramp-ms 0] [--json]
 //
@@ -203,7 +204,11 @@ async function stormRound(port, tokens, serverPid, rampMs) {
   const cpu = cpuShares(cpuBefore, cpuAfter);
   const overflows = listenOverflows() - overflowsBefore;
   const seconds = (performance.now() - started) / 1000;
+  // The clients go away at once: the server's CPU until it is quiet again is what closing
+  // them costs (ConnectionClosed and the session's end for each).
   for (const socket of sockets) socket.destroy();
+  await settle(serverPid);
+  const closed = cpuShares(cpuAfter, sampleCpu([serverPid, process.pid]));
   return {
     connections: count,
     answered,
@@ -223,6 +228,7 @@ async function stormRound(port, tokens, serverPid, rampMs) {
     // (upgrade, ConnectionOpened, welcome, token check, SessionAuthorized, reply), whatever
     // share of its core it got.
     serverCpuMsPerSocket: (cpu.processes[0] * cpu.seconds * 1000) / count,
+    closeCpuMsPerSocket: (closed.processes[0] * closed.seconds * 1000) / count,
   };
 }
 
@@ -360,7 +366,8 @@ async function orchestrate() {
       `- ${round.name.padEnd(6)} authorize -> authorized p50 ${fmt.ms(round.p50)} ms, p99 ${fmt.ms(round.p99)} ms, max ${fmt.ms(round.max)} ms; ` +
         `${round.answered - round.refused}/${round.connections} authorized, storm ${fmt.ms(round.stormSeconds * 1000)} ms ` +
         `(last welcome at ${fmt.ms(round.lastWelcomeSeconds * 1000)} ms; connect -> welcome p50 ${fmt.ms(round.welcomeP50)} ms, p99 ${fmt.ms(round.welcomeP99)} ms; ` +
-        `${round.listenOverflows} listen-queue overflows); server CPU ${round.serverCpuMsPerSocket.toFixed(3)} ms/socket; ` +
+        `${round.listenOverflows} listen-queue overflows); server CPU ${round.serverCpuMsPerSocket.toFixed(3)} ms/socket ` +
+        `(then ${round.closeCpuMsPerSocket.toFixed(3)} ms/socket to close them all at once); ` +
         `CPU server ${fmt.pct(cpu.processes[0])}, client ${fmt.pct(cpu.processes[1])}, ` +
         `other ${fmt.pct(cpu.other)}, steal ${fmt.pct(cpu.steal)}` +
         targetVerdict(report.rampMs, round) +
