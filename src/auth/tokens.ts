@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import {
   createLocalJWKSet,
   createRemoteJWKSet,
@@ -9,7 +8,7 @@ import {
   type JWTPayload,
   type JWTVerifyGetKey,
 } from 'jose';
-import { AppError } from '../core/index.js';
+import { AppError, newId } from '../core/index.js';
 import type { KeyRing } from './keys.js';
 import { signEd25519Jwt, verifyEd25519Jwt } from './ed25519-jwt.js';
 
@@ -118,7 +117,7 @@ export class TokenService {
     // The CLI may have rotated the keys while we run: sign with the key that is active on disk.
     this.keyRing.reloadIfChanged();
     const key = this.keyRing.active();
-    const jti = randomBytes(16).toString('base64url');
+    const jti = newId(16);
     const issuedAt = Math.floor(options.now / 1000);
     const expiresAt = options.ttlSeconds === null ? null : issuedAt + options.ttlSeconds;
     // The registered claims after the caller's, so no claim given can overwrite them (as jose's setters did).
