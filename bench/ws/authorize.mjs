@@ -10,7 +10,7 @@
 // welcome, the kernel's listen-queue overflows (SYNs a full accept queue dropped), and the
 // server's CPU per socket for closing them all at once after each round.
 //
-//   npm run build && node bench/ws/authorize.mjs [--connections 1000] [--users 4] [--ramp-ms 0] [--json]
+//   npm run build && node bench/ws/authorize.mjs [--connections 1000] [--users 4] [--ramp-ms 0] [--warm-up] [--json]
 //
 // --ramp-ms spreads the connects evenly over that many ms: the per-request latency at a given
 // arrival rate, as opposed to the queue a simultaneous storm builds.
@@ -44,6 +44,12 @@ const { values } = parseArgs({
     'generator-core': { type: 'string', default: '1' },
     /** 0: all sockets at once (the storm). Otherwise connects are spread evenly over this many ms. */
     'ramp-ms': { type: 'string', default: '0' },
+    /**
+     * First a storm with tokens of its own (`warm-up`), then the cold and cached rounds on a
+     * process whose code the first storm has compiled: how much of a cold round is the token
+     * check and how much a freshly started process.
+     */
+    'warm-up': { type: 'boolean', default: false },
     /** Extra node flags for the server child, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to see where its time goes. */
     'server-node-args': { type: 'string', default: '' },
     json: { type: 'boolean', default: false },
@@ -270,9 +276,12 @@ async function generate() {
   const serverPid = Number(values['server-pid']);
   const tokens = JSON.parse(readFileSync(values.tokens, 'utf8'));
   const rounds = [];
-  for (const name of ['cold', 'cached']) {
+  const plan = values['warm-up']
+    ? [['warm-up', tokens.slice(0, tokens.length / 2)], ['cold', tokens.slice(tokens.length / 2)], ['cached', tokens.slice(tokens.length / 2)]]
+    : [['cold', tokens], ['cached', tokens]];
+  for (const [name, roundTokens] of plan) {
     await settle(serverPid);
-    rounds.push({ name, ...(await stormRound(port, tokens, serverPid, Number(values['ramp-ms']))) });
+    rounds.push({ name, ...(await stormRound(port, roundTokens, serverPid, Number(values['ramp-ms']))) });
   }
   process.stdout.write(`${JSON.stringify({ rounds })}\n`);
   process.exit(0);
@@ -303,7 +312,7 @@ async function orchestrate() {
     userIds.push(await operator.identity.addUser({ organisation: 'bench', username: `user${index}`, password: 'bench-password-1', groups: ['crew'], by: 'bench' }));
   }
   const tokens = [];
-  for (let index = 0; index < connections; index++) {
+  for (let index = 0; index < (values['warm-up'] ? 2 : 1) * connections; index++) {
     const issued = await operator.identity.tokens.issue('access', {
       subject: userIds[index % userIds.length],
       ttlSeconds: 3600,
@@ -332,6 +341,7 @@ async function orchestrate() {
   const uptimeBefore = uptimeLine();
   const generator = spawnPinned(values['generator-core'], [
     '--role', 'generate', '--port', String(port), '--server-pid', String(pid), '--tokens', tokenFile, '--ramp-ms', values['ramp-ms'],
+    ...(values['warm-up'] ? ['--warm-up'] : []),
   ]);
   const { rounds } = await generator.firstLine;
   const uptimeAfter = uptimeLine();
@@ -363,7 +373,7 @@ async function orchestrate() {
   for (const round of rounds) {
     const { cpu } = round;
     console.log(
-      `- ${round.name.padEnd(6)} authorize -> authorized p50 ${fmt.ms(round.p50)} ms, p99 ${fmt.ms(round.p99)} ms, max ${fmt.ms(round.max)} ms; ` +
+      `- ${round.name.padEnd(7)} authorize -> authorized p50 ${fmt.ms(round.p50)} ms, p99 ${fmt.ms(round.p99)} ms, max ${fmt.ms(round.max)} ms; ` +
         `${round.answered - round.refused}/${round.connections} authorized, storm ${fmt.ms(round.stormSeconds * 1000)} ms ` +
         `(last welcome at ${fmt.ms(round.lastWelcomeSeconds * 1000)} ms; connect -> welcome p50 ${fmt.ms(round.welcomeP50)} ms, p99 ${fmt.ms(round.welcomeP99)} ms; ` +
         `${round.listenOverflows} listen-queue overflows); server CPU ${round.serverCpuMsPerSocket.toFixed(3)} ms/socket ` +

@@ -1,6 +1,9 @@
 // The servers of bench/ws/relay.mjs, each run as its own (pinned) child process:
 //
 //   node bench/ws/relay-servers.mjs uws          bare uWebSockets.js relay: the baseline
+//   node bench/ws/relay-servers.mjs uws-scan     the same, plus the least a validating JSON relay
+//                                                does: Switchyard's scan (dist/protocol/json-scan.js)
+//                                                and one copy of each frame before it is sent
 //   node bench/ws/relay-servers.mjs socketio     Socket.IO 4.8 relay (websocket transport only)
 //   node bench/ws/relay-servers.mjs switchyard <app password>
 //                                                the real gateway from dist/, data in a tmp dir
@@ -29,10 +32,11 @@ function ready(port) {
   process.stdout.write(`${JSON.stringify({ port, native, pid: process.pid })}\n`);
 }
 
-if (kind === 'uws') {
+if (kind === 'uws' || kind === 'uws-scan') {
   // Same socket options as src/edge/uws.ts, so the baseline differs only by the work
   // Switchyard does per frame.
   const maxFrameBytes = 64 * 1024;
+  const forward = kind === 'uws' ? (partner, message, isBinary) => partner.send(message, isBinary) : await scanningForward();
   /** pair id -> the first socket of the pair, until its partner arrives. */
   const waiting = new Map();
   const app = uWS.App().ws('/ws', {
@@ -65,7 +69,7 @@ if (kind === 'uws') {
     },
     message: (ws, message, isBinary) => {
       const partner = ws.getUserData().partner;
-      if (partner !== null) partner.send(message, isBinary);
+      if (partner !== null) forward(partner, message, isBinary);
     },
     close: (ws) => {
       const data = ws.getUserData();
@@ -122,6 +126,28 @@ if (kind === 'uws') {
     });
   });
 } else {
-  console.error('usage: node bench/ws/relay-servers.mjs uws|socketio|switchyard');
+  console.error('usage: node bench/ws/relay-servers.mjs uws|uws-scan|socketio|switchyard');
   process.exit(2);
 }
+
+/**
+ * uws-scan's forward: the floor of a relay that validates what it forwards. Each text frame
+ * goes through the same WebAssembly scan as Switchyard's relay (copied into the module's
+ * memory, grammar and strings checked, envelope and data members found), then is copied once,
+ * as Switchyard splices the frame it sends, and sent; no routing, budget or membership check.
+ * A frame the scan refuses is dropped.
+ */
+async function scanningForward() {
+  const { KeySet, scanFrame } = await import('../../dist/protocol/json-scan.js');
+  const envelopeKeys = new KeySet(['event', 'data', 'id']);
+  const dataKeys = new KeySet(['room', 'to', 'session_description', 'ice_candidate', 'payload', 'auth']);
+  let out = Buffer.allocUnsafe(64 * 1024);
+  return (partner, message, isBinary) => {
+    const bytes = Buffer.from(message);
+    if (!isBinary && scanFrame(bytes, 32, envelopeKeys, 1, dataKeys)?.data === undefined) return;
+    if (out.length < bytes.length) out = Buffer.allocUnsafe(bytes.length);
+    bytes.copy(out);
+    partner.send(out.subarray(0, bytes.length), isBinary);
+  };
+}
+

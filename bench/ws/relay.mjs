@@ -7,7 +7,9 @@
 //   node bench/ws/relay.mjs [--pairs 25] [--depth 16] [--warmup 2] [--duration 8]
 //                           [--open-rate 20000] [--servers uws,socketio,switchyard-json,switchyard-msgpack]
 //                           [--profile] [--syscalls] [--no-append] [--json]
-//   (servers also: switchyard-mixed, MessagePack <-> JSON pairs: every relay crosses codecs)
+//   (servers also: switchyard-mixed, MessagePack <-> JSON pairs: every relay crosses codecs;
+//   uws-scan, bare uWS that also scans and copies each frame as Switchyard's relay does: the floor
+//   of a validating relay, against which Switchyard's routing and sending is what is left)
 //
 // For each server: the server pinned to core 0 (`taskset -c 0`), the raw-socket generator
 // (relay-load.mjs) to core 1. N pairs of clients meet (Switchyard: app token, auth-request,
@@ -77,6 +79,7 @@ const settings = {
 const targets = values.servers.split(',').map((name) => name.trim());
 const TARGET_SPEC = {
   uws: { server: 'uws', codec: 'json', label: 'bare uWS relay' },
+  'uws-scan': { server: 'uws', kind: 'uws-scan', codec: 'json', label: 'bare uWS + JSON scan and copy' },
   socketio: { server: 'socketio', codec: 'json', label: 'Socket.IO 4.8 relay' },
   'switchyard-json': { server: 'switchyard', codec: 'json', label: 'Switchyard JSON' },
   'switchyard-msgpack': { server: 'switchyard', codec: 'msgpack', label: 'Switchyard MessagePack' },
@@ -140,7 +143,7 @@ async function stop({ child, exited }) {
 async function run(name, profileDir) {
   const spec = TARGET_SPEC[name];
   const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, name)}`] : [];
-  const server = spawnPinned(settings.serverCore, 'bench/ws/relay-servers.mjs', [spec.server, APP_PASSWORD], nodeArgs);
+  const server = spawnPinned(settings.serverCore, 'bench/ws/relay-servers.mjs', [spec.kind ?? spec.server, APP_PASSWORD], nodeArgs);
   const { port, native, pid } = await server.nextLine();
   if (!native) throw new Error('uWebSockets.js runs on its JavaScript fallback: figures would be meaningless');
   const counter = syscallDir ? countSyscalls(pid, join(syscallDir, `${name}.csv`), children) : null;
@@ -309,11 +312,13 @@ if (syscallDir) rmSync(syscallDir, { recursive: true, force: true });
 
 const find = (name, phase) => results.find((result) => result.name === name && result.phase === phase);
 const comparisons = [];
-for (const name of ['switchyard-json', 'switchyard-msgpack', 'switchyard-mixed']) {
+for (const name of ['uws-scan', 'switchyard-json', 'switchyard-msgpack', 'switchyard-mixed']) {
   for (const body of ['ice', 'sdp']) {
     const ours = find(name, body);
     if (!ours) continue;
-    for (const [against, key] of [['uws', 'vsUws'], ['socketio', 'vsSocketIo']]) {
+    // Against uws-scan: what routing and sending cost Switchyard on top of the scan's floor.
+    const baselines = name === 'switchyard-json' ? [['uws', 'vsUws'], ['uws-scan', 'vsScanFloor'], ['socketio', 'vsSocketIo']] : [['uws', 'vsUws'], ['socketio', 'vsSocketIo']];
+    for (const [against, key] of baselines) {
       const base = find(against, body);
       if (!base) continue;
       const target = TARGETS[name]?.[body][key];
@@ -398,7 +403,7 @@ const allValid = failures.length === 0 && results.every((result) => result.valid
 out.push(
   `- run: ${allValid ? '**valid**' : '**NOT valid** (see the table): figures for orientation only; `server µs/msg` and its ratios move least with outside load'}`,
 );
-const againstLabel = { uws: 'bare uWS', socketio: 'Socket.IO' };
+const againstLabel = { uws: 'bare uWS', 'uws-scan': 'bare uWS + JSON scan and copy', socketio: 'Socket.IO' };
 for (const comparison of comparisons) {
   const targetText =
     comparison.target === undefined ? '' : ` (target ≥ ${comparison.target.toFixed(comparison.target >= 1 ? 1 : 2)}: ${comparison.met ? 'met' : 'missed'})`;
