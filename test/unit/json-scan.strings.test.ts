@@ -240,3 +240,42 @@ describe('json-scan: escapes across the 64-byte steps of the string check', () =
     }
   });
 });
+
+describe('json-scan: short strings, 16 bytes per step', () => {
+  // Keys, rooms and peer ids: the scan reads 16 bytes at a time and takes the string to its
+  // first quote when no backslash or control character comes before it. Every byte that may
+  // stop that step, at every place of the first three steps, in a key and in a value.
+  const STOPPERS = ['"', '\\"', '\\\\', '\\n', '\\u00e9', '\\q', '\\', '\u0001', '\u001f', '\u007f', 'é', '€'];
+  const frames = (text: string) => [
+    Buffer.from(`{"event":"relay-ice-candidate","data":{"room":"${text}","to":"p","session_description":1}}`),
+    Buffer.from(`{"event":"relay-ice-candidate","data":{"${text}":1,"room":"r","to":"p","session_description":1}}`),
+  ];
+
+  it('agrees with the generic path on any stopping byte at any place of a short string', () => {
+    for (let before = 0; before < 40; before++) {
+      for (const stopper of STOPPERS) {
+        for (const after of ['', 'x', 'xyz0123456789abcdefXYZ']) {
+          for (const frame of frames(`${'k'.repeat(before)}${stopper}${after}`)) expectGenericVerdict(frame);
+        }
+      }
+    }
+  });
+
+  it('refuses a short string left open at the very end of the frame, where the padding quotes begin', () => {
+    for (let length = 0; length < 40; length++) {
+      const open = Buffer.from(`{"event":"relay-ice-candidate","data":{"room":"${'r'.repeat(length)}`);
+      expect(expectGenericVerdict(open)).toBe(false);
+    }
+  });
+
+  it('reads room and peer id spans exactly, whatever their length', () => {
+    for (let length = 0; length < 70; length++) {
+      const room = `room-${'abcdefghij'.repeat(7)}`.slice(0, length);
+      const frame = Buffer.from(`{"event":"relay-ice-candidate","data":{"room":"${room}","to":"peer-${length}","session_description":{"a":1}}}`);
+      const scanned = scan(frame);
+      expect(scanned?.data).toBeDefined();
+      expect(parseSpan(frame, scanned!.data![DATA.keys.indexOf('room')]!)).toBe(room);
+      expect(parseSpan(frame, scanned!.data![DATA.keys.indexOf('to')]!)).toBe(`peer-${length}`);
+    }
+  });
+});

@@ -45,6 +45,8 @@
   ;; Set when a string held a byte of 0x80 or more.
   (global $high (mut i32) (i32.const 0))
 
+  ;; The first byte from $at on that is not JSON whitespace. The scan's loop tests the byte
+  ;; at $at before it calls this: frames are mostly written without whitespace.
   (func $skipSpace (param $at i32) (result i32)
     (block $done
       (loop $bytes
@@ -158,12 +160,37 @@
     (i32.const 1))
 
   ;; End (past the closing quote) of the string whose opening quote is at $at, or -1. Keys,
-  ;; names and ids are short: their bytes are checked one by one as the end is looked for. A
-  ;; string still open after 32 bytes (an ICE candidate, an SDP) goes on in $endOfLongString.
+  ;; names and ids are short: 16 bytes at a time, a string whose closing quote comes before
+  ;; any backslash or control character ends there. One with either goes byte by byte, its
+  ;; bytes checked as the end is looked for. A string still open after 32 bytes (an ICE
+  ;; candidate, an SDP) goes on in $endOfLongString.
   (func $endOfString (param $at i32) (param $end i32) (result i32)
-    (local $index i32) (local $short i32) (local $byte i32)
+    (local $index i32) (local $short i32) (local $byte i32) (local $block v128)
+    (local $quotes i32) (local $stops i32) (local $before i32)
     (local.set $index (i32.add (local.get $at) (i32.const 1)))
     (local.set $short (i32.add (local.get $index) (i32.const 32)))
+    ;; The padding after the frame is quotes, so a 16-byte read from inside it stays in memory.
+    (block $slow
+      (loop $blocks
+        (br_if $slow (i32.ge_u (local.get $index) (local.get $short)))
+        (local.set $block (v128.load (local.get $index)))
+        ;; Bit 16 set: "no quote in these 16 bytes" counts as one just past them.
+        (local.set $quotes (i32.or (i32.const 0x10000)
+          (i8x16.bitmask (i8x16.eq (local.get $block) (i8x16.splat (i32.const 0x22))))))
+        (local.set $stops (i32.or
+          (i8x16.bitmask (i8x16.eq (local.get $block) (i8x16.splat (i32.const 0x5c))))
+          (i8x16.bitmask (i8x16.lt_u (local.get $block) (i8x16.splat (i32.const 0x20))))))
+        ;; The bytes before the first quote.
+        (local.set $before (i32.sub (i32.and (local.get $quotes) (i32.sub (i32.const 0) (local.get $quotes))) (i32.const 1)))
+        (br_if $slow (i32.and (local.get $stops) (local.get $before)))
+        (if (i32.and (i8x16.bitmask (local.get $block)) (local.get $before)) (then (global.set $high (i32.const 1))))
+        (if (i32.ne (local.get $quotes) (i32.const 0x10000))
+          (then
+            (local.set $index (i32.add (local.get $index) (i32.ctz (local.get $quotes))))
+            (if (i32.ge_u (local.get $index) (local.get $end)) (then (return (i32.const -1))))
+            (return (i32.add (local.get $index) (i32.const 1)))))
+        (local.set $index (i32.add (local.get $index) (i32.const 16)))
+        (br $blocks)))
     (block $long
       (loop $bytes
         (br_if $long (i32.ge_u (local.get $index) (local.get $short)))
@@ -303,7 +330,8 @@
               (local.set $container (select (i32.const 1) (i32.const 2) (i32.eq (local.get $byte) (i32.const 0x7b))))
               (i32.store8 (i32.add (global.get $STACK) (local.get $depth)) (local.get $container))
               (local.set $depth (i32.add (local.get $depth) (i32.const 1)))
-              (local.set $at (call $skipSpace (i32.add (local.get $at) (i32.const 1))))
+              (local.set $at (i32.add (local.get $at) (i32.const 1)))
+              (if (i32.and (i32.load8_u (i32.load8_u (local.get $at))) (i32.const 8)) (then (local.set $at (call $skipSpace (local.get $at)))))
               (if (i32.eq (i32.load8_u (local.get $at)) (i32.add (local.get $byte) (i32.const 2)))
                 (then
                   (local.set $depth (i32.sub (local.get $depth) (i32.const 1)))
@@ -337,9 +365,11 @@
         (local.set $keyStart (local.get $at))
         (local.set $keyEnd (call $endOfString (local.get $at) (local.get $end)))
         (if (i32.lt_s (local.get $keyEnd) (i32.const 0)) (then (return (i32.const -1))))
-        (local.set $at (call $skipSpace (local.get $keyEnd)))
+        (local.set $at (local.get $keyEnd))
+        (if (i32.and (i32.load8_u (i32.load8_u (local.get $at))) (i32.const 8)) (then (local.set $at (call $skipSpace (local.get $at)))))
         (if (i32.ne (i32.load8_u (local.get $at)) (i32.const 0x3a)) (then (return (i32.const -1))))
-        (local.set $at (call $skipSpace (i32.add (local.get $at) (i32.const 1))))
+        (local.set $at (i32.add (local.get $at) (i32.const 1)))
+        (if (i32.and (i32.load8_u (i32.load8_u (local.get $at))) (i32.const 8)) (then (local.set $at (call $skipSpace (local.get $at)))))
         (if (i32.eq (local.get $depth) (i32.const 1))
           (then
             (local.set $member1 (call $record (local.get $count) (i32.const -1) (local.get $keyStart) (local.get $keyEnd) (local.get $at)))
@@ -361,11 +391,12 @@
       (if (i32.eq (local.get $depth) (i32.const 1)) (then (call $setValueEnd (local.get $member1) (local.get $at))))
       (if (i32.and (i32.eq (local.get $depth) (i32.const 2)) (i32.eq (local.get $container) (i32.const 1)))
         (then (call $setValueEnd (local.get $member2) (local.get $at))))
-      (local.set $at (call $skipSpace (local.get $at)))
+        (if (i32.and (i32.load8_u (i32.load8_u (local.get $at))) (i32.const 8)) (then (local.set $at (call $skipSpace (local.get $at)))))
       (local.set $byte (i32.load8_u (local.get $at)))
       (if (i32.eq (local.get $byte) (i32.const 0x2c))
         (then
-          (local.set $at (call $skipSpace (i32.add (local.get $at) (i32.const 1))))
+          (local.set $at (i32.add (local.get $at) (i32.const 1)))
+          (if (i32.and (i32.load8_u (i32.load8_u (local.get $at))) (i32.const 8)) (then (local.set $at (call $skipSpace (local.get $at)))))
           (local.set $state (select (i32.const 1) (i32.const 0) (i32.eq (local.get $container) (i32.const 1))))
           (br $run)))
       (if (i32.eq (local.get $byte) (select (i32.const 0x7d) (i32.const 0x5d) (i32.eq (local.get $container) (i32.const 1))))
