@@ -48,9 +48,19 @@ export class ServerRsaKey {
     const path = join(directory, SERVER_KEY_FILE);
     if (existsSync(path)) return new ServerRsaKey(createPrivateKey(readFileSync(path, 'utf8')), false);
     ensurePrivateDirectory(directory);
-    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: SERVER_RSA_BITS });
+    // PEM straight from the generator, and the key object made from it: the KeyObject the
+    // generator returns shares a lock with the generator's job, and Node 20 deadlocks when a
+    // garbage collection finalizes that job while `asymmetricKeyDetails` (constructor below)
+    // holds the lock to build the RSA details. Seen as a gateway frozen at its first start;
+    // a loop of 512-bit keys froze in 3 of 6 runs that way, none of 6 this way.
+    const { privateKey: pem } = generateKeyPairSync('rsa', {
+      modulusLength: SERVER_RSA_BITS,
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    });
+    const privateKey = createPrivateKey(pem);
     // Written aside and renamed: a crash mid-write leaves no half key to fail the next start.
-    writeFileSync(`${path}.tmp`, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+    writeFileSync(`${path}.tmp`, pem, { mode: 0o600 });
     chmodSync(`${path}.tmp`, 0o600);
     renameSync(`${path}.tmp`, path);
     return new ServerRsaKey(privateKey, true);
