@@ -9,6 +9,9 @@
 //   cached    the same tokens again: the verified-token cache answers (a flapping client)
 //   baseline  node:crypto Ed25519 verify of the same signing inputs, nothing else: the floor
 //             under `cold`, so cold/baseline is what parsing and claim checks cost on top
+//   roomTokenSign  RoomTokenSigner.sign (dist/auth/odin.js) of distinct room tokens, as a
+//             Connect for a client token not seen that second signs one: an Ed25519 signature
+//             and the claims' JSON (bench/http/connect.mjs measures whole Connects)
 //
 //   npm run build && taskset -c 1 node bench/micro/tokens.mjs [--tokens 8000] [--rounds 5] [--json]
 //
@@ -37,6 +40,7 @@ assertBuilt();
 watchdog(300);
 const { KeyRing } = await import('../../dist/auth/keys.js');
 const { TokenService } = await import('../../dist/auth/tokens.js');
+const { RoomTokenSigner, deriveServerKey } = await import('../../dist/auth/index.js');
 
 const dir = mkdtempSync(join(tmpdir(), 'switchyard-bench-tokens-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
@@ -71,7 +75,9 @@ async function timed(work) {
 
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
-const rounds = { baseline: [], cold: [], coldConcurrent: [], cached: [] };
+const rounds = { baseline: [], cold: [], coldConcurrent: [], cached: [], roomTokenSign: [] };
+const serverKey = deriveServerKey(Buffer.alloc(32, 7), 'sfu-1.bench.example:4433');
+const nbf = Math.floor(now / 1000);
 const IN_FLIGHT = 64;
 let refused = 0;
 for (let round = 0; round < ROUNDS; round++) {
@@ -100,6 +106,17 @@ for (let round = 0; round < ROUNDS; round++) {
   rounds.cached.push(
     await timed(async () => {
       for (const token of tokens) if ((await service.verify('access', token, now)).sub === undefined) refused += 1;
+    }),
+  );
+}
+for (let round = 0; round < ROUNDS; round++) {
+  // A new signer each round, distinct claims each token: every sign is a real signature.
+  const signer = new RoomTokenSigner();
+  rounds.roomTokenSign.push(
+    await timed(async () => {
+      for (let index = 0; index < COUNT; index++) {
+        signer.sign(serverKey, { uid: `user-${index}`, cid: 'customer-1', rid: `room-${index % 200}`, nsp: 'default', adr: 'sfu-1.bench.example:4433', sub: 'connect', aud: 'sfu', nbf, exp: nbf + 300 });
+      }
     }),
   );
 }
@@ -138,9 +155,10 @@ if (values.json) {
   console.log(`token verification, ${COUNT} distinct access tokens (${report.tokenBytes} B), median of ${ROUNDS} rounds`);
   console.log(`- machine: ${report.machine.nproc} cores, ${report.machine.cpu}, Node ${report.machine.node}, revision ${report.revision}`);
   console.log(`- load: ${report.uptime}`);
-  for (const name of ['baseline', 'cold', 'coldConcurrent', 'cached']) {
+  for (const name of ['baseline', 'cold', 'coldConcurrent', 'cached', 'roomTokenSign']) {
     const { perSecond, cpuShare, perCpuSecond } = summary[name];
-    console.log(`- ${name.padEnd(14)} ${fmt.int(perSecond).padStart(10)} verifications/s wall, ${fmt.int(perCpuSecond).padStart(10)} per CPU-second (got ${fmt.pct(cpuShare)} of the core)`);
+    const unit = name === 'roomTokenSign' ? 'signatures' : 'verifications';
+    console.log(`- ${name.padEnd(14)} ${fmt.int(perSecond).padStart(10)} ${unit}/s wall, ${fmt.int(perCpuSecond).padStart(10)} per CPU-second (got ${fmt.pct(cpuShare)} of the core; ${(1e6 / perCpuSecond).toFixed(1)} µs each)`);
   }
   console.log(`- cold / baseline ${fmt.ratio(report.coldOverBaseline)}, cached / cold ${fmt.ratio(report.cachedOverCold)} (per CPU-second); target cold >= ${fmt.int(TARGET)}/s wall (either mode): ${report.meetsTarget ? 'met' : 'NOT met'}`);
   if (!report.valid) console.log('- NOT VALID: the process got less than 90 % of its core (a busy machine); rerun when it is quiet');
