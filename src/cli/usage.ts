@@ -40,7 +40,9 @@ const COMMAND_DETAILS: Readonly<Record<string, string>> = {
   zoom: ZOOM_DETAILS,
 };
 
-const FOOTER = 'Every config key can also be set as SWITCHYARD_<KEY> (see README.md).';
+// Ids made since 2026-12-02 start with a letter or digit (core/ids.ts); older ones may start with '-'.
+const FOOTER = `An argument that starts with '-' (an id from an older log) goes after --: switchyard sync qr -- -fK2...
+Every config key can also be set as SWITCHYARD_<KEY> (see README.md).`;
 
 export const GLOBAL_USAGE = `usage: switchyard <command> [options]
 

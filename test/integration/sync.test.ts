@@ -198,6 +198,17 @@ describe('device sync: the whole flow', () => {
     expect(out).toContain('verified: the device is synced');
     expect(err).toEqual([]);
   });
+
+  it("`switchyard sync qr -- <id>` takes an id that starts with '-' (older logs made such ids) as the user id, not an option", async () => {
+    const setup = await setUp();
+    const config = loadConfig({ flags: { port: String(setup.server.port), data: setup.server.dataDir }, env: {} });
+    const err: string[] = [];
+    const output = { out: () => undefined, err: (line: string) => err.push(line) };
+    expect(await syncCommand(['qr', '-fK2nosuchuser'], config, output)).toBe(2);
+    expect(err.pop()).toMatch(/^Unknown option '-f'[\s\S]*usage:/);
+    expect(await syncCommand(['qr', '--', '-fK2nosuchuser'], config, output)).toBe(1);
+    expect(err).toEqual(['NOT_FOUND: no user -fK2nosuchuser in any organisation']);
+  });
 });
 
 describe('device sync: who may open a session and read its QR codes', () => {

@@ -28,6 +28,21 @@ describe('newId', () => {
     expect(newId(5000)).not.toBe(big);
   });
 
+  it('starts with a letter or digit, never - or _ (a command line takes -... for an option)', () => {
+    const firsts = new Map<string, number>();
+    for (let index = 0; index < 64_000; index += 1) {
+      const id = newId(index % 3 === 0 ? 9 : 16);
+      firsts.set(id[0]!, (firsts.get(id[0]!) ?? 0) + 1);
+    }
+    for (let index = 0; index < 50; index += 1) expect(newId(5000)[0]).toMatch(/[A-Za-z0-9]/);
+    expect(firsts.has('-')).toBe(false);
+    expect(firsts.has('_')).toBe(false);
+    // The other 62 characters all come, about 1,032 times each: the redraw does not skew them.
+    expect(firsts.size).toBe(62);
+    expect(Math.min(...firsts.values())).toBeGreaterThan(800);
+    expect(Math.max(...firsts.values())).toBeLessThan(1300);
+  });
+
   it('looks random: no byte value dominates', () => {
     const bytes = Buffer.concat(Array.from({ length: 4_000 }, () => Buffer.from(newId(), 'base64url')));
     const counts = new Array<number>(256).fill(0);
